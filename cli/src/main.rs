@@ -1,0 +1,97 @@
+//! `cairn`: the command line for issuers and verifiers.
+//!
+//! Every failure ends in one line on stderr, `cairn: <reason>`, and a non-zero
+//! exit code; `cairn verify` exits 0 when every credential is valid, 1 when any
+//! is invalid, and 3 when none is invalid but some could not be checked.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod issue;
+mod key;
+mod quickstart;
+mod verify;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Issue and verify Open Badges 3.0 credentials that outlive their issuer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or inspect issuer key files.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Sign an Open Badges 3.0 credential.
+    Issue(issue::IssueArgs),
+    /// Verify credentials, offline.
+    Verify(verify::VerifyArgs),
+    /// Create a demo issuer, issue a credential and verify it.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// A failure to report on one line.
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Key(cmd) => key::run(cmd),
+        Command::Issue(args) => issue::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure(reason)) => {
+            // One line, whatever the error carried.
+            eprintln!("cairn: {}", reason.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses `URL=FILE` and reads the file: an issuer's extension context.
+pub fn load_contexts(specs: &[String]) -> Result<cairn::context::Contexts, Failure> {
+    let mut contexts = cairn::context::Contexts::standard();
+    for spec in specs {
+        let (url, path) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| Failure(format!("--context `{spec}`: expected URL=FILE")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Failure(format!("--context {path}: {e}")))?;
+        contexts = contexts.with_extension(url, &text)?;
+    }
+    Ok(contexts)
+}
+
+/// Reads and parses a JSON file, naming the file in any error.
+pub fn read_json(path: &PathBuf, what: &str) -> Result<serde_json::Value, Failure> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure(format!("{what} {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Failure(format!("{what} {}: not valid JSON: {e}", path.display())))
+}
+
+/// Runs a future to completion on this thread. Signing and verification are
+/// CPU work with no I/O, so no multi-threaded runtime is needed.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime starts")
+        .block_on(f)
+}

@@ -1,0 +1,218 @@
+//! The JSON-LD contexts Cairn knows, all bundled in the binary.
+//!
+//! Nothing is ever fetched: a credential naming a context outside this set is
+//! refused with the URL named. Issuers extend the set with their own context
+//! documents (`--context URL=FILE`), which are then bundled the same way.
+//!
+//! Documents are parsed once per process and shared; each load hands out a
+//! clone of the parsed tree, not the text.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use ssi::json_ld::syntax::Parse;
+use ssi::json_ld::{self as jld, Iri, IriBuf, LoadError, Loader, RemoteDocument};
+
+/// JSON-LD context of VC Data Model 2.0.
+pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+/// The Open Badges 3.0.3 context, the one Cairn issues with.
+pub const OB_V3_0_3: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
+/// Every published Open Badges 3.0 context URL; credentials from other issuers
+/// may use any of them.
+pub const OB_CONTEXTS: [&str; 4] = [
+    "https://purl.imsglobal.org/spec/ob/v3p0/context.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json",
+    OB_V3_0_3,
+];
+
+/// The IRI prefix that VC 2.0's `@vocab` gives to any term no context defines.
+/// Expansion never fails on such terms, so Cairn looks for this prefix to find
+/// undefined terms.
+pub const ISSUER_DEPENDENT: &str = "https://www.w3.org/ns/credentials/issuer-dependent#";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("context {url}: not valid JSON: {reason}")]
+    Json { url: String, reason: String },
+    #[error("context URL `{0}` is not an absolute IRI")]
+    Iri(String),
+    #[error("context {0}: a JSON-LD context document must be an object with \"@context\"")]
+    Shape(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown JSON-LD context (Cairn never fetches contexts; bundle it with --context URL=FILE)"
+)]
+struct UnknownContext;
+
+fn doc(url: &str, text: &str) -> (IriBuf, RemoteDocument) {
+    let iri = IriBuf::new(url.to_owned()).expect("bundled context URL is an IRI");
+    let (value, _) = jld::syntax::Value::parse_str(text).expect("bundled context is JSON");
+    (
+        iri.clone(),
+        RemoteDocument::new(
+            Some(iri),
+            Some("application/ld+json".parse().expect("mime")),
+            value,
+        ),
+    )
+}
+
+static STANDARD: LazyLock<HashMap<IriBuf, RemoteDocument>> = LazyLock::new(|| {
+    use ssi::json_ld as s;
+    let mut map: HashMap<IriBuf, RemoteDocument> = [
+        &*s::CREDENTIALS_V2_CONTEXT_DOCUMENT,
+        &*s::CREDENTIALS_V1_CONTEXT_DOCUMENT,
+        &*s::CREDENTIALS_EXAMPLES_V2_CONTEXT_DOCUMENT,
+        &*s::W3ID_DATA_INTEGRITY_V1_CONTEXT_DOCUMENT,
+        &*s::W3ID_DATA_INTEGRITY_V2_CONTEXT_DOCUMENT,
+        &*s::W3ID_MULTIKEY_V1_CONTEXT_DOCUMENT,
+        &*s::DID_V1_CONTEXT_DOCUMENT,
+        &*s::SECURITY_V2_CONTEXT_DOCUMENT,
+    ]
+    .into_iter()
+    .map(|d| {
+        (
+            d.url().expect("static context has a URL").to_owned(),
+            d.clone(),
+        )
+    })
+    .collect();
+    for (url, text) in [
+        (
+            OB_CONTEXTS[0],
+            include_str!("../contexts/ob-v3p0-context-3.0.json"),
+        ),
+        (
+            OB_CONTEXTS[1],
+            include_str!("../contexts/ob-v3p0-context-3.0.1.json"),
+        ),
+        (
+            OB_CONTEXTS[2],
+            include_str!("../contexts/ob-v3p0-context-3.0.2.json"),
+        ),
+        (
+            OB_CONTEXTS[3],
+            include_str!("../contexts/ob-v3p0-context-3.0.3.json"),
+        ),
+    ] {
+        let (iri, d) = doc(url, text);
+        map.insert(iri, d);
+    }
+    map
+});
+
+/// A document loader over the bundled contexts plus any issuer extensions.
+/// Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Contexts {
+    extensions: Arc<HashMap<IriBuf, RemoteDocument>>,
+}
+
+impl Contexts {
+    /// The bundled contexts only.
+    pub fn standard() -> Self {
+        Self::default()
+    }
+
+    /// Adds an issuer's extension context, given as the text of a JSON-LD
+    /// context document and the URL credentials will name it by.
+    pub fn with_extension(mut self, url: &str, text: &str) -> Result<Self, ContextError> {
+        let iri = IriBuf::new(url.to_owned()).map_err(|_| ContextError::Iri(url.to_owned()))?;
+        let (value, _) = jld::syntax::Value::parse_str(text).map_err(|e| ContextError::Json {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if value
+            .as_object()
+            .and_then(|o| o.get("@context").next())
+            .is_none()
+        {
+            return Err(ContextError::Shape(url.to_owned()));
+        }
+        let d = RemoteDocument::new(
+            Some(iri.clone()),
+            Some("application/ld+json".parse().expect("mime")),
+            value,
+        );
+        Arc::make_mut(&mut self.extensions).insert(iri, d);
+        Ok(self)
+    }
+
+    /// Whether `url` names a context this loader can serve.
+    pub fn knows(&self, url: &str) -> bool {
+        match Iri::new(url) {
+            Ok(iri) => STANDARD.contains_key(iri) || self.extensions.contains_key(iri),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Loader for Contexts {
+    async fn load(&self, url: &Iri) -> Result<RemoteDocument<IriBuf>, LoadError> {
+        STANDARD
+            .get(url)
+            .or_else(|| self.extensions.get(url))
+            .cloned()
+            .ok_or_else(|| LoadError::new(url.to_owned(), UnknownContext))
+    }
+}
+
+/// Expands `doc` with every term required to be defined: an unknown context,
+/// or a term that only VC 2.0's catch-all `@vocab` would map, is an error that
+/// names it.
+pub async fn check_terms(doc: &serde_json::Value, contexts: &Contexts) -> Result<(), String> {
+    use jld::expansion::{Action, Options, Policy};
+    use jld::Expand;
+    let text = serde_json::to_string(doc).expect("JSON value serializes");
+    let (value, _) = jld::syntax::Value::parse_str(&text).map_err(|e| e.to_string())?;
+    let options = Options {
+        policy: Policy {
+            invalid: Action::Reject,
+            vocab: Action::Reject,
+            allow_undefined: false,
+        },
+        ..Default::default()
+    };
+    value
+        .expand_full(&mut (), Default::default(), None, contexts, options, ())
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            jld::expansion::Error::KeyExpansionFailed(term) => {
+                format!("undefined term `{term}`: no context in @context defines it")
+            }
+            jld::expansion::Error::ContextProcessing(e) => format!("@context: {e}"),
+            other => other.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_bundled_and_extensions_only() {
+        let c = Contexts::standard();
+        assert!(c.knows(CREDENTIALS_V2));
+        assert!(c.knows(OB_V3_0_3));
+        assert!(!c.knows("https://example.org/ctx"));
+        let c = c
+            .with_extension(
+                "https://example.org/ctx",
+                r#"{"@context":{"licenseNumber":"https://example.org/licenseNumber"}}"#,
+            )
+            .unwrap();
+        assert!(c.knows("https://example.org/ctx"));
+        assert!(matches!(
+            Contexts::standard().with_extension("https://example.org/x", "[1,2]"),
+            Err(ContextError::Shape(_))
+        ));
+        assert!(matches!(
+            Contexts::standard().with_extension("not a url", "{}"),
+            Err(ContextError::Iri(_))
+        ));
+    }
+}

@@ -1,0 +1,506 @@
+//! Open Badges 3.0 credentials in the VC Data Model 2.0: building them from an
+//! achievement and a recipient, and checking the fields OB 3.0 requires.
+//!
+//! Cairn works on credentials as JSON values: issuers add their own fields
+//! through extension contexts, and a typed model would drop what it does not
+//! know. The rules OB 3.0 adds on top of VC 2.0 are checked by [`check_shape`].
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rand::RngCore;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::context::{CREDENTIALS_V2, OB_CONTEXTS, OB_V3_0_3};
+
+/// A problem with one field of a credential or of an issuance request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// Path of the field, dotted (`credentialSubject.achievement.name`).
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Who earned the badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// The earner's DID, which becomes `credentialSubject.id`.
+    Did(String),
+    /// An email address, published only as a salted SHA-256 hash
+    /// (OB 3.0 `IdentityObject`).
+    Email(String),
+}
+
+impl std::str::FromStr for Recipient {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("did:") {
+            let valid = rest.split_once(':').is_some_and(|(method, id)| {
+                !method.is_empty()
+                    && method
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && !id.is_empty()
+                    && !id.contains(char::is_whitespace)
+            });
+            return if valid {
+                Ok(Recipient::Did(s.to_owned()))
+            } else {
+                Err(FieldError::new("recipient", format!("`{s}` is not a DID")))
+            };
+        }
+        match s.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !s.contains(char::is_whitespace) =>
+            {
+                Ok(Recipient::Email(s.to_owned()))
+            }
+            _ => Err(FieldError::new(
+                "recipient",
+                format!("`{s}` is neither a DID nor an email address"),
+            )),
+        }
+    }
+}
+
+/// Hashes an email address the OB 3.0 way: `sha256$` and the hex SHA-256 of the
+/// address (trimmed, lower-cased) followed by the salt.
+pub fn hash_identity(email: &str, salt: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(email.trim().to_lowercase().as_bytes());
+    h.update(salt.as_bytes());
+    format!("sha256${}", hex::encode(h.finalize()))
+}
+
+/// The issuer as it appears in credentials (an OB 3.0 `Profile`).
+#[derive(Debug, Clone, Default)]
+pub struct IssuerProfile {
+    /// The issuer's DID.
+    pub id: String,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+}
+
+impl IssuerProfile {
+    fn to_json(&self) -> Value {
+        let mut p = Map::new();
+        p.insert("id".into(), json!(self.id));
+        p.insert("type".into(), json!(["Profile"]));
+        if let Some(name) = &self.name {
+            p.insert("name".into(), json!(name));
+        }
+        if let Some(url) = &self.url {
+            p.insert("url".into(), json!(url));
+        }
+        if let Some(image) = &self.image {
+            p.insert("image".into(), json!({"id": image, "type": "Image"}));
+        }
+        Value::Object(p)
+    }
+}
+
+/// What an issuer asks for: one achievement awarded to one recipient.
+#[derive(Debug, Clone)]
+pub struct CredentialRequest {
+    /// The OB 3.0 `Achievement` (the badge class).
+    pub achievement: Value,
+    pub recipient: Recipient,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// OB 3.0 `Evidence` objects.
+    pub evidence: Option<Value>,
+    /// URLs of issuer extension contexts, appended to `@context`.
+    pub extra_contexts: Vec<String>,
+    /// The credential's id; a fresh `urn:uuid:` when absent.
+    pub id: Option<String>,
+}
+
+/// Builds an unsigned `OpenBadgeCredential`.
+pub fn build(issuer: &IssuerProfile, req: &CredentialRequest) -> Result<Value, FieldError> {
+    let mut achievement = match &req.achievement {
+        Value::Object(o) => o.clone(),
+        _ => return Err(FieldError::new("achievement", "must be a JSON object")),
+    };
+    achievement
+        .entry("type")
+        .or_insert_with(|| json!(["Achievement"]));
+    check_achievement(&Value::Object(achievement.clone()), "achievement")?;
+
+    let mut subject = Map::new();
+    subject.insert("type".into(), json!(["AchievementSubject"]));
+    match &req.recipient {
+        Recipient::Did(did) => {
+            subject.insert("id".into(), json!(did));
+        }
+        Recipient::Email(email) => {
+            let mut salt = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut salt);
+            let salt = hex::encode(salt);
+            subject.insert(
+                "identifier".into(),
+                json!([{
+                    "type": "IdentityObject",
+                    "identityHash": hash_identity(email, &salt),
+                    "identityType": "emailAddress",
+                    "hashed": true,
+                    "salt": salt,
+                }]),
+            );
+        }
+    }
+    let name = achievement
+        .get("name")
+        .cloned()
+        .ok_or_else(|| FieldError::new("achievement.name", "missing"))?;
+    subject.insert("achievement".into(), Value::Object(achievement));
+
+    let valid_from = req.valid_from.unwrap_or_else(Utc::now);
+    if let Some(until) = req.valid_until {
+        if until <= valid_from {
+            return Err(FieldError::new(
+                "validUntil",
+                format!(
+                    "{} is not after validFrom {}",
+                    fmt_time(until),
+                    fmt_time(valid_from)
+                ),
+            ));
+        }
+    }
+
+    let mut context = vec![json!(CREDENTIALS_V2), json!(OB_V3_0_3)];
+    context.extend(req.extra_contexts.iter().map(|c| json!(c)));
+    let mut vc = Map::new();
+    vc.insert("@context".into(), Value::Array(context));
+    vc.insert(
+        "id".into(),
+        json!(req
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().urn().to_string())),
+    );
+    vc.insert(
+        "type".into(),
+        json!(["VerifiableCredential", "OpenBadgeCredential"]),
+    );
+    vc.insert("name".into(), name);
+    vc.insert("issuer".into(), issuer.to_json());
+    vc.insert("validFrom".into(), json!(fmt_time(valid_from)));
+    if let Some(until) = req.valid_until {
+        vc.insert("validUntil".into(), json!(fmt_time(until)));
+    }
+    vc.insert("credentialSubject".into(), Value::Object(subject));
+    if let Some(evidence) = &req.evidence {
+        let evidence = match evidence {
+            Value::Array(_) => evidence.clone(),
+            Value::Object(_) => json!([evidence]),
+            _ => return Err(FieldError::new("evidence", "must be an object or an array")),
+        };
+        vc.insert("evidence".into(), evidence);
+    }
+    Ok(Value::Object(vc))
+}
+
+/// Formats a time the way Cairn writes `validFrom`: UTC, whole seconds.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses a date-time as given on a command line or in a request: RFC 3339, or
+/// a bare date. A bare date is the whole day, so as a `validUntil` it means the
+/// end of that day (UTC) and as a `validFrom` its start.
+pub fn parse_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or RFC 3339 date-time"))?;
+    let t = if end_of_day {
+        d.and_hms_opt(23, 59, 59)
+    } else {
+        d.and_hms_opt(0, 0, 0)
+    };
+    Ok(t.expect("valid time of day").and_utc())
+}
+
+fn has_type(v: &Value, ty: &str) -> bool {
+    match v.get("type") {
+        Some(Value::String(s)) => s == ty,
+        Some(Value::Array(a)) => a.iter().any(|t| t.as_str() == Some(ty)),
+        _ => false,
+    }
+}
+
+/// A string, a language value object (`{"@value", "@language"}`), or an array
+/// of them: what VC 2.0 allows for `name` and `description`.
+fn is_text(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.is_empty(),
+        Value::Object(o) => o.get("@value").is_some_and(Value::is_string),
+        Value::Array(a) => !a.is_empty() && a.iter().all(|x| !x.is_array() && is_text(x)),
+        _ => false,
+    }
+}
+
+fn is_uri(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| {
+        s.split_once(':')
+            .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty())
+            && !s.contains(char::is_whitespace)
+    })
+}
+
+fn check_achievement(a: &Value, at: &str) -> Result<(), FieldError> {
+    if !a.is_object() {
+        return Err(FieldError::new(at, "must be an object"));
+    }
+    if !is_uri(a.get("id")) {
+        return Err(FieldError::new(
+            format!("{at}.id"),
+            "missing or not a URI (a badge class needs a stable id)",
+        ));
+    }
+    if !has_type(a, "Achievement") {
+        return Err(FieldError::new(
+            format!("{at}.type"),
+            "must include \"Achievement\"",
+        ));
+    }
+    for field in ["name", "description"] {
+        if !a.get(field).is_some_and(is_text) {
+            return Err(FieldError::new(
+                format!("{at}.{field}"),
+                "missing, or not a string or language value",
+            ));
+        }
+    }
+    match a.get("criteria") {
+        Some(c @ Value::Object(_)) if is_uri(c.get("id")) || c.get("narrative").is_some() => {}
+        _ => {
+            return Err(FieldError::new(
+                format!("{at}.criteria"),
+                "missing (an object with \"id\" or \"narrative\")",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Checks the fields that VC 2.0 and Open Badges 3.0 require of an
+/// `OpenBadgeCredential`. Returns the first problem found.
+pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
+    let Some(obj) = vc.as_object() else {
+        return Err(FieldError::new("(document)", "must be a JSON object"));
+    };
+    let contexts: Vec<&str> = match obj.get("@context") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => return Err(FieldError::new("@context", "missing")),
+    };
+    if contexts.first() != Some(&CREDENTIALS_V2) {
+        return Err(FieldError::new(
+            "@context",
+            format!("must start with {CREDENTIALS_V2} (VC Data Model 2.0)"),
+        ));
+    }
+    if !contexts.iter().any(|c| OB_CONTEXTS.contains(c)) {
+        return Err(FieldError::new(
+            "@context",
+            "no Open Badges 3.0 context".to_string(),
+        ));
+    }
+    if !has_type(vc, "VerifiableCredential") {
+        return Err(FieldError::new(
+            "type",
+            "must include \"VerifiableCredential\"",
+        ));
+    }
+    if !(has_type(vc, "OpenBadgeCredential") || has_type(vc, "AchievementCredential")) {
+        return Err(FieldError::new(
+            "type",
+            "must include \"OpenBadgeCredential\"",
+        ));
+    }
+    if !is_uri(obj.get("id")) {
+        return Err(FieldError::new("id", "missing or not a URI"));
+    }
+    if !obj.get("name").is_some_and(is_text) {
+        return Err(FieldError::new("name", "missing"));
+    }
+    match obj.get("issuer") {
+        Some(issuer @ Value::Object(_)) => {
+            if !is_uri(issuer.get("id")) {
+                return Err(FieldError::new("issuer.id", "missing or not a URI"));
+            }
+            if !has_type(issuer, "Profile") {
+                return Err(FieldError::new("issuer.type", "must include \"Profile\""));
+            }
+        }
+        _ => {
+            return Err(FieldError::new(
+                "issuer",
+                "must be an object (an OB 3.0 Profile)",
+            ))
+        }
+    }
+    for (field, required) in [("validFrom", true), ("validUntil", false)] {
+        match obj.get(field) {
+            Some(Value::String(s)) if DateTime::parse_from_rfc3339(s).is_ok() => {}
+            None if !required => {}
+            None => return Err(FieldError::new(field, "missing")),
+            Some(_) => return Err(FieldError::new(field, "not an RFC 3339 date-time")),
+        }
+    }
+    let subject = match obj.get("credentialSubject") {
+        Some(s @ Value::Object(_)) => s,
+        Some(Value::Array(_)) => {
+            return Err(FieldError::new(
+                "credentialSubject",
+                "must be a single AchievementSubject",
+            ))
+        }
+        _ => return Err(FieldError::new("credentialSubject", "missing")),
+    };
+    if !has_type(subject, "AchievementSubject") {
+        return Err(FieldError::new(
+            "credentialSubject.type",
+            "must include \"AchievementSubject\"",
+        ));
+    }
+    if subject.get("id").is_none() && subject.get("identifier").is_none() {
+        return Err(FieldError::new(
+            "credentialSubject",
+            "needs an \"id\" or an \"identifier\"",
+        ));
+    }
+    match subject.get("achievement") {
+        Some(a) => check_achievement(a, "credentialSubject.achievement"),
+        None => Err(FieldError::new("credentialSubject.achievement", "missing")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn achievement() -> Value {
+        json!({
+            "id": "https://board.example/badges/rn",
+            "type": ["Achievement"],
+            "name": [{"@value": "Registered Nurse", "@language": "en"},
+                     {"@value": "Infirmière autorisée", "@language": "fr"}],
+            "description": "Licensed to practise nursing.",
+            "criteria": {"narrative": "Passed the licensing exam."}
+        })
+    }
+
+    fn request(recipient: &str) -> CredentialRequest {
+        CredentialRequest {
+            achievement: achievement(),
+            recipient: recipient.parse().unwrap(),
+            valid_from: None,
+            valid_until: None,
+            evidence: None,
+            extra_contexts: vec![],
+            id: None,
+        }
+    }
+
+    fn issuer() -> IssuerProfile {
+        IssuerProfile {
+            id: "did:key:z6MkexampleIssuer".into(),
+            name: Some("Board".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn built_credential_passes_shape_check() {
+        let vc = build(&issuer(), &request("did:example:123")).unwrap();
+        check_shape(&vc).unwrap();
+        assert_eq!(vc["credentialSubject"]["id"], "did:example:123");
+        assert!(vc["id"].as_str().unwrap().starts_with("urn:uuid:"));
+    }
+
+    #[test]
+    fn email_recipient_is_hashed_with_salt() {
+        let vc = build(&issuer(), &request("Nurse@Example.org")).unwrap();
+        let ident = &vc["credentialSubject"]["identifier"][0];
+        let salt = ident["salt"].as_str().unwrap();
+        assert_eq!(
+            ident["identityHash"],
+            hash_identity("nurse@example.org", salt)
+        );
+        assert!(!vc.to_string().to_lowercase().contains("nurse@example.org"));
+    }
+
+    #[test]
+    fn recipient_parsing() {
+        assert!("did:web:x".parse::<Recipient>().is_ok());
+        for bad in [
+            "did:",
+            "did:Web:x",
+            "did:web:",
+            "bob",
+            "a@b",
+            "@b.org",
+            "a b@c.org",
+        ] {
+            assert!(bad.parse::<Recipient>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let mut vc = build(&issuer(), &request("did:example:1")).unwrap();
+        vc["credentialSubject"]["achievement"]
+            .as_object_mut()
+            .unwrap()
+            .remove("criteria");
+        assert_eq!(
+            check_shape(&vc).unwrap_err().field,
+            "credentialSubject.achievement.criteria"
+        );
+        let mut req = request("did:example:1");
+        req.achievement.as_object_mut().unwrap().remove("id");
+        assert_eq!(build(&issuer(), &req).unwrap_err().field, "achievement.id");
+        let mut vc = build(&issuer(), &request("did:example:1")).unwrap();
+        vc["issuer"] = json!("did:key:z6Mk");
+        assert_eq!(check_shape(&vc).unwrap_err().field, "issuer");
+    }
+
+    #[test]
+    fn valid_until_must_follow_valid_from() {
+        let mut req = request("did:example:1");
+        req.valid_from = Some(parse_time("2027-01-01", false).unwrap());
+        req.valid_until = Some(parse_time("2026-12-31", true).unwrap());
+        assert_eq!(build(&issuer(), &req).unwrap_err().field, "validUntil");
+        assert_eq!(
+            fmt_time(parse_time("2027-12-31", true).unwrap()),
+            "2027-12-31T23:59:59Z"
+        );
+        assert!(parse_time("31/12/2027", true).is_err());
+    }
+}

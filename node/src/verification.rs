@@ -1,0 +1,294 @@
+//! Verifying a credential, check by check, with no network.
+//!
+//! Every check is reported by name with its outcome, so a verifier sees why a
+//! credential failed, not only that it did. `ssi` verifies the Data Integrity
+//! signature; the rest is Cairn's, notably that the signing key belongs to the
+//! credential's issuer (a valid signature by any other key proves nothing
+//! about the issuer, and `ssi` alone accepts it).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use ssi::claims::data_integrity::AnySuite;
+use ssi::claims::vc::v2::JsonCredential;
+use ssi::claims::{ValidateProof, VerificationParameters};
+use ssi::dids::{DIDKey, DIDResolver, VerificationMethodDIDResolver};
+use ssi::verification_methods::AnyMethod;
+
+use crate::context::{check_terms, Contexts};
+use crate::credential::check_shape;
+
+/// The cryptosuites Cairn accepts for the issuer's proof.
+pub const ISSUER_SUITES: [&str; 2] = ["eddsa-rdfc-2022", "ecdsa-rdfc-2019"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The check could not be made (a prerequisite failed, or data is
+    /// missing); says nothing either way.
+    CouldNotCheck,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The overall outcome of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    /// Nothing failed, but something could not be checked.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// The report for a credential that could not even be read.
+    pub fn unreadable(reason: &str) -> Self {
+        let mut b = Builder::default();
+        b.push("json", Err(Fail(format!("cannot read: {reason}"))));
+        b.finish(None, None)
+    }
+
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    checks: Vec<Check>,
+}
+
+impl Builder {
+    fn push(&mut self, name: &'static str, result: Result<String, Outcome>) {
+        let (status, detail) = match result {
+            Ok(detail) => (Status::Pass, detail),
+            Err(Outcome::Fail(d)) => (Status::Fail, d),
+            Err(Outcome::Unchecked(d)) => (Status::CouldNotCheck, d),
+        };
+        self.checks.push(Check {
+            name,
+            status,
+            detail,
+        });
+    }
+
+    fn finish(self, id: Option<String>, issuer: Option<String>) -> Report {
+        let verdict = if self.checks.iter().any(|c| c.status == Status::Fail) {
+            Verdict::Invalid
+        } else if self
+            .checks
+            .iter()
+            .any(|c| c.status == Status::CouldNotCheck)
+        {
+            Verdict::Unknown
+        } else {
+            Verdict::Valid
+        };
+        Report {
+            verdict,
+            id,
+            issuer,
+            checks: self.checks,
+        }
+    }
+}
+
+enum Outcome {
+    Fail(String),
+    Unchecked(String),
+}
+
+use Outcome::{Fail, Unchecked};
+
+/// Verifies credentials against the bundled contexts. Cheap to share.
+pub struct Verifier {
+    contexts: Contexts,
+    resolver: VerificationMethodDIDResolver<DIDKey, AnyMethod>,
+}
+
+impl Verifier {
+    pub fn new(contexts: Contexts) -> Self {
+        Self {
+            contexts,
+            resolver: DIDKey.into_vm_resolver(),
+        }
+    }
+
+    /// Verifies one credential given as JSON bytes, as of `now`.
+    pub async fn verify(&self, bytes: &[u8], now: DateTime<Utc>) -> Report {
+        let mut report = Builder::default();
+        let doc: Value = match serde_json::from_slice::<Value>(bytes) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                report.push("json", Err(Fail("not a JSON object".into())));
+                return report.finish(None, None);
+            }
+            Err(e) => {
+                report.push("json", Err(Fail(format!("malformed JSON: {e}"))));
+                return report.finish(None, None);
+            }
+        };
+        report.push("json", Ok(String::new()));
+        let id = doc.get("id").and_then(Value::as_str).map(str::to_owned);
+        let issuer = issuer_id(&doc).map(str::to_owned);
+
+        report.push(
+            "open-badges",
+            check_shape(&doc)
+                .map(|()| String::new())
+                .map_err(|e| Fail(e.to_string())),
+        );
+        report.push(
+            "contexts",
+            check_terms(&doc, &self.contexts)
+                .await
+                .map(|()| String::new())
+                .map_err(Fail),
+        );
+
+        let proof = issuer_proof(&doc);
+        let signature = match &proof {
+            Ok(p) => self.check_signature(&doc, p).await,
+            Err(e) => Err(Fail(e.clone())),
+        };
+        report.push("signature", signature);
+
+        let key_check = match (&proof, issuer.as_deref()) {
+            (Err(_), _) => Err(Unchecked("no issuer proof".into())),
+            (Ok(_), None) => Err(Fail("the credential names no issuer".into())),
+            (Ok(p), Some(issuer)) => check_issuer_key(p, issuer),
+        };
+        report.push("issuer-key", key_check);
+
+        let purpose = match &proof {
+            Err(_) => Err(Unchecked("no issuer proof".into())),
+            Ok(p) => match p.get("proofPurpose").and_then(Value::as_str) {
+                Some("assertionMethod") => Ok(String::new()),
+                Some(other) => Err(Fail(format!(
+                    "proof purpose is `{other}`, not `assertionMethod`"
+                ))),
+                None => Err(Fail("proof has no proofPurpose".into())),
+            },
+        };
+        report.push("proof-purpose", purpose);
+        report.push("validity", check_validity(&doc, now));
+
+        report.finish(id, issuer)
+    }
+
+    async fn check_signature(&self, doc: &Value, proof: &Value) -> Result<String, Outcome> {
+        // Hand ssi the credential with only the issuer's proof: proofs of other
+        // types (Cairn's anchor proof among them) are not ssi's to judge.
+        let mut single = doc.clone();
+        single["proof"] = proof.clone();
+        let vc: ssi::claims::data_integrity::DataIntegrity<JsonCredential, AnySuite> =
+            serde_json::from_value(single)
+                .map_err(|e| Fail(format!("not a verifiable credential: {e}")))?;
+        let params = VerificationParameters::from_resolver(&self.resolver)
+            .with_json_ld_loader(self.contexts.clone());
+        match vc.proofs.validate_proof(&params, &vc.claims).await {
+            Ok(Ok(())) => Ok(proof["cryptosuite"].as_str().unwrap_or_default().to_owned()),
+            Ok(Err(invalid)) => Err(Fail(format!("signature does not verify: {invalid}"))),
+            Err(e) => Err(Fail(format!("proof cannot be verified: {e}"))),
+        }
+    }
+}
+
+fn issuer_id(doc: &Value) -> Option<&str> {
+    match doc.get("issuer")? {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("id")?.as_str(),
+        _ => None,
+    }
+}
+
+/// The issuer's Data Integrity proof: exactly one proof of a suite Cairn
+/// accepts. Proofs of other types are left for other checks.
+fn issuer_proof(doc: &Value) -> Result<Value, String> {
+    let proofs: Vec<&Value> = match doc.get("proof") {
+        None => return Err("the credential has no proof".into()),
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(p @ Value::Object(_)) => vec![p],
+        Some(_) => return Err("`proof` is neither an object nor an array".into()),
+    };
+    let mut ours = proofs.into_iter().filter(|p| {
+        p.get("type").and_then(Value::as_str) == Some("DataIntegrityProof")
+            && p.get("cryptosuite")
+                .and_then(Value::as_str)
+                .is_some_and(|s| ISSUER_SUITES.contains(&s))
+    });
+    match (ours.next(), ours.next()) {
+        (Some(p), None) => Ok(p.clone()),
+        (None, _) => Err(format!(
+            "no DataIntegrityProof with cryptosuite {}",
+            ISSUER_SUITES.join(" or ")
+        )),
+        (Some(_), Some(_)) => Err("more than one issuer proof; Cairn expects exactly one".into()),
+    }
+}
+
+/// The proof's verification method must be a key of the issuer's own DID.
+/// For did:key the DID is the key, so the method's DID must equal the issuer.
+fn check_issuer_key(proof: &Value, issuer: &str) -> Result<String, Outcome> {
+    let vm = proof
+        .get("verificationMethod")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Fail("proof has no verificationMethod".into()))?;
+    let (did, _fragment) = vm.split_once('#').unwrap_or((vm, ""));
+    if !issuer.starts_with("did:key:") {
+        return Err(Fail(format!(
+            "issuer `{issuer}` is not a did:key, so its keys cannot be known offline"
+        )));
+    }
+    if did != issuer {
+        return Err(Fail(format!(
+            "signed by {did}, which is not the issuer {issuer}"
+        )));
+    }
+    Ok(vm.to_owned())
+}
+
+fn check_validity(doc: &Value, now: DateTime<Utc>) -> Result<String, Outcome> {
+    let parse = |field: &str| -> Result<Option<DateTime<Utc>>, Outcome> {
+        match doc.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| Fail(format!("{field} `{s}` is not an RFC 3339 date-time"))),
+            Some(_) => Err(Fail(format!("{field} is not a string"))),
+        }
+    };
+    let from = parse("validFrom")?;
+    let until = parse("validUntil")?;
+    if let Some(from) = from {
+        if now < from {
+            return Err(Fail(format!("not valid before {}", from.to_rfc3339())));
+        }
+    }
+    if let Some(until) = until {
+        if now > until {
+            return Err(Fail(format!("expired at {}", until.to_rfc3339())));
+        }
+        return Ok(format!("valid until {}", until.to_rfc3339()));
+    }
+    Ok("no expiry".into())
+}
