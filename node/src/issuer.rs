@@ -2,16 +2,11 @@
 //! `eddsa-rdfc-2022` for Ed25519 keys and `ecdsa-rdfc-2019` for P-256 keys.
 
 use serde_json::Value;
-use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, ProofOptions};
-use ssi::claims::vc::v2::JsonCredential;
-use ssi::claims::SignatureEnvironment;
-use ssi::dids::{DIDKey, DIDResolver, VerificationMethodDIDResolver};
-use ssi::json_ld::IriBuf;
-use ssi::verification_methods::{AnyMethod, ReferenceOrOwned, SingleSecretSigner};
 
 use crate::context::Contexts;
 use crate::credential::{self, FieldError, IssuerProfile};
-use crate::key::{IssuerKey, SigningKeyType};
+use crate::integrity::{Canonicalizer, IntegrityError, SigningKey};
+use crate::key::IssuerKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -22,33 +17,25 @@ pub enum SignError {
     #[error("{0}")]
     JsonLd(String),
     #[error("signing failed: {0}")]
-    Signature(String),
+    Signature(#[from] IntegrityError),
 }
 
 /// Signs credentials for one issuer. Cheap to share between threads.
 pub struct Signer {
     profile: IssuerProfile,
-    suite: AnySuite,
-    verification_method: IriBuf,
-    jwk: ssi::JWK,
-    contexts: Contexts,
-    resolver: VerificationMethodDIDResolver<DIDKey, AnyMethod>,
+    key: SigningKey,
+    verification_method: String,
+    canonicalizer: Canonicalizer,
 }
 
 impl Signer {
     pub fn new(key: &IssuerKey, profile: IssuerProfile, contexts: Contexts) -> Self {
-        let suite = match key.identity.signing_key_type {
-            SigningKeyType::Ed25519 => AnySuite::EdDsaRdfc2022,
-            SigningKeyType::P256 => AnySuite::EcdsaRdfc2019,
-        };
         Self {
             profile,
-            suite,
-            verification_method: IriBuf::new(key.identity.verification_method.clone())
-                .expect("a did:key URL is an IRI"),
-            jwk: key.signing_jwk().clone(),
-            contexts,
-            resolver: DIDKey.into_vm_resolver(),
+            key: SigningKey::from_jwk(key.signing_jwk())
+                .expect("an unlocked issuer key holds an Ed25519 or P-256 secret"),
+            verification_method: key.identity.verification_method.clone(),
+            canonicalizer: Canonicalizer::new(contexts),
         }
     }
 
@@ -58,7 +45,7 @@ impl Signer {
     }
 
     pub fn contexts(&self) -> &Contexts {
-        &self.contexts
+        self.canonicalizer.contexts()
     }
 
     /// Builds and signs a credential.
@@ -82,29 +69,13 @@ impl Signer {
         if unsigned.get("proof").is_some() {
             return Err(FieldError::new("proof", "the credential is already signed").into());
         }
-        crate::context::check_terms(&unsigned, &self.contexts)
+        crate::context::check_terms(&unsigned, self.contexts())
             .await
             .map_err(SignError::JsonLd)?;
-        let vc: JsonCredential = serde_json::from_value(unsigned)
-            .map_err(|e| FieldError::new("(credential)", e.to_string()))?;
-        let options = ProofOptions::from_method(ReferenceOrOwned::Reference(
-            self.verification_method.clone(),
-        ));
-        let signed = self
-            .suite
-            .sign_with(
-                SignatureEnvironment {
-                    json_ld_loader: self.contexts.clone(),
-                    eip712_loader: (),
-                },
-                vc,
-                &self.resolver,
-                SingleSecretSigner::new(self.jwk.clone()).into_local(),
-                options,
-                Default::default(),
-            )
-            .await
-            .map_err(|e| SignError::Signature(e.to_string()))?;
-        serde_json::to_value(&signed).map_err(|e| SignError::Signature(e.to_string()))
+        let created = credential::fmt_time(chrono::Utc::now());
+        Ok(self
+            .canonicalizer
+            .sign(unsigned, &self.key, &self.verification_method, &created)
+            .await?)
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod credential;
+pub mod integrity;
 pub mod issuer;
 pub mod key;
 pub mod verification;

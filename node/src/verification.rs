@@ -6,20 +6,15 @@
 //! credential's issuer (a valid signature by any other key proves nothing
 //! about the issuer, and `ssi` alone accepts it).
 
+use crate::context::{check_terms, Contexts};
+use crate::credential::check_shape;
+use crate::integrity::{Canonicalizer, IntegrityError, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use ssi::claims::data_integrity::AnySuite;
-use ssi::claims::vc::v2::JsonCredential;
-use ssi::claims::{ValidateProof, VerificationParameters};
-use ssi::dids::{DIDKey, DIDResolver, VerificationMethodDIDResolver};
-use ssi::verification_methods::AnyMethod;
-
-use crate::context::{check_terms, Contexts};
-use crate::credential::check_shape;
 
 /// The cryptosuites Cairn accepts for the issuer's proof.
-pub const ISSUER_SUITES: [&str; 2] = ["eddsa-rdfc-2022", "ecdsa-rdfc-2019"];
+pub const ISSUER_SUITES: [&str; 2] = [EDDSA_RDFC_2022, ECDSA_RDFC_2019];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,15 +116,13 @@ use Outcome::{Fail, Unchecked};
 
 /// Verifies credentials against the bundled contexts. Cheap to share.
 pub struct Verifier {
-    contexts: Contexts,
-    resolver: VerificationMethodDIDResolver<DIDKey, AnyMethod>,
+    canonicalizer: Canonicalizer,
 }
 
 impl Verifier {
     pub fn new(contexts: Contexts) -> Self {
         Self {
-            contexts,
-            resolver: DIDKey.into_vm_resolver(),
+            canonicalizer: Canonicalizer::new(contexts),
         }
     }
 
@@ -159,7 +152,7 @@ impl Verifier {
         );
         report.push(
             "contexts",
-            check_terms(&doc, &self.contexts)
+            check_terms(&doc, self.canonicalizer.contexts())
                 .await
                 .map(|()| String::new())
                 .map_err(Fail),
@@ -196,19 +189,10 @@ impl Verifier {
     }
 
     async fn check_signature(&self, doc: &Value, proof: &Value) -> Result<String, Outcome> {
-        // Hand ssi the credential with only the issuer's proof: proofs of other
-        // types (Cairn's anchor proof among them) are not ssi's to judge.
-        let mut single = doc.clone();
-        single["proof"] = proof.clone();
-        let vc: ssi::claims::data_integrity::DataIntegrity<JsonCredential, AnySuite> =
-            serde_json::from_value(single)
-                .map_err(|e| Fail(format!("not a verifiable credential: {e}")))?;
-        let params = VerificationParameters::from_resolver(&self.resolver)
-            .with_json_ld_loader(self.contexts.clone());
-        match vc.proofs.validate_proof(&params, &vc.claims).await {
-            Ok(Ok(())) => Ok(proof["cryptosuite"].as_str().unwrap_or_default().to_owned()),
-            Ok(Err(invalid)) => Err(Fail(format!("signature does not verify: {invalid}"))),
-            Err(e) => Err(Fail(format!("proof cannot be verified: {e}"))),
+        match self.canonicalizer.verify(doc, proof).await {
+            Ok(()) => Ok(proof["cryptosuite"].as_str().unwrap_or_default().to_owned()),
+            Err(IntegrityError::BadSignature) => Err(Fail("the signature does not verify".into())),
+            Err(e) => Err(Fail(e.to_string())),
         }
     }
 }

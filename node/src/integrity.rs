@@ -1,0 +1,309 @@
+//! Data Integrity proofs: the `eddsa-rdfc-2022` and `ecdsa-rdfc-2019` (P-256)
+//! cryptosuites, composed from maintained parts.
+//!
+//! JSON-LD expansion and RDF conversion come from the `json-ld` crate, RDF
+//! canonicalization (RDFC-1.0) from `ssi`'s `urdna2015`, keys and signatures
+//! from `ed25519-dalek` and `p256`. Cairn composes them itself rather than
+//! calling `ssi`'s Data Integrity layer for two reasons:
+//! - correctness: `ssi` 0.16 turns every JSON boolean into an
+//!   `xsd:boolean` literal even when the context types it otherwise. Open
+//!   Badges 3.0 types `IdentityObject.hashed` as
+//!   `https://www.w3.org/2001/XMLSchema#boolean`, so `ssi` signs a different
+//!   RDF dataset than every other implementation and its proofs on hashed
+//!   email recipients fail elsewhere. The `json-ld` crate's RDF conversion
+//!   follows the spec.
+//! - speed: the contexts of a credential are processed once and reused (see
+//!   [`Canonicalizer`]), where `ssi` processes them again for every credential.
+//!
+//! Algorithm (both suites, VC Data Integrity 1.0 "rdfc" suites):
+//! `hashData = SHA-256(canon(proofConfig)) || SHA-256(canon(document))`, where
+//! `proofConfig` is the proof without `proofValue` and with the document's
+//! `@context`; Ed25519 signs `hashData` directly, P-256 ECDSA signs it with
+//! SHA-256; `proofValue` is base58-btc multibase.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use ssi::json_ld::rdf_types::{generator, Id, LexicalQuad, Quad};
+use ssi::json_ld::syntax::Parse;
+use ssi::json_ld::{self as jld, Expand, RdfQuads, ValidId};
+
+use crate::context::Contexts;
+
+pub const EDDSA_RDFC_2022: &str = "eddsa-rdfc-2022";
+pub const ECDSA_RDFC_2019: &str = "ecdsa-rdfc-2019";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrityError {
+    #[error("JSON-LD: {0}")]
+    JsonLd(String),
+    #[error("proof: {0}")]
+    Proof(String),
+    #[error("verification method {vm}: {reason}")]
+    Key { vm: String, reason: String },
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// The secret half of an issuer's signing key.
+#[derive(Clone)]
+pub enum SigningKey {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl SigningKey {
+    /// Extracts the signing key from an `ssi` private JWK.
+    pub fn from_jwk(jwk: &ssi::JWK) -> Result<Self, IntegrityError> {
+        use ssi::jwk::Params;
+        let bad = |r: &str| IntegrityError::Key {
+            vm: "(issuer key)".into(),
+            reason: r.into(),
+        };
+        match &jwk.params {
+            Params::OKP(p) if p.curve == "Ed25519" => {
+                let sk = ed25519_dalek::SigningKey::try_from(p).map_err(|e| bad(&e.to_string()))?;
+                Ok(Self::Ed25519(sk))
+            }
+            Params::EC(p) if p.curve.as_deref() == Some("P-256") => {
+                let d = p
+                    .ecc_private_key
+                    .as_ref()
+                    .ok_or_else(|| bad("no private key"))?;
+                let sk =
+                    p256::ecdsa::SigningKey::from_slice(&d.0).map_err(|e| bad(&e.to_string()))?;
+                Ok(Self::P256(sk))
+            }
+            _ => Err(bad("only Ed25519 and P-256 keys sign credentials")),
+        }
+    }
+
+    pub fn cryptosuite(&self) -> &'static str {
+        match self {
+            Self::Ed25519(_) => EDDSA_RDFC_2022,
+            Self::P256(_) => ECDSA_RDFC_2019,
+        }
+    }
+}
+
+/// A public key named by a `did:key` verification method.
+enum PublicKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+/// Decodes the public key of a `did:key` verification method URL. For did:key
+/// the key is the DID itself, so no resolution is needed and no network.
+fn did_key_public(vm: &str) -> Result<PublicKey, IntegrityError> {
+    use ssi::multicodec::{MultiEncoded, ED25519_PUB, P256_PUB};
+    let bad = |reason: String| IntegrityError::Key {
+        vm: vm.to_owned(),
+        reason,
+    };
+    let (did, fragment) = vm.split_once('#').unwrap_or((vm, ""));
+    let id = did
+        .strip_prefix("did:key:")
+        .ok_or_else(|| bad("not a did:key verification method".into()))?;
+    if !fragment.is_empty() && fragment != id {
+        return Err(bad("the fragment does not name the DID's key".into()));
+    }
+    let (base, bytes) = multibase::decode(id).map_err(|e| bad(e.to_string()))?;
+    if base != multibase::Base::Base58Btc {
+        return Err(bad("did:key must be base58-btc".into()));
+    }
+    let encoded = MultiEncoded::new(&bytes).map_err(|e| bad(e.to_string()))?;
+    match encoded.parts() {
+        (ED25519_PUB, key) => ed25519_dalek::VerifyingKey::try_from(key)
+            .map(PublicKey::Ed25519)
+            .map_err(|e| bad(e.to_string())),
+        (P256_PUB, key) => p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+            .map(PublicKey::P256)
+            .map_err(|e| bad(e.to_string())),
+        (codec, _) => Err(bad(format!(
+            "unsupported key type (multicodec 0x{codec:x})"
+        ))),
+    }
+}
+
+/// Turns JSON-LD documents into canonical N-Quads.
+#[derive(Clone)]
+pub struct Canonicalizer {
+    contexts: Arc<Contexts>,
+}
+
+impl Canonicalizer {
+    pub fn new(contexts: Contexts) -> Self {
+        Self {
+            contexts: Arc::new(contexts),
+        }
+    }
+
+    pub fn contexts(&self) -> &Contexts {
+        &self.contexts
+    }
+
+    /// The RDFC-1.0 canonical N-Quads of a JSON-LD document.
+    pub async fn canonical_nquads(&self, doc: &Value) -> Result<String, IntegrityError> {
+        let text = serde_json::to_string(doc).expect("JSON value serializes");
+        let (value, _) = jld::syntax::Value::parse_str(&text)
+            .map_err(|e| IntegrityError::JsonLd(e.to_string()))?;
+        let mut expanded = value
+            .expand_full(
+                &mut (),
+                Default::default(),
+                None,
+                &*self.contexts,
+                jld::expansion::Options::default(),
+                (),
+            )
+            .await
+            .map_err(|e| IntegrityError::JsonLd(e.to_string()))?;
+        let mut blanks = generator::Blank::new();
+        expanded.identify_all(&mut blanks);
+        let quads: Vec<LexicalQuad> = expanded
+            .rdf_quads(&mut blanks, None)
+            .cloned()
+            .filter_map(|Quad(s, p, o, g)| {
+                let ValidId::Iri(p) = p else { return None };
+                Some(Quad(id(s), p, o, g.map(id)))
+            })
+            .collect();
+        Ok(
+            ssi::rdf::urdna2015::normalize(quads.iter().map(LexicalQuad::as_lexical_quad_ref))
+                .into_nquads(),
+        )
+    }
+
+    /// `SHA-256(canon(proofConfig)) || SHA-256(canon(document))`.
+    async fn hash_data(
+        &self,
+        unsecured: &Value,
+        config: &Value,
+    ) -> Result<Vec<u8>, IntegrityError> {
+        let doc = self.canonical_nquads(unsecured).await?;
+        let config = self.canonical_nquads(config).await?;
+        let mut out = Sha256::digest(config.as_bytes()).to_vec();
+        out.extend_from_slice(&Sha256::digest(doc.as_bytes()));
+        Ok(out)
+    }
+
+    /// Adds a Data Integrity proof to `unsecured` (which must have no `proof`).
+    pub async fn sign(
+        &self,
+        mut unsecured: Value,
+        key: &SigningKey,
+        verification_method: &str,
+        created: &str,
+    ) -> Result<Value, IntegrityError> {
+        let context = unsecured
+            .get("@context")
+            .cloned()
+            .ok_or_else(|| IntegrityError::JsonLd("the document has no @context".into()))?;
+        let mut proof = json!({
+            "type": "DataIntegrityProof",
+            "cryptosuite": key.cryptosuite(),
+            "created": created,
+            "verificationMethod": verification_method,
+            "proofPurpose": "assertionMethod",
+        });
+        let mut config = proof.clone();
+        config["@context"] = context;
+        let hash_data = self.hash_data(&unsecured, &config).await?;
+        let signature = match key {
+            SigningKey::Ed25519(sk) => {
+                use ed25519_dalek::Signer;
+                sk.sign(&hash_data).to_bytes().to_vec()
+            }
+            SigningKey::P256(sk) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = sk.sign(&hash_data);
+                sig.to_bytes().to_vec()
+            }
+        };
+        proof["proofValue"] = json!(multibase::encode(multibase::Base::Base58Btc, signature));
+        unsecured
+            .as_object_mut()
+            .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?
+            .insert("proof".into(), proof);
+        Ok(unsecured)
+    }
+
+    /// Verifies one Data Integrity `proof` over `doc` (whose own `proof`
+    /// member, if any, is ignored: proofs in a set are independent).
+    pub async fn verify(&self, doc: &Value, proof: &Value) -> Result<(), IntegrityError> {
+        let mut unsecured: Map<String, Value> = doc
+            .as_object()
+            .cloned()
+            .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?;
+        unsecured.remove("proof");
+        let mut config = proof
+            .as_object()
+            .cloned()
+            .ok_or_else(|| IntegrityError::Proof("not an object".into()))?;
+        let proof_value = match config.remove("proofValue") {
+            Some(Value::String(s)) => s,
+            _ => return Err(IntegrityError::Proof("no proofValue".into())),
+        };
+        let suite = config
+            .get("cryptosuite")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let vm = config
+            .get("verificationMethod")
+            .and_then(Value::as_str)
+            .ok_or_else(|| IntegrityError::Proof("no verificationMethod".into()))?
+            .to_owned();
+        let context = unsecured
+            .get("@context")
+            .cloned()
+            .ok_or_else(|| IntegrityError::JsonLd("the document has no @context".into()))?;
+        config.insert("@context".into(), context);
+        let (base, signature) = multibase::decode(&proof_value)
+            .map_err(|e| IntegrityError::Proof(format!("proofValue: {e}")))?;
+        if base != multibase::Base::Base58Btc {
+            return Err(IntegrityError::Proof("proofValue is not base58-btc".into()));
+        }
+        let key = did_key_public(&vm)?;
+        let hash_data = self
+            .hash_data(&Value::Object(unsecured), &Value::Object(config))
+            .await?;
+        let ok = match (suite.as_str(), key) {
+            (EDDSA_RDFC_2022, PublicKey::Ed25519(pk)) => {
+                let sig = ed25519_dalek::Signature::from_slice(&signature)
+                    .map_err(|_| IntegrityError::BadSignature)?;
+                pk.verify_strict(&hash_data, &sig).is_ok()
+            }
+            (ECDSA_RDFC_2019, PublicKey::P256(pk)) => {
+                use p256::ecdsa::signature::Verifier;
+                let sig = p256::ecdsa::Signature::from_slice(&signature)
+                    .map_err(|_| IntegrityError::BadSignature)?;
+                pk.verify(&hash_data, &sig).is_ok()
+            }
+            (EDDSA_RDFC_2022 | ECDSA_RDFC_2019, _) => {
+                return Err(IntegrityError::Key {
+                    vm,
+                    reason: format!("wrong key type for {suite}"),
+                })
+            }
+            (other, _) => {
+                return Err(IntegrityError::Proof(format!(
+                    "unsupported cryptosuite `{other}`"
+                )))
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(IntegrityError::BadSignature)
+        }
+    }
+}
+
+fn id<T, B>(v: ValidId<T, B>) -> Id<T, B> {
+    match v {
+        ValidId::Iri(i) => Id::Iri(i),
+        ValidId::Blank(b) => Id::Blank(b),
+    }
+}
