@@ -26,11 +26,6 @@ pub const OB_CONTEXTS: [&str; 4] = [
     OB_V3_0_3,
 ];
 
-/// The IRI prefix that VC 2.0's `@vocab` gives to any term no context defines.
-/// Expansion never fails on such terms, so Cairn looks for this prefix to find
-/// undefined terms.
-pub const ISSUER_DEPENDENT: &str = "https://www.w3.org/ns/credentials/issuer-dependent#";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     #[error("context {url}: not valid JSON: {reason}")]
@@ -158,35 +153,6 @@ impl Loader for Contexts {
             .cloned()
             .ok_or_else(|| LoadError::new(url.to_owned(), UnknownContext))
     }
-}
-
-/// Expands `doc` with every term required to be defined: an unknown context,
-/// or a term that only VC 2.0's catch-all `@vocab` would map, is an error that
-/// names it.
-pub async fn check_terms(doc: &serde_json::Value, contexts: &Contexts) -> Result<(), String> {
-    use jld::expansion::{Action, Options, Policy};
-    use jld::Expand;
-    let text = serde_json::to_string(doc).expect("JSON value serializes");
-    let (value, _) = jld::syntax::Value::parse_str(&text).map_err(|e| e.to_string())?;
-    let options = Options {
-        policy: Policy {
-            invalid: Action::Reject,
-            vocab: Action::Reject,
-            allow_undefined: false,
-        },
-        ..Default::default()
-    };
-    value
-        .expand_full(&mut (), Default::default(), None, contexts, options, ())
-        .await
-        .map(|_| ())
-        .map_err(|e| match e {
-            jld::expansion::Error::KeyExpansionFailed(term) => {
-                format!("undefined term `{term}`: no context in @context defines it")
-            }
-            jld::expansion::Error::ContextProcessing(e) => format!("@context: {e}"),
-            other => other.to_string(),
-        })
 }
 
 #[cfg(test)]

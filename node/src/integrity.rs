@@ -21,13 +21,14 @@
 //! `@context`; Ed25519 signs `hashData` directly, P-256 ECDSA signs it with
 //! SHA-256; `proofValue` is base58-btc multibase.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use ssi::json_ld::rdf_types::{generator, Id, LexicalQuad, Quad};
 use ssi::json_ld::syntax::Parse;
-use ssi::json_ld::{self as jld, Expand, RdfQuads, ValidId};
+use ssi::json_ld::{self as jld, BlankIdBuf, Expand, IriBuf, RdfQuads, ValidId};
 
 use crate::context::Contexts;
 
@@ -126,16 +127,31 @@ fn did_key_public(vm: &str) -> Result<PublicKey, IntegrityError> {
     }
 }
 
+/// How many distinct `@context` values a [`Canonicalizer`] keeps processed.
+/// Issuers use one or two; the bound keeps hostile input from growing it.
+const CONTEXT_CACHE_LIMIT: usize = 64;
+
+type ActiveContext = jld::Context<IriBuf, BlankIdBuf>;
+
 /// Turns JSON-LD documents into canonical N-Quads.
+///
+/// Processing a credential's `@context` (VC 2.0 and Open Badges 3.0 define
+/// hundreds of terms) costs more than expanding the credential itself, and
+/// every credential of an issuer, and every proof configuration, names the
+/// same contexts. So the processed context is kept, keyed by the `@context`
+/// value, and documents are expanded against it with their `@context` entry
+/// removed, which is what the expansion algorithm would compute first anyway.
 #[derive(Clone)]
 pub struct Canonicalizer {
     contexts: Arc<Contexts>,
+    processed: Arc<Mutex<HashMap<String, Arc<ActiveContext>>>>,
 }
 
 impl Canonicalizer {
     pub fn new(contexts: Contexts) -> Self {
         Self {
             contexts: Arc::new(contexts),
+            processed: Arc::default(),
         }
     }
 
@@ -143,22 +159,85 @@ impl Canonicalizer {
         &self.contexts
     }
 
-    /// The RDFC-1.0 canonical N-Quads of a JSON-LD document.
-    pub async fn canonical_nquads(&self, doc: &Value) -> Result<String, IntegrityError> {
-        let text = serde_json::to_string(doc).expect("JSON value serializes");
-        let (value, _) = jld::syntax::Value::parse_str(&text)
-            .map_err(|e| IntegrityError::JsonLd(e.to_string()))?;
-        let mut expanded = value
-            .expand_full(
+    /// The active context a document's `@context` value produces.
+    async fn active_context(&self, context: &Value) -> Result<ActiveContext, String> {
+        use jld::context_processing::Process;
+        use jld::syntax::TryFromJson;
+        let key = context.to_string();
+        if let Some(done) = self.processed.lock().expect("cache lock").get(&key) {
+            return Ok((**done).clone());
+        }
+        let (json, _) = jld::syntax::Value::parse_str(&key).map_err(|e| e.to_string())?;
+        let local = jld::syntax::context::Context::try_from_json(json)
+            .map_err(|e| format!("@context: {e}"))?;
+        let processed = local
+            .process_full(
                 &mut (),
-                Default::default(),
-                None,
+                &ActiveContext::default(),
                 &*self.contexts,
-                jld::expansion::Options::default(),
+                None,
+                jld::expansion::Options::default().into(),
                 (),
             )
             .await
-            .map_err(|e| IntegrityError::JsonLd(e.to_string()))?;
+            .map_err(|e| format!("@context: {e}"))?
+            .into_processed();
+        let mut cache = self.processed.lock().expect("cache lock");
+        if cache.len() < CONTEXT_CACHE_LIMIT {
+            cache.insert(key, Arc::new(processed.clone()));
+        }
+        Ok(processed)
+    }
+
+    /// Expands `doc` against its (cached) context.
+    async fn expand(
+        &self,
+        doc: &Value,
+        policy: jld::expansion::Policy,
+    ) -> Result<jld::ExpandedDocument, String> {
+        use jld::expansion::Error as E;
+        let mut body = doc.clone();
+        let active = match body.as_object_mut().and_then(|o| o.remove("@context")) {
+            Some(context) => self.active_context(&context).await?,
+            None => ActiveContext::default(),
+        };
+        let text = serde_json::to_string(&body).expect("JSON value serializes");
+        let (value, _) = jld::syntax::Value::parse_str(&text).map_err(|e| e.to_string())?;
+        let options = jld::expansion::Options {
+            policy,
+            ..Default::default()
+        };
+        value
+            .expand_full(&mut (), active, None, &*self.contexts, options, ())
+            .await
+            .map_err(|e| match e {
+                E::KeyExpansionFailed(term) => {
+                    format!("undefined term `{term}`: no context in @context defines it")
+                }
+                E::ContextProcessing(e) => format!("@context: {e}"),
+                other => other.to_string(),
+            })
+    }
+
+    /// Checks that `doc` uses only known contexts and defines every term it
+    /// uses: a term that only VC 2.0's catch-all `@vocab` would map is an
+    /// error that names it.
+    pub async fn check_terms(&self, doc: &Value) -> Result<(), String> {
+        use jld::expansion::{Action, Policy};
+        let strict = Policy {
+            invalid: Action::Reject,
+            vocab: Action::Reject,
+            allow_undefined: false,
+        };
+        self.expand(doc, strict).await.map(|_| ())
+    }
+
+    /// The RDFC-1.0 canonical N-Quads of a JSON-LD document.
+    pub async fn canonical_nquads(&self, doc: &Value) -> Result<String, IntegrityError> {
+        let mut expanded = self
+            .expand(doc, Default::default())
+            .await
+            .map_err(IntegrityError::JsonLd)?;
         let mut blanks = generator::Blank::new();
         expanded.identify_all(&mut blanks);
         let quads: Vec<LexicalQuad> = expanded
@@ -305,5 +384,118 @@ fn id<T, B>(v: ValidId<T, B>) -> Id<T, B> {
     match v {
         ValidId::Iri(i) => Id::Iri(i),
         ValidId::Blank(b) => Id::Blank(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{IssuerKey, SigningKeyType};
+    use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
+    use ssi::claims::vc::v2::JsonCredential;
+    use ssi::claims::{SignatureEnvironment, VerificationParameters};
+    use ssi::dids::{DIDKey, DIDResolver};
+    use ssi::verification_methods::{AnyMethod, ReferenceOrOwned, SingleSecretSigner};
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// An OB 3.0 credential without JSON booleans, where ssi and the spec agree.
+    fn unsigned(issuer: &str) -> Value {
+        json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2",
+                         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+            "id": "urn:uuid:6a9e6f1e-8a0e-4c52-9d43-6a51f1b6e0aa",
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "name": "Registered Nurse",
+            "issuer": {"id": issuer, "type": ["Profile"], "name": "Board"},
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {
+                "id": "did:example:nurse",
+                "type": ["AchievementSubject"],
+                "achievement": {
+                    "id": "https://board.example/rn", "type": ["Achievement"],
+                    "name": [{"@value": "Nurse", "@language": "en"}],
+                    "description": "d", "criteria": {"narrative": "n"}
+                }
+            }
+        })
+    }
+
+    /// Cairn's proofs verify in ssi, and ssi's in Cairn, for both suites: the
+    /// two canonicalization paths agree wherever ssi follows the spec.
+    #[test]
+    fn agrees_with_ssi_both_ways() {
+        for kind in [SigningKeyType::Ed25519, SigningKeyType::P256] {
+            let key = IssuerKey::generate(None, kind).unwrap();
+            let vm = key.identity.verification_method.clone();
+            let canon = Canonicalizer::new(Contexts::standard());
+            let doc = unsigned(&key.identity.did);
+            let ours = block_on(canon.sign(
+                doc.clone(),
+                &SigningKey::from_jwk(key.signing_jwk()).unwrap(),
+                &vm,
+                "2026-01-01T00:00:00Z",
+            ))
+            .unwrap();
+
+            let resolver = DIDKey.into_vm_resolver::<AnyMethod>();
+            let params = VerificationParameters::from_resolver(&resolver)
+                .with_json_ld_loader(Contexts::standard());
+            let parsed: DataIntegrity<JsonCredential, AnySuite> =
+                serde_json::from_value(ours.clone()).unwrap();
+            assert!(
+                block_on(parsed.verify(&params)).unwrap().is_ok(),
+                "{kind:?}"
+            );
+
+            let suite = match kind {
+                SigningKeyType::Ed25519 => AnySuite::EdDsaRdfc2022,
+                SigningKeyType::P256 => AnySuite::EcdsaRdfc2019,
+            };
+            let vc: JsonCredential = serde_json::from_value(doc).unwrap();
+            let theirs = block_on(suite.sign_with(
+                SignatureEnvironment {
+                    json_ld_loader: Contexts::standard(),
+                    eip712_loader: (),
+                },
+                vc,
+                &resolver,
+                SingleSecretSigner::new(key.signing_jwk().clone()).into_local(),
+                ProofOptions::from_method(ReferenceOrOwned::Reference(
+                    ssi::json_ld::IriBuf::new(vm.clone()).unwrap(),
+                )),
+                Default::default(),
+            ))
+            .unwrap();
+            let theirs = serde_json::to_value(&theirs).unwrap();
+            block_on(canon.verify(&theirs, &theirs["proof"])).unwrap();
+
+            let mut tampered = theirs.clone();
+            tampered["name"] = json!("Brain Surgeon");
+            assert!(matches!(
+                block_on(canon.verify(&tampered, &theirs["proof"])),
+                Err(IntegrityError::BadSignature)
+            ));
+        }
+    }
+
+    #[test]
+    fn verification_method_must_be_the_did_key() {
+        for (vm, why) in [
+            ("https://issuer.example/key#1", "not a did:key"),
+            (
+                "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2#other",
+                "fragment",
+            ),
+            ("did:key:zzzz", ""),
+        ] {
+            let err = did_key_public(vm).err().expect(vm);
+            assert!(err.to_string().contains(why), "{vm}: {err}");
+        }
     }
 }

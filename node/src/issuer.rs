@@ -69,7 +69,8 @@ impl Signer {
         if unsigned.get("proof").is_some() {
             return Err(FieldError::new("proof", "the credential is already signed").into());
         }
-        crate::context::check_terms(&unsigned, self.contexts())
+        self.canonicalizer
+            .check_terms(&unsigned)
             .await
             .map_err(SignError::JsonLd)?;
         let created = credential::fmt_time(chrono::Utc::now());

@@ -22,9 +22,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use did_method_key::DIDKey;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use ssi::dids::DIDKey;
 use ssi::jwk::JWK;
 use zeroize::Zeroizing;
 

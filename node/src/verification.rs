@@ -6,7 +6,7 @@
 //! credential's issuer (a valid signature by any other key proves nothing
 //! about the issuer, and `ssi` alone accepts it).
 
-use crate::context::{check_terms, Contexts};
+use crate::context::Contexts;
 use crate::credential::check_shape;
 use crate::integrity::{Canonicalizer, IntegrityError, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
 use chrono::{DateTime, Utc};
@@ -152,7 +152,8 @@ impl Verifier {
         );
         report.push(
             "contexts",
-            check_terms(&doc, self.canonicalizer.contexts())
+            self.canonicalizer
+                .check_terms(&doc)
                 .await
                 .map(|()| String::new())
                 .map_err(Fail),

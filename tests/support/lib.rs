@@ -1,1 +1,264 @@
+//! Helpers shared by Cairn's end-to-end tests: finding and running the
+//! `cairn` binary, and fixtures.
+//!
+//! The tests run the real binary, so it must be built first: this crate is a
+//! separate package, and Cargo builds a package's binaries for the integration
+//! tests of that package only. `cargo build --workspace` then
+//! `cargo test --workspace` does it.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// The passphrase `cairn()` puts in `CAIRN_PASSPHRASE`.
+pub const PASSPHRASE: &str = "test passphrase";
+
+/// The issuer name `new_key` writes into key files.
+pub const ISSUER_NAME: &str = "Board of Nursing";
+
+/// The path of the `cairn` binary: `target/<profile>/cairn`, next to the
+/// `deps` directory that holds the running test executable.
+pub fn cairn_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    // target/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()));
+    let bin = profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        panic!(
+            "the cairn binary is not built: {} does not exist. \
+             Run `cargo build --workspace` (same profile as the tests), \
+             then `cargo test --workspace`.",
+            bin.display()
+        );
+    }
+    bin
+}
+
+/// A `cairn` command with `CAIRN_PASSPHRASE` set to [`PASSPHRASE`] and stdin
+/// closed, so nothing can wait on a terminal. Tests that need another
+/// passphrase, or none, override or remove the variable.
+pub fn cairn() -> Command {
+    let mut cmd = Command::new(cairn_path());
+    cmd.env("CAIRN_PASSPHRASE", PASSPHRASE).stdin(Stdio::null());
+    cmd
+}
+
+/// The repository root (the tests crate lives in `<root>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is inside the repository")
+        .to_owned()
+}
+
+/// The outcome of a finished command.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics, showing the output, unless the command exited 0.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        self
+    }
+
+    /// Asserts the command failed the way every `cairn` failure must: a
+    /// non-zero exit and exactly one line on stderr starting with `cairn: `.
+    /// Returns that line.
+    #[track_caller]
+    pub fn one_line_error(&self) -> &str {
+        assert_ne!(self.code, 0, "expected a failure, got {self:#?}");
+        assert!(
+            !self.stderr.contains("panicked"),
+            "cairn panicked: {self:#?}"
+        );
+        let line = self.stderr.trim_end_matches(['\n', '\r']);
+        assert!(
+            !line.is_empty() && !line.contains('\n'),
+            "expected exactly one line on stderr: {self:#?}"
+        );
+        assert!(
+            line.starts_with("cairn: "),
+            "expected stderr to start with `cairn: `: {self:#?}"
+        );
+        line
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// Runs a command to completion, capturing its output.
+#[track_caller]
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "{cmd:?} was killed by a signal ({:?})\nstdout: {stdout}\nstderr: {stderr}",
+            out.status
+        )
+    });
+    Run {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// A realistic Open Badges 3.0 Achievement (badge class). Every term is
+/// defined by the OB 3.0.3 context: `alignment` and `tag` by the Achievement
+/// type's scoped context, `targetName` and `targetUrl` by the Alignment
+/// type's, `narrative`, `name` and `description` at the top level.
+pub fn achievement_json() -> Value {
+    json!({
+        "id": "https://board.example/badges/registered-nurse",
+        "type": ["Achievement"],
+        "name": [
+            {"@value": "Registered Nurse", "@language": "en"},
+            {"@value": "Infirmière autorisée", "@language": "fr"}
+        ],
+        "description": "Licensed to practise as a registered nurse.",
+        "criteria": {
+            "narrative": "Passed the national licensing examination and completed \
+                          1,000 hours of supervised clinical practice."
+        },
+        "alignment": [{
+            "type": ["Alignment"],
+            "targetName": "NCLEX-RN",
+            "targetUrl": "https://www.ncsbn.org/exams/nclex-rn.page"
+        }],
+        "tag": ["nursing", "licensure"]
+    })
+}
+
+/// Writes `value` as pretty JSON.
+#[track_caller]
+pub fn write_json(path: &Path, value: &Value) {
+    let text = serde_json::to_string_pretty(value).expect("JSON serializes") + "\n";
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Reads a JSON file.
+#[track_caller]
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+/// Writes [`achievement_json`] to `dir/achievement.json` and returns the path.
+pub fn write_achievement(dir: &Path) -> PathBuf {
+    let path = dir.join("achievement.json");
+    write_json(&path, &achievement_json());
+    path
+}
+
+/// The value after `label:` on a line of `cairn key` output
+/// (`did:     did:key:z6Mk...`).
+pub fn field(stdout: &str, label: &str) -> Option<String> {
+    let prefix = format!("{label}:");
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|v| v.trim().to_owned())
+}
+
+/// Creates an Ed25519 issuer key file `dir/<name>.key` named
+/// [`ISSUER_NAME`]; returns its path and DID.
+#[track_caller]
+pub fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    new_key_of_type(dir, name, "ed25519")
+}
+
+/// Like [`new_key`], with a `--signing-key` type (`ed25519` or `p256`).
+#[track_caller]
+pub fn new_key_of_type(dir: &Path, name: &str, signing_key: &str) -> (PathBuf, String) {
+    let path = dir.join(format!("{name}.key"));
+    let r = run(cairn().args(["key", "new", "--out"]).arg(&path).args([
+        "--name",
+        ISSUER_NAME,
+        "--signing-key",
+        signing_key,
+    ]))
+    .success();
+    let did = field(&r.stdout, "did")
+        .unwrap_or_else(|| panic!("`cairn key new` printed no `did:` line: {r:#?}"));
+    (path, did)
+}
+
+/// Runs `cairn issue --key KEY --achievement ACHIEVEMENT --recipient
+/// RECIPIENT --out OUT` plus `extra` arguments, without checking the outcome.
+pub fn issue(key: &Path, achievement: &Path, recipient: &str, out: &Path, extra: &[&str]) -> Run {
+    run(cairn()
+        .arg("issue")
+        .arg("--key")
+        .arg(key)
+        .arg("--achievement")
+        .arg(achievement)
+        .args(["--recipient", recipient])
+        .arg("--out")
+        .arg(out)
+        .args(extra))
+}
+
+/// Issues a credential to `dir/<name>.json` and returns its path; panics if
+/// `cairn issue` fails.
+#[track_caller]
+pub fn issue_ok(
+    dir: &Path,
+    key: &Path,
+    achievement: &Path,
+    recipient: &str,
+    name: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let out = dir.join(format!("{name}.json"));
+    issue(key, achievement, recipient, &out, extra).success();
+    out
+}
+
+/// Runs `cairn verify --json` on `files` (plus `extra` arguments) and
+/// returns the exit code and the parsed report.
+#[track_caller]
+pub fn verify_json(files: &[&Path], extra: &[&str]) -> (i32, Value) {
+    let r = run(cairn().args(["verify", "--json"]).args(extra).args(files));
+    assert!(!r.stderr.contains("panicked"), "cairn panicked: {r:#?}");
+    let report = r.json();
+    (r.code, report)
+}
+
+/// The status (`pass`, `fail`, `could-not-check`) of the check `name` in one
+/// credential's report; panics if the check is absent.
+#[track_caller]
+pub fn check_status<'a>(credential_report: &'a Value, name: &str) -> &'a str {
+    check(credential_report, name)["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("check `{name}` has no status: {credential_report:#}"))
+}
+
+/// The check `name` in one credential's report; panics if absent.
+#[track_caller]
+pub fn check<'a>(credential_report: &'a Value, name: &str) -> &'a Value {
+    credential_report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report has no checks: {credential_report:#}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("report has no check `{name}`: {credential_report:#}"))
+}

@@ -1,0 +1,129 @@
+//! Sign and verify one Open Badges 3.0 credential (eddsa-rdfc-2022), on one
+//! core and on every core.
+//!
+//! `cargo bench -p cairn-node --bench credentials`
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn::context::Contexts;
+use cairn::credential::{CredentialRequest, IssuerProfile};
+use cairn::issuer::Signer;
+use cairn::key::{IssuerKey, SigningKeyType};
+use cairn::verification::{Verdict, Verifier};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::json;
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn request(i: usize) -> CredentialRequest {
+    CredentialRequest {
+        achievement: json!({
+            "id": "https://board.example/badges/rn",
+            "type": ["Achievement"],
+            "name": [{"@value": "Registered Nurse", "@language": "en"},
+                     {"@value": "Infirmière autorisée", "@language": "fr"}],
+            "description": "Licensed to practise as a registered nurse.",
+            "criteria": {"narrative": "Passed the national licensing examination."},
+            "tag": ["nursing", "licence"]
+        }),
+        recipient: format!("nurse{i}@example.org").parse().unwrap(),
+        valid_from: None,
+        valid_until: None,
+        evidence: None,
+        extra_contexts: vec![],
+        id: None,
+    }
+}
+
+fn new_signer(key: &IssuerKey) -> Signer {
+    let profile = IssuerProfile {
+        id: key.identity.did.clone(),
+        name: key.identity.name.clone(),
+        ..Default::default()
+    };
+    Signer::new(key, profile, Contexts::standard())
+}
+
+/// Runs `per_item` over `n` items on every core; returns the elapsed time.
+fn on_all_cores(n: usize, per_item: impl Fn(usize) + Sync) -> Duration {
+    let next = AtomicUsize::new(0);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..cores {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                per_item(i);
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let key =
+        IssuerKey::generate(Some("Board of Nursing".into()), SigningKeyType::Ed25519).unwrap();
+    let signer = new_signer(&key);
+    let verifier = Verifier::new(Contexts::standard());
+    let req = request(0);
+    let signed = serde_json::to_vec(&block_on(signer.issue(&req)).unwrap()).unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(
+        block_on(verifier.verify(&signed, now)).verdict,
+        Verdict::Valid
+    );
+
+    let mut g = c.benchmark_group("one core");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("sign", |b| b.iter(|| block_on(signer.issue(&req)).unwrap()));
+    // A fresh signer processes the VC 2.0 and OB 3.0 contexts again, as every
+    // credential would without the processed-context cache.
+    g.bench_function("sign, contexts processed each time", |b| {
+        b.iter(|| block_on(new_signer(&key).issue(&req)).unwrap())
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| block_on(verifier.verify(&signed, now)))
+    });
+    g.finish();
+
+    // Throughput with every core busy, as the node and `cairn verify` run.
+    const BATCH: usize = 256;
+    let mut g = c.benchmark_group("all cores");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(10);
+    g.bench_function("sign", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    on_all_cores(BATCH, |i| {
+                        block_on(signer.issue(&request(i))).unwrap();
+                    })
+                })
+                .sum()
+        })
+    });
+    g.bench_function("verify", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    on_all_cores(BATCH, |_| {
+                        block_on(verifier.verify(&signed, now));
+                    })
+                })
+                .sum()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,282 @@
+//! Interoperability: credentials issued by `cairn` must verify with an
+//! independent implementation (Digital Bazaar's `@digitalbazaar/vc`, run by
+//! `tests/interop/verify.mjs`), tampered ones must not, and the W3C's
+//! published test vectors must verify in `cairn verify`.
+//!
+//! These tests need Node.js 20+ on PATH and the Node dependencies installed
+//! (`npm ci --ignore-scripts` in the repository root). Without them they fail;
+//! they never skip, so a green run always means the cross-check happened.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cairn_tests::*;
+use serde_json::{json, Value};
+
+/// What `verify.mjs` said about a list of files.
+#[derive(Debug)]
+struct NodeVerdicts {
+    code: i32,
+    /// One `{"file", "verified", "errors"}` object per file, in order.
+    lines: Vec<Value>,
+    stderr: String,
+}
+
+/// Runs `node tests/interop/verify.mjs FILE...` from the repository root.
+#[track_caller]
+fn digital_bazaar_verify(files: &[&Path]) -> NodeVerdicts {
+    let root = repo_root();
+    let modules = root.join("node_modules");
+    assert!(
+        modules.is_dir(),
+        "{} is missing: run `npm ci --ignore-scripts` in {} \
+         (the interop tests need Digital Bazaar's verifier and never skip)",
+        modules.display(),
+        root.display()
+    );
+    let out = Command::new("node")
+        .arg("tests/interop/verify.mjs")
+        .args(files)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `node` ({e}): the interop tests need Node.js 20+ on PATH")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("node was killed by a signal: {stderr}"));
+    match code {
+        0 | 1 => {}
+        3 => panic!(
+            "verify.mjs cannot load its Node dependencies: run \
+             `npm ci --ignore-scripts` in {}\n{stderr}",
+            root.display()
+        ),
+        other => panic!("verify.mjs exited {other}\nstdout: {stdout}\nstderr: {stderr}"),
+    }
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("verify.mjs printed a non-JSON line ({e}): {l}"))
+        })
+        .collect();
+    assert_eq!(
+        lines.len(),
+        files.len(),
+        "one line per file expected\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    for (line, file) in lines.iter().zip(files) {
+        assert_eq!(line["file"], file.display().to_string(), "{line}");
+    }
+    NodeVerdicts {
+        code,
+        lines,
+        stderr,
+    }
+}
+
+#[track_caller]
+fn assert_all_verified(v: &NodeVerdicts) {
+    for line in &v.lines {
+        assert_eq!(
+            line["verified"], true,
+            "Digital Bazaar rejects {}: {line:#}\nstderr: {}",
+            line["file"], v.stderr
+        );
+    }
+    assert_eq!(v.code, 0, "{v:#?}");
+}
+
+#[track_caller]
+fn assert_none_verified(v: &NodeVerdicts) {
+    for line in &v.lines {
+        assert_eq!(
+            line["verified"], false,
+            "Digital Bazaar accepts a tampered credential {}: {line:#}",
+            line["file"]
+        );
+        assert!(
+            line["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "a rejection must say why: {line:#}"
+        );
+    }
+    assert_eq!(v.code, 1, "{v:#?}");
+}
+
+/// Writes a copy of `cred` changed by `edit` to `dir/<name>.json`.
+fn tampered(dir: &Path, name: &str, cred: &Value, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut v = cred.clone();
+    edit(&mut v);
+    assert_ne!(&v, cred, "{name}: the edit changed nothing");
+    let path = dir.join(format!("{name}.json"));
+    write_json(&path, &v);
+    path
+}
+
+#[test]
+fn digital_bazaar_verifies_cairn_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let achievement = write_achievement(d);
+    let (ed_key, ed_did) = new_key(d, "board");
+    let (p256_key, p256_did) = new_key_of_type(d, "board-p256", "p256");
+    assert!(p256_did.starts_with("did:key:zDn"), "{p256_did}");
+
+    let to_did = issue_ok(d, &ed_key, &achievement, "did:example:123", "to-did", &[]);
+    let to_email = issue_ok(
+        d,
+        &ed_key,
+        &achievement,
+        "jane.nurse@example.org",
+        "to-email",
+        &["--valid-until", "2099-12-31"],
+    );
+    let p256 = issue_ok(d, &p256_key, &achievement, "did:example:456", "p256", &[]);
+
+    // Make sure each credential exercises what it is meant to.
+    let c = read_json(&to_did);
+    assert_eq!(c["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    assert_eq!(c["issuer"]["id"], ed_did.as_str());
+    let names = c["credentialSubject"]["achievement"]["name"]
+        .as_array()
+        .expect("a multilingual name");
+    let languages: Vec<&Value> = names.iter().map(|n| &n["@language"]).collect();
+    assert_eq!(languages, [&json!("en"), &json!("fr")]);
+    assert!(
+        c["credentialSubject"]["achievement"]["alignment"].is_array(),
+        "{c:#}"
+    );
+    let c = read_json(&to_email);
+    let ident = &c["credentialSubject"]["identifier"][0];
+    assert_eq!(ident["type"], "IdentityObject", "{c:#}");
+    // A JSON boolean the OB context types as xsd:boolean: a classic source of
+    // canonicalization mismatches between implementations.
+    assert_eq!(ident["hashed"], true, "{c:#}");
+    let c = read_json(&p256);
+    assert_eq!(c["proof"]["cryptosuite"], "ecdsa-rdfc-2019");
+    assert_eq!(c["issuer"]["id"], p256_did.as_str());
+
+    let files = [to_did.as_path(), to_email.as_path(), p256.as_path()];
+    assert_all_verified(&digital_bazaar_verify(&files));
+
+    // And Cairn's own verifier agrees.
+    let (code, report) = verify_json(&files, &[]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn digital_bazaar_rejects_tampered_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let achievement = write_achievement(d);
+    let (key, _) = new_key(d, "board");
+    let (_, other_did) = new_key(d, "impostor");
+    let good_path = issue_ok(d, &key, &achievement, "did:example:123", "good", &[]);
+    let good = read_json(&good_path);
+
+    // The untouched credential verifies: the rejections below are about the
+    // edits, not the environment.
+    assert_all_verified(&digital_bazaar_verify(&[&good_path]));
+
+    assert_eq!(
+        good["credentialSubject"]["achievement"]["name"][0]["@value"],
+        "Registered Nurse"
+    );
+    let renamed = tampered(d, "renamed", &good, |v| {
+        v["credentialSubject"]["achievement"]["name"][0]["@value"] =
+            json!("Registered Nurse Practitioner")
+    });
+    let other_subject = tampered(d, "other-subject", &good, |v| {
+        v["credentialSubject"]["id"] = json!("did:example:456")
+    });
+    let other_issuer = tampered(d, "other-issuer", &good, |v| {
+        v["issuer"]["id"] = json!(other_did)
+    });
+    let files = [
+        renamed.as_path(),
+        other_subject.as_path(),
+        other_issuer.as_path(),
+    ];
+    assert_none_verified(&digital_bazaar_verify(&files));
+
+    // Cairn rejects the same three, on the signature.
+    let (code, report) = verify_json(&files, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    for c in report["credentials"].as_array().unwrap() {
+        assert_eq!(check_status(c, "signature"), "fail", "{c:#}");
+    }
+}
+
+/// Changes the last character of one string claim of the credential subject
+/// (other than its id, when there is one).
+fn flip_subject_char(cred: &mut Value) {
+    let subject = match &mut cred["credentialSubject"] {
+        Value::Array(a) => &mut a[0],
+        v => v,
+    };
+    let obj = subject
+        .as_object_mut()
+        .expect("credentialSubject is an object");
+    let key = obj
+        .iter()
+        .find(|(k, v)| k.as_str() != "id" && v.as_str().is_some_and(|s| !s.is_empty()))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| "id".to_owned());
+    let mut chars: Vec<char> = obj[&key]
+        .as_str()
+        .expect("a string claim in credentialSubject")
+        .chars()
+        .collect();
+    let last = chars.last_mut().expect("a non-empty claim");
+    *last = if *last == 'x' { 'y' } else { 'x' };
+    obj.insert(key, Value::String(chars.into_iter().collect()));
+}
+
+/// `cairn verify` on a W3C cryptosuite test vector: the signature must verify,
+/// and must stop verifying when one character of a claim changes.
+fn check_w3c_vector(file: &str, cryptosuite: &str) {
+    let path = repo_root().join("tests/vectors/w3c").join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing (the W3C test vectors are part of the repository)",
+        path.display()
+    );
+    let vector = read_json(&path);
+    assert_eq!(vector["proof"]["cryptosuite"], cryptosuite, "{vector:#}");
+
+    let (code, report) = verify_json(&[&path], &[]);
+    let c = &report["credentials"][0];
+    assert_eq!(check_status(c, "signature"), "pass", "{report:#}");
+    // The vector is a generic VC 2.0 AlumniCredential, not an Open Badge: it
+    // has no Open Badges context or type, and its issuer is an https URL, not
+    // a did:key, so Cairn cannot tie the signing key to the issuer offline.
+    // Cairn therefore calls it invalid as a whole, while the signature itself
+    // (the part the vector exists to test) verifies.
+    assert_eq!(check_status(c, "open-badges"), "fail", "{report:#}");
+    assert_eq!(check_status(c, "issuer-key"), "fail", "{report:#}");
+    assert_eq!(c["verdict"], "invalid", "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let altered = tampered(dir.path(), "altered", &vector, flip_subject_char);
+    let (code, report) = verify_json(&[&altered], &[]);
+    let c = &report["credentials"][0];
+    assert_eq!(check_status(c, "signature"), "fail", "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+}
+
+#[test]
+fn w3c_eddsa_rdfc_2022_vector_verifies() {
+    check_w3c_vector("eddsa-rdfc-2022-signed.json", "eddsa-rdfc-2022");
+}
+
+#[test]
+fn w3c_ecdsa_rdfc_2019_p256_vector_verifies() {
+    check_w3c_vector("ecdsa-rdfc-2019-p256-signed.json", "ecdsa-rdfc-2019");
+}
