@@ -14,6 +14,10 @@ use cairn::verification::{Verdict, Verifier};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
+// As in the binaries: see cli/src/main.rs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .build()

@@ -69,14 +69,13 @@ impl Signer {
         if unsigned.get("proof").is_some() {
             return Err(FieldError::new("proof", "the credential is already signed").into());
         }
-        self.canonicalizer
-            .check_terms(&unsigned)
-            .await
-            .map_err(SignError::JsonLd)?;
         let created = credential::fmt_time(chrono::Utc::now());
-        Ok(self
-            .canonicalizer
+        self.canonicalizer
             .sign(unsigned, &self.key, &self.verification_method, &created)
-            .await?)
+            .await
+            .map_err(|e| match e {
+                IntegrityError::Terms(m) => SignError::JsonLd(m),
+                other => SignError::Signature(other),
+            })
     }
 }

@@ -37,8 +37,9 @@ const SCRYPT_LOG_N: u8 = 15;
 const SCRYPT_R: u32 = 8;
 const SCRYPT_P: u32 = 1;
 /// Upper bound on the cost accepted from a file, so a crafted file cannot make
-/// `cairn` allocate gigabytes.
-const MAX_SCRYPT_LOG_N: u8 = 20;
+/// `cairn` allocate more than 256 MiB (128 * r * 2^log_n bytes) or spin for
+/// minutes.
+const MAX_SCRYPT_LOG_N: u8 = 18;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -361,7 +362,7 @@ fn cipher_for(kdf: &Kdf, passphrase: &str, path: &Path) -> Result<XChaCha20Poly1
     if kdf.alg != "scrypt" {
         return Err(foreign(path, &format!("unsupported kdf `{}`", kdf.alg)));
     }
-    if kdf.log_n > MAX_SCRYPT_LOG_N || kdf.r == 0 || kdf.r > 32 || kdf.p == 0 || kdf.p > 16 {
+    if kdf.log_n > MAX_SCRYPT_LOG_N || kdf.r == 0 || kdf.r > 8 || kdf.p == 0 || kdf.p > 4 {
         return Err(foreign(path, "scrypt parameters out of range"));
     }
     let salt = B64

@@ -8,7 +8,7 @@
 
 use crate::context::Contexts;
 use crate::credential::check_shape;
-use crate::integrity::{Canonicalizer, IntegrityError, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
+use crate::integrity::{Canonicalizer, IntegrityError, Terms, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -150,20 +150,29 @@ impl Verifier {
                 .map(|()| String::new())
                 .map_err(|e| Fail(e.to_string())),
         );
-        report.push(
-            "contexts",
-            self.canonicalizer
-                .check_terms(&doc)
-                .await
-                .map(|()| String::new())
-                .map_err(Fail),
-        );
-
+        // The signature check expands the document strictly, so the same
+        // expansion answers the contexts check; only when the signature
+        // check stops early, or on undefined terms, is a second one needed.
         let proof = issuer_proof(&doc);
-        let signature = match &proof {
-            Ok(p) => self.check_signature(&doc, p).await,
-            Err(e) => Err(Fail(e.clone())),
+        let (contexts, signature) = match &proof {
+            Err(e) => (self.check_contexts(&doc).await, Err(Fail(e.clone()))),
+            Ok(p) => match self.canonicalizer.verify(&doc, p, Terms::Check).await {
+                Ok(()) => (Ok(String::new()), Ok(suite_of(p))),
+                Err(IntegrityError::Terms(m)) => (
+                    Err(Fail(m)),
+                    signature_outcome(self.canonicalizer.verify(&doc, p, Terms::Allow).await, p),
+                ),
+                Err(IntegrityError::BadSignature) => (
+                    Ok(String::new()),
+                    Err(Fail("the signature does not verify".into())),
+                ),
+                Err(other) => (
+                    self.check_contexts(&doc).await,
+                    Err(Fail(other.to_string())),
+                ),
+            },
         };
+        report.push("contexts", contexts);
         report.push("signature", signature);
 
         let key_check = match (&proof, issuer.as_deref()) {
@@ -189,12 +198,24 @@ impl Verifier {
         report.finish(id, issuer)
     }
 
-    async fn check_signature(&self, doc: &Value, proof: &Value) -> Result<String, Outcome> {
-        match self.canonicalizer.verify(doc, proof).await {
-            Ok(()) => Ok(proof["cryptosuite"].as_str().unwrap_or_default().to_owned()),
-            Err(IntegrityError::BadSignature) => Err(Fail("the signature does not verify".into())),
-            Err(e) => Err(Fail(e.to_string())),
-        }
+    async fn check_contexts(&self, doc: &Value) -> Result<String, Outcome> {
+        self.canonicalizer
+            .check_terms(doc)
+            .await
+            .map(|()| String::new())
+            .map_err(Fail)
+    }
+}
+
+fn suite_of(proof: &Value) -> String {
+    proof["cryptosuite"].as_str().unwrap_or_default().to_owned()
+}
+
+fn signature_outcome(result: Result<(), IntegrityError>, proof: &Value) -> Result<String, Outcome> {
+    match result {
+        Ok(()) => Ok(suite_of(proof)),
+        Err(IntegrityError::BadSignature) => Err(Fail("the signature does not verify".into())),
+        Err(e) => Err(Fail(e.to_string())),
     }
 }
 
