@@ -430,7 +430,7 @@ mod tests {
     use ssi::dids::{DIDKey, DIDResolver};
     use ssi::verification_methods::{AnyMethod, ReferenceOrOwned, SingleSecretSigner};
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
@@ -535,15 +535,9 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
+    use super::tests::block_on;
     use super::*;
     use proptest::prelude::*;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
 
     proptest! {
         // Each case signs and verifies (about a millisecond in release, more
