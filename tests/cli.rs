@@ -205,18 +205,16 @@ fn key_new_rejects_an_unknown_signing_key_type() {
 
 #[test]
 fn wrong_passphrase_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let out = dir.path().join("cred.json");
-    let r = run(cairn()
+    let r = run(issue_command(&key, &achievement, "did:example:123")
         .env("CAIRN_PASSPHRASE", "not the passphrase")
-        .arg("issue")
-        .arg("--key")
-        .arg(&key)
-        .arg("--achievement")
-        .arg(&achievement)
-        .args(["--recipient", "did:example:123", "--out"])
+        .arg("--out")
         .arg(&out));
     let line = r.one_line_error();
     assert!(line.contains("wrong passphrase"), "{line}");
@@ -225,9 +223,12 @@ fn wrong_passphrase_is_refused() {
 
 #[test]
 fn damaged_or_foreign_key_files_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let text = std::fs::read(&key).unwrap();
 
     // Half a key file.
@@ -304,20 +305,18 @@ fn damaged_or_foreign_key_files_are_refused() {
 
 #[test]
 fn missing_passphrase_without_a_terminal_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let out = dir.path().join("cred.json");
 
-    let r = run(cairn()
+    let r = run(issue_command(&key, &achievement, "did:example:123")
         .env_remove("CAIRN_PASSPHRASE")
         .stdin(Stdio::null())
-        .arg("issue")
-        .arg("--key")
-        .arg(&key)
-        .arg("--achievement")
-        .arg(&achievement)
-        .args(["--recipient", "did:example:123", "--out"])
+        .arg("--out")
         .arg(&out));
     let line = r.one_line_error();
     assert!(line.contains("CAIRN_PASSPHRASE"), "{line}");
@@ -338,9 +337,12 @@ fn missing_passphrase_without_a_terminal_is_refused() {
 
 #[test]
 fn issue_to_a_did_and_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, did) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        did,
+        achievement,
+    } = Board::create();
     let cred_path = issue_ok(
         dir.path(),
         &key,
@@ -409,20 +411,16 @@ fn issue_to_a_did_and_verify() {
 
 #[test]
 fn issue_to_an_email_publishes_only_a_salted_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let email = "Jane.Nurse@Example.org";
 
     // No --out: the credential goes to stdout.
-    let r = run(cairn()
-        .arg("issue")
-        .arg("--key")
-        .arg(&key)
-        .arg("--achievement")
-        .arg(&achievement)
-        .args(["--recipient", email]))
-    .success();
+    let r = run(&mut issue_command(&key, &achievement, email)).success();
     for out in [&r.stdout, &r.stderr] {
         assert!(
             !out.to_lowercase().contains(&email.to_lowercase()),
@@ -454,9 +452,12 @@ fn issue_to_an_email_publishes_only_a_salted_hash() {
 
 #[test]
 fn issue_rejects_bad_arguments() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let out = dir.path().join("cred.json");
 
     let line = issue(&key, &achievement, "not-an-id", &out, &[])
@@ -673,9 +674,12 @@ fn verify_names_the_failing_check_of_altered_credentials() {
 
 #[test]
 fn verify_checks_the_validity_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = new_key(dir.path(), "board");
-    let achievement = write_achievement(dir.path());
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
     let path = issue_ok(
         dir.path(),
         &key,

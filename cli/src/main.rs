@@ -93,11 +93,16 @@ pub fn read_json(path: &PathBuf, what: &str) -> Result<serde_json::Value, Failur
         .map_err(|e| Failure(format!("{what} {}: not valid JSON: {e}", path.display())))
 }
 
-/// Runs a future to completion on this thread. Signing and verification are
-/// CPU work with no I/O, so no multi-threaded runtime is needed.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// A runtime for this thread. Signing and verification are CPU work with no
+/// I/O, so no multi-threaded runtime is needed; a worker keeps one for all
+/// its items.
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime starts")
-        .block_on(f)
+}
+
+/// Runs one future to completion on this thread.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::json;
 
-use crate::{block_on, load_contexts, Failure};
+use crate::{load_contexts, runtime, Failure};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -83,12 +83,13 @@ fn verify_files(verifier: &Verifier, files: &[PathBuf], now: DateTime<Utc>) -> V
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
+                    let rt = runtime();
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break };
                         let report = match std::fs::read(file) {
-                            Ok(bytes) => block_on(verifier.verify(&bytes, now)),
+                            Ok(bytes) => rt.block_on(verifier.verify(&bytes, now)),
                             Err(e) => Report::unreadable(&e.to_string()),
                         };
                         done.push((i, report));

@@ -179,6 +179,30 @@ pub fn field(stdout: &str, label: &str) -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
+/// The setup most tests share: a temporary directory holding an Ed25519
+/// issuer key (`board.key`) and an achievement file.
+pub struct Board {
+    pub dir: tempfile::TempDir,
+    pub key: PathBuf,
+    pub did: String,
+    pub achievement: PathBuf,
+}
+
+impl Board {
+    #[track_caller]
+    pub fn create() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (key, did) = new_key(dir.path(), "board");
+        let achievement = write_achievement(dir.path());
+        Self {
+            dir,
+            key,
+            did,
+            achievement,
+        }
+    }
+}
+
 /// Creates an Ed25519 issuer key file `dir/<name>.key` named
 /// [`ISSUER_NAME`]; returns its path and DID.
 #[track_caller]
@@ -202,16 +226,23 @@ pub fn new_key_of_type(dir: &Path, name: &str, signing_key: &str) -> (PathBuf, S
     (path, did)
 }
 
-/// Runs `cairn issue --key KEY --achievement ACHIEVEMENT --recipient
-/// RECIPIENT --out OUT` plus `extra` arguments, without checking the outcome.
-pub fn issue(key: &Path, achievement: &Path, recipient: &str, out: &Path, extra: &[&str]) -> Run {
-    run(cairn()
-        .arg("issue")
+/// `cairn issue --key KEY --achievement ACHIEVEMENT --recipient RECIPIENT`,
+/// for a test to add arguments or change the environment.
+pub fn issue_command(key: &Path, achievement: &Path, recipient: &str) -> Command {
+    let mut cmd = cairn();
+    cmd.arg("issue")
         .arg("--key")
         .arg(key)
         .arg("--achievement")
         .arg(achievement)
-        .args(["--recipient", recipient])
+        .args(["--recipient", recipient]);
+    cmd
+}
+
+/// Runs `cairn issue ... --out OUT` plus `extra` arguments, without checking
+/// the outcome.
+pub fn issue(key: &Path, achievement: &Path, recipient: &str, out: &Path, extra: &[&str]) -> Run {
+    run(issue_command(key, achievement, recipient)
         .arg("--out")
         .arg(out)
         .args(extra))
