@@ -292,7 +292,9 @@ impl Canonicalizer {
     /// uses: a term that only VC 2.0's catch-all `@vocab` would map is an
     /// error that names it.
     pub async fn check_terms(&self, doc: &Value) -> Result<(), String> {
-        self.expand(doc, false, STRICT).await.map(|_| ())
+        // Proofs are not the credential's claims: the issuer's is judged by
+        // its signature, and others (the anchor proof) by their own checks.
+        self.expand(doc, true, STRICT).await.map(|_| ())
     }
 
     /// The RDFC-1.0 canonical N-Quads of a JSON-LD document. With `terms`,

@@ -269,7 +269,12 @@ impl IssuerKey {
 
     /// Reads and decrypts a key file.
     pub fn load(path: &Path, passphrase: &str) -> Result<Self, KeyError> {
-        let file = read_key_file(path)?;
+        Self::decode(path, &read(path)?, passphrase)
+    }
+
+    /// Decrypts the bytes of a key file; `path` only names it in errors.
+    pub fn decode(path: &Path, bytes: &[u8], passphrase: &str) -> Result<Self, KeyError> {
+        let file = parse_key_file(path, bytes)?;
         let nonce: [u8; 24] = B64
             .decode(&file.nonce)
             .ok()
@@ -327,16 +332,24 @@ impl IssuerKey {
 
 /// Reads the public half of a key file without the passphrase.
 pub fn read_identity(path: &Path) -> Result<IssuerIdentity, KeyError> {
-    Ok(read_key_file(path)?.identity)
+    decode_identity(path, &read(path)?)
 }
 
-fn read_key_file(path: &Path) -> Result<KeyFile, KeyError> {
-    let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+/// The public half of a key file's bytes; `path` only names it in errors.
+pub fn decode_identity(path: &Path, bytes: &[u8]) -> Result<IssuerIdentity, KeyError> {
+    Ok(parse_key_file(path, bytes)?.identity)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
+    std::fs::read(path).map_err(|source| KeyError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    })
+}
+
+fn parse_key_file(path: &Path, bytes: &[u8]) -> Result<KeyFile, KeyError> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| foreign(path, &format!("not JSON: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| foreign(path, &format!("not JSON: {e}")))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(foreign(path, "no \"format\": \"cairn-issuer-key\""));
     }

@@ -10,4 +10,5 @@ pub mod credential;
 pub mod integrity;
 pub mod issuer;
 pub mod key;
+pub mod merkle;
 pub mod verification;
