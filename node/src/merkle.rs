@@ -5,15 +5,21 @@
 //! `SHA-256(0x00 || data)` and an inner node `SHA-256(0x01 || left || right)`,
 //! so no inner node can pass for a leaf. The tree is built bottom-up and a
 //! node without a sibling is carried up unchanged, which gives exactly RFC
-//! 9162's left-balanced tree. `rs_merkle` builds the tree and its proofs;
-//! Cairn supplies the hashing.
+//! 9162's left-balanced tree.
+//!
+//! `rs_merkle` verifies proofs, and is the reference the tests hold Cairn's
+//! tree to. Cairn builds the levels itself: `rs_merkle::MerkleTree` copies
+//! each level through `(index, hash)` pairs and took about 0.4 s for a batch
+//! of a million on one core, while a batch must seal in well under that
+//! (see docs/performance.md); here every level is one flat vector, hashed on
+//! every core.
 //!
 //! A leaf's data is the credential digest: SHA-256 of the RFC 8785 (JCS)
 //! serialization of the signed credential without its anchor proofs, so the
 //! leaf commits to the issuer's proof too, and to nothing that depends on the
 //! anchoring itself.
 
-use rs_merkle::{Hasher, MerkleProof, MerkleTree};
+use rs_merkle::{Hasher, MerkleProof};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -110,70 +116,93 @@ pub fn credential_digest(credential: &Value) -> Result<Hash, MerkleError> {
 
 /// A sealed batch: the tree over its credentials' digests, in order.
 pub struct Batch {
-    tree: MerkleTree<Rfc9162>,
-    len: usize,
+    /// `levels[0]` holds the leaf hashes, the last level the root alone.
+    levels: Vec<Vec<Hash>>,
 }
+
+/// Below this many hashes a level is hashed on one thread: spawning costs
+/// more than it saves.
+const PARALLEL_MIN: usize = 16 * 1024;
 
 impl Batch {
     /// Builds the tree over credential digests (leaf `i` is `digests[i]`).
-    /// Leaf hashing is spread over every core.
     pub fn build(digests: &[Hash]) -> Result<Self, MerkleError> {
         if digests.is_empty() {
             return Err(MerkleError::Empty);
         }
-        let leaves = leaf_hashes(digests);
-        Ok(Self {
-            tree: MerkleTree::from_leaves(&leaves),
-            len: digests.len(),
-        })
+        let mut leaves = vec![[0u8; 32]; digests.len()];
+        in_parallel(&mut leaves, |range, out| {
+            for (o, d) in out.iter_mut().zip(&digests[range]) {
+                *o = leaf_hash(d);
+            }
+        });
+        let mut levels = vec![leaves];
+        while let Some(below) = levels.last().filter(|l| l.len() > 1) {
+            let mut level = vec![[0u8; 32]; below.len().div_ceil(2)];
+            in_parallel(&mut level, |range, out| {
+                for (o, i) in out.iter_mut().zip(range) {
+                    *o = Rfc9162::concat_and_hash(&below[2 * i], below.get(2 * i + 1));
+                }
+            });
+            levels.push(level);
+        }
+        Ok(Self { levels })
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.levels[0].len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.levels[0].is_empty()
     }
 
     pub fn root(&self) -> Hash {
-        self.tree.root().expect("a built batch has a root")
+        self.levels.last().expect("a built batch has levels")[0]
     }
 
-    /// The inclusion proof of leaf `index`.
+    /// The inclusion proof of leaf `index`: its sibling on every level that
+    /// has one, from the leaves up.
     pub fn proof(&self, index: usize) -> Result<InclusionProof, MerkleError> {
-        if index >= self.len {
+        if index >= self.len() {
             return Err(MerkleError::IndexOutOfRange {
                 index: index as u64,
-                count: self.len as u64,
+                count: self.len() as u64,
             });
+        }
+        let mut path = Vec::with_capacity(self.levels.len());
+        let mut i = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(sibling) = level.get(i ^ 1) {
+                path.push(*sibling);
+            }
+            i /= 2;
         }
         Ok(InclusionProof {
             leaf_index: index as u64,
-            leaf_count: self.len as u64,
-            path: self.tree.proof(&[index]).proof_hashes().to_vec(),
+            leaf_count: self.len() as u64,
+            path,
         })
     }
 }
 
-fn leaf_hashes(digests: &[Hash]) -> Vec<Hash> {
-    const PER_THREAD_MIN: usize = 16 * 1024;
+/// Fills `out` by calling `fill(range, chunk)` on chunks of it, one per core
+/// when `out` is large.
+fn in_parallel(out: &mut [Hash], fill: impl Fn(std::ops::Range<usize>, &mut [Hash]) + Sync) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(digests.len().div_ceil(PER_THREAD_MIN))
-        .max(1);
-    let mut leaves = vec![[0u8; 32]; digests.len()];
-    let chunk = digests.len().div_ceil(threads);
+        .min(out.len().div_ceil(PARALLEL_MIN));
+    if threads <= 1 {
+        let len = out.len();
+        return fill(0..len, out);
+    }
+    let chunk = out.len().div_ceil(threads);
     std::thread::scope(|s| {
-        for (out, input) in leaves.chunks_mut(chunk).zip(digests.chunks(chunk)) {
-            s.spawn(move || {
-                for (o, d) in out.iter_mut().zip(input) {
-                    *o = leaf_hash(d);
-                }
-            });
+        for (n, part) in out.chunks_mut(chunk).enumerate() {
+            let fill = &fill;
+            s.spawn(move || fill(n * chunk..n * chunk + part.len(), part));
         }
     });
-    leaves
 }
 
 /// Everything needed to tie one credential digest to a batch root.
@@ -323,6 +352,26 @@ mod tests {
                     d.len()
                 );
                 assert!(published.verify(&d[i], &batch.root()));
+            }
+        }
+    }
+
+    /// Cairn's levels and proofs are exactly `rs_merkle`'s, given the same
+    /// hashing.
+    #[test]
+    fn agrees_with_rs_merkle() {
+        for n in [1, 2, 3, 6, 7, 100, 1023, 1025, 40_000] {
+            let d = digests(n, 6);
+            let ours = Batch::build(&d).unwrap();
+            let leaves: Vec<Hash> = d.iter().map(leaf_hash).collect();
+            let theirs = rs_merkle::MerkleTree::<Rfc9162>::from_leaves(&leaves);
+            assert_eq!(Some(ours.root()), theirs.root(), "size {n}");
+            for i in [0, n / 3, n / 2, n - 1] {
+                assert_eq!(
+                    ours.proof(i).unwrap().path,
+                    theirs.proof(&[i]).proof_hashes(),
+                    "size {n} leaf {i}"
+                );
             }
         }
     }
