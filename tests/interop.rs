@@ -280,3 +280,50 @@ fn w3c_eddsa_rdfc_2022_vector_verifies() {
 fn w3c_ecdsa_rdfc_2019_p256_vector_verifies() {
     check_w3c_vector("ecdsa-rdfc-2019-p256-signed.json", "ecdsa-rdfc-2019");
 }
+
+/// A credential carrying Cairn's anchor proof beside the issuer's proof still
+/// verifies in Digital Bazaar's verifier, which does not know the anchor
+/// proof's type; tampering is still caught.
+#[test]
+fn digital_bazaar_verifies_anchored_credentials() {
+    use cairn::anchor::{anchor_proof, with_anchor_proof, AnchorRecord};
+    use cairn::merkle::{credential_digest, Batch};
+
+    let Board {
+        dir,
+        key,
+        achievement,
+        ..
+    } = Board::create();
+    let d = dir.path();
+    let cred = read_json(&issue_ok(
+        d,
+        &key,
+        &achievement,
+        "did:example:123",
+        "cred",
+        &[],
+    ));
+    let digest = credential_digest(&cred).unwrap();
+    let batch = Batch::build(&[digest, [7; 32], [9; 32]]).unwrap();
+    let record = AnchorRecord {
+        chain: "eip155:31337".into(),
+        registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+            .parse()
+            .unwrap(),
+        transaction: [1; 32].into(),
+        block_number: 7,
+        block_hash: [2; 32].into(),
+        root: batch.root().into(),
+        leaf_count: 3,
+    };
+    let anchored = with_anchor_proof(cred, anchor_proof(&record, &batch.proof(0).unwrap()));
+    let path = d.join("anchored.json");
+    write_json(&path, &anchored);
+    assert_all_verified(&digital_bazaar_verify(&[&path]));
+
+    let bad = tampered(d, "anchored-tampered", &anchored, |c| {
+        c["credentialSubject"]["id"] = json!("did:example:456");
+    });
+    assert_none_verified(&digital_bazaar_verify(&[&bad]));
+}

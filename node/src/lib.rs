@@ -5,6 +5,7 @@
 //! 3.0 credentials, signing and verification), which builds without RocksDB or
 //! an HTTP server so that a licensing board can embed the verifier.
 
+pub mod anchor;
 pub mod context;
 pub mod credential;
 pub mod integrity;

@@ -293,3 +293,80 @@ pub fn check<'a>(credential_report: &'a Value, name: &str) -> &'a Value {
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("report has no check `{name}`: {credential_report:#}"))
 }
+
+/// A real anvil (from the npm package pinned in package.json) on a free
+/// loopback port, stopped when dropped.
+pub struct Anvil {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Anvil {
+    /// Starts anvil with extra arguments (`--no-mining`, ...) and waits until
+    /// it answers JSON-RPC. The port is anvil's own pick (`--port 0`), read
+    /// from its banner, so tests running side by side never collide.
+    #[track_caller]
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let bin = repo_root().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+        assert!(
+            bin.is_file(),
+            "{} is missing: run `npm ci --ignore-scripts` in the repository root",
+            bin.display()
+        );
+        let mut child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("anvil starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(addr) = line.strip_prefix("Listening on ") {
+                        break addr.trim().to_owned();
+                    }
+                }
+                _ => panic!("anvil exited before listening"),
+            }
+        };
+        // Keep reading, so anvil never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let started = std::time::Instant::now();
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+        loop {
+            let answered = std::net::TcpStream::connect(&addr).and_then(|mut s| {
+                write!(
+                    s,
+                    "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )?;
+                let mut reply = String::new();
+                s.read_to_string(&mut reply)?;
+                Ok(reply.contains("\"result\""))
+            });
+            if answered.unwrap_or(false) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "anvil at {addr} does not answer eth_chainId"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self {
+            child,
+            url: format!("http://{addr}"),
+        }
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

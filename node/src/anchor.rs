@@ -1,0 +1,466 @@
+//! Anchoring batch roots in the registry contract on an EVM chain, over
+//! JSON-RPC.
+//!
+//! The anchorer owns the transaction's whole life: it picks the nonce from
+//! the chain (so a restart never reuses or skips one), prices the transaction
+//! with EIP-1559 fees under a cap, replaces it with a fee bump when it is
+//! stuck past a deadline, follows it to the configured depth, and checks that
+//! the block that holds it is still canonical. The chain, not the anchorer's
+//! memory, is the record of truth: a root the registry already holds from this
+//! account is found through its `Anchored` event instead of being sent again.
+
+use std::time::{Duration, Instant};
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::merkle::{Hash, ANCHOR_PROOF_TYPE};
+
+alloy::sol!(
+    #[sol(rpc)]
+    CairnRegistry,
+    "../contracts/artifacts/CairnRegistry.json"
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    #[error("chain RPC: {0}")]
+    Rpc(String),
+    #[error("RPC URL `{0}` is not a valid URL")]
+    Url(String),
+    #[error("the anchor transaction {0} reverted")]
+    Reverted(B256),
+    #[error("root {root} is anchored by {by}, not by this issuer's account")]
+    AnchoredByOther { root: B256, by: Address },
+    #[error("the fee cap {cap} wei/gas is below what the chain asks ({needed}); raise it")]
+    FeeCapTooLow { cap: u128, needed: u128 },
+    #[error("gave up after {0:?}: the transaction was neither mined nor replaceable")]
+    Timeout(Duration),
+}
+
+impl AnchorError {
+    fn rpc(e: impl std::fmt::Display) -> Self {
+        Self::Rpc(e.to_string())
+    }
+}
+
+/// How the anchorer treats a chain.
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    /// Blocks on top of the anchor's block before it counts (1: mined).
+    pub confirmations: u64,
+    /// Never pay more than this per gas (wei).
+    pub max_fee_per_gas: u128,
+    /// A transaction not mined after this long is replaced with higher fees.
+    pub replace_after: Duration,
+    /// Give up waiting after this long.
+    pub give_up_after: Duration,
+    /// How often to ask the node about a pending transaction.
+    pub poll_interval: Duration,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            confirmations: 12,
+            max_fee_per_gas: 200_000_000_000, // 200 gwei
+            replace_after: Duration::from_secs(180),
+            give_up_after: Duration::from_secs(3600),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Where and when a root was anchored: what a credential's anchor proof
+/// names, and what a verifier looks up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnchorRecord {
+    /// CAIP-2 chain id, `eip155:<chainId>`.
+    pub chain: String,
+    pub registry: Address,
+    pub transaction: B256,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub root: B256,
+    pub leaf_count: u64,
+}
+
+/// The outcome of [`RpcChain::anchor`].
+#[derive(Debug, Clone)]
+pub struct Anchored {
+    pub record: AnchorRecord,
+    /// Every transaction this call sent, in order: more than one when a stuck
+    /// transaction was replaced or a dropped one sent again; none when the
+    /// root was already anchored.
+    pub sent: Vec<B256>,
+}
+
+/// An EVM chain reached over JSON-RPC, with the issuer's account.
+pub struct RpcChain {
+    provider: DynProvider,
+    account: Address,
+    registry: Address,
+    chain_id: u64,
+    config: ChainConfig,
+}
+
+impl RpcChain {
+    /// Connects to `rpc_url` with the issuer's chain account key.
+    pub async fn connect(
+        rpc_url: &str,
+        account_key: &k256::ecdsa::SigningKey,
+        registry: Address,
+        config: ChainConfig,
+    ) -> Result<Self, AnchorError> {
+        let signer = PrivateKeySigner::from_signing_key(account_key.clone());
+        let account = signer.address();
+        let url = rpc_url
+            .parse()
+            .map_err(|_| AnchorError::Url(rpc_url.to_owned()))?;
+        // No fillers: nonce, fees and gas are this module's decisions.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased();
+        let chain_id = provider.get_chain_id().await.map_err(AnchorError::rpc)?;
+        Ok(Self {
+            provider,
+            account,
+            registry,
+            chain_id,
+            config,
+        })
+    }
+
+    /// Deploys a fresh registry from the issuer's account and returns its
+    /// address (`cairn contract deploy`, and tests).
+    pub async fn deploy_registry(
+        rpc_url: &str,
+        account_key: &k256::ecdsa::SigningKey,
+    ) -> Result<Address, AnchorError> {
+        let signer = PrivateKeySigner::from_signing_key(account_key.clone());
+        let url = rpc_url
+            .parse()
+            .map_err(|_| AnchorError::Url(rpc_url.to_owned()))?;
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url);
+        let contract = CairnRegistry::deploy(&provider)
+            .await
+            .map_err(AnchorError::rpc)?;
+        Ok(*contract.address())
+    }
+
+    pub fn account(&self) -> Address {
+        self.account
+    }
+
+    pub fn registry(&self) -> Address {
+        self.registry
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    fn caip2(&self) -> String {
+        format!("eip155:{}", self.chain_id)
+    }
+
+    /// Anchors `root` over `leaf_count` credentials and waits until the
+    /// anchor is `confirmations` deep on the canonical chain.
+    pub async fn anchor(&self, root: Hash, leaf_count: u64) -> Result<Anchored, AnchorError> {
+        let root = B256::from(root);
+        let started = Instant::now();
+        let mut sent: Vec<B256> = Vec::new();
+        loop {
+            if let Some(record) = self.find_anchor(root).await? {
+                if self.is_final(&record).await? {
+                    return Ok(Anchored { record, sent });
+                }
+                tokio::time::sleep(self.config.poll_interval).await;
+                continue;
+            }
+            if started.elapsed() > self.config.give_up_after {
+                return Err(AnchorError::Timeout(self.config.give_up_after));
+            }
+            // A transaction of ours already carries it (sent before a
+            // restart, still in the pool): wait for it rather than send a
+            // second one that could only revert.
+            if self.pending_anchorer(root).await? == Some(self.account) {
+                tokio::time::sleep(self.config.poll_interval).await;
+                continue;
+            }
+            // Not anchored (or the block that held it is gone): send, and
+            // follow the transaction until mined, replacing it if it sticks.
+            let receipt = self.send_and_follow(root, leaf_count, &mut sent).await?;
+            if !receipt.status() {
+                // Reverted: most likely another of our transactions (sent
+                // before a restart) anchored the root first.
+                if self.find_anchor(root).await?.is_none() {
+                    return Err(AnchorError::Reverted(receipt.transaction_hash));
+                }
+            }
+        }
+    }
+
+    /// Whether an anchor recorded earlier still stands: its block is
+    /// canonical and deep enough. When a reorganisation dropped it, anchors
+    /// again and returns the new record (the proofs' root and paths are
+    /// unchanged; their transaction and block change).
+    pub async fn recheck(&self, record: &AnchorRecord) -> Result<Option<Anchored>, AnchorError> {
+        if self
+            .block_is_canonical(record.block_number, record.block_hash)
+            .await?
+        {
+            return Ok(None);
+        }
+        let again = self.anchor(record.root.0, record.leaf_count).await?;
+        Ok((again.record != *record).then_some(again))
+    }
+
+    /// Sends `anchor(root, leafCount)` and waits for a receipt, replacing the
+    /// transaction with bumped fees (same nonce) whenever it waits longer
+    /// than `replace_after`.
+    async fn send_and_follow(
+        &self,
+        root: B256,
+        leaf_count: u64,
+        sent: &mut Vec<B256>,
+    ) -> Result<TransactionReceipt, AnchorError> {
+        let nonce = self
+            .provider
+            .get_transaction_count(self.account)
+            .pending()
+            .await
+            .map_err(AnchorError::rpc)?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(AnchorError::rpc)?;
+        let cap = self.config.max_fee_per_gas;
+        let mut max_fee = fees.max_fee_per_gas.min(cap);
+        let mut tip = fees.max_priority_fee_per_gas.min(max_fee);
+        let call = CairnRegistry::anchorCall {
+            root,
+            leafCount: U256::from(leaf_count),
+        };
+        let base = TransactionRequest::default()
+            .with_from(self.account)
+            .with_to(self.registry)
+            .with_input(call.abi_encode())
+            .with_chain_id(self.chain_id)
+            .with_nonce(nonce);
+        let gas = self
+            .provider
+            .estimate_gas(base.clone())
+            .await
+            .map_err(AnchorError::rpc)?;
+        let started = Instant::now();
+        loop {
+            let tx = base
+                .clone()
+                .with_gas_limit(gas + gas / 5)
+                .with_max_fee_per_gas(max_fee)
+                .with_max_priority_fee_per_gas(tip);
+            match self.provider.send_transaction(tx).await {
+                Ok(pending) => {
+                    let hash = *pending.tx_hash();
+                    tracing::info!(%root, %hash, nonce, max_fee, tip, "anchor transaction sent");
+                    sent.push(hash);
+                }
+                // The node refused the replacement (an earlier one was mined
+                // meanwhile, or the bump was too small for its pool); keep
+                // following what was sent.
+                Err(e) if !sent.is_empty() => {
+                    tracing::warn!(%root, error = %e, "replacement refused");
+                }
+                Err(e) => return Err(AnchorError::rpc(e)),
+            }
+            let deadline = Instant::now() + self.config.replace_after;
+            while Instant::now() < deadline {
+                for hash in sent.iter().rev() {
+                    if let Some(r) = self
+                        .provider
+                        .get_transaction_receipt(*hash)
+                        .await
+                        .map_err(AnchorError::rpc)?
+                    {
+                        return Ok(r);
+                    }
+                }
+                // Our nonce used by a transaction we do not know of (sent
+                // before a restart): the caller looks the root up again.
+                let mined_nonce = self
+                    .provider
+                    .get_transaction_count(self.account)
+                    .latest()
+                    .await
+                    .map_err(AnchorError::rpc)?;
+                if mined_nonce > nonce {
+                    if let Some(r) = self.receipt_of_anchor(root).await? {
+                        return Ok(r);
+                    }
+                }
+                if started.elapsed() > self.config.give_up_after {
+                    return Err(AnchorError::Timeout(self.config.give_up_after));
+                }
+                tokio::time::sleep(self.config.poll_interval).await;
+            }
+            // Stuck: bump both fees by a quarter (nodes want at least 10%).
+            if max_fee >= cap {
+                let needed = self
+                    .provider
+                    .estimate_eip1559_fees()
+                    .await
+                    .map_err(AnchorError::rpc)?
+                    .max_fee_per_gas;
+                if needed > cap {
+                    return Err(AnchorError::FeeCapTooLow { cap, needed });
+                }
+            }
+            max_fee = (max_fee + max_fee / 4 + 1).min(cap);
+            tip = (tip + tip / 4 + 1).min(max_fee);
+            tracing::warn!(%root, nonce, max_fee, tip, "anchor transaction stuck; replacing");
+        }
+    }
+
+    /// The canonical anchor of `root`, if the registry holds it: found
+    /// through the `Anchored` event, so it is right whichever of our
+    /// transactions (original, replacement, one sent before a restart)
+    /// carried it.
+    async fn find_anchor(&self, root: B256) -> Result<Option<AnchorRecord>, AnchorError> {
+        let registry = CairnRegistry::new(self.registry, &self.provider);
+        let on_chain = registry
+            .anchors(root)
+            .call()
+            .await
+            .map_err(AnchorError::rpc)?;
+        if on_chain.issuer == Address::ZERO {
+            return Ok(None);
+        }
+        if on_chain.issuer != self.account {
+            return Err(AnchorError::AnchoredByOther {
+                root,
+                by: on_chain.issuer,
+            });
+        }
+        let Some(receipt) = self.receipt_of_anchor(root).await? else {
+            return Ok(None);
+        };
+        Ok(Some(AnchorRecord {
+            chain: self.caip2(),
+            registry: self.registry,
+            transaction: receipt.transaction_hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+            block_hash: receipt.block_hash.unwrap_or_default(),
+            root,
+            leaf_count: on_chain.leafCount.to::<u64>(),
+        }))
+    }
+
+    /// Who anchors `root` in the pending state (the pool applied on top of
+    /// the head), if anyone.
+    async fn pending_anchorer(&self, root: B256) -> Result<Option<Address>, AnchorError> {
+        let registry = CairnRegistry::new(self.registry, &self.provider);
+        let pending = registry
+            .anchors(root)
+            .call()
+            .block(alloy::eips::BlockId::pending())
+            .await
+            .map_err(AnchorError::rpc)?;
+        Ok((pending.issuer != Address::ZERO).then_some(pending.issuer))
+    }
+
+    async fn receipt_of_anchor(
+        &self,
+        root: B256,
+    ) -> Result<Option<TransactionReceipt>, AnchorError> {
+        let filter = Filter::new()
+            .address(self.registry)
+            .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
+            .topic1(root)
+            .from_block(0);
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(AnchorError::rpc)?;
+        let Some(tx) = logs.last().and_then(|l| l.transaction_hash) else {
+            return Ok(None);
+        };
+        self.provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(AnchorError::rpc)
+    }
+
+    async fn is_final(&self, record: &AnchorRecord) -> Result<bool, AnchorError> {
+        let head = self
+            .provider
+            .get_block_number()
+            .await
+            .map_err(AnchorError::rpc)?;
+        let depth = head.saturating_sub(record.block_number) + 1;
+        Ok(depth >= self.config.confirmations
+            && self
+                .block_is_canonical(record.block_number, record.block_hash)
+                .await?)
+    }
+
+    async fn block_is_canonical(&self, number: u64, hash: B256) -> Result<bool, AnchorError> {
+        let block = self
+            .provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(AnchorError::rpc)?;
+        Ok(block.is_some_and(|b| b.header.hash == hash))
+    }
+}
+
+/// The anchor proof entry a credential gains once its batch is anchored:
+/// everything needed to tie it to the chain, next to the issuer's proof in
+/// its `proof` set (docs/proof-format.md).
+pub fn anchor_proof(record: &AnchorRecord, inclusion: &crate::merkle::InclusionProof) -> Value {
+    json!({
+        "type": ANCHOR_PROOF_TYPE,
+        "chain": record.chain,
+        "registry": record.registry.to_checksum(None),
+        "transaction": record.transaction,
+        "blockNumber": record.block_number,
+        "blockHash": record.block_hash,
+        "root": hex::encode(record.root),
+        "leafIndex": inclusion.leaf_index,
+        "leafCount": inclusion.leaf_count,
+        "path": inclusion.path.iter().map(hex::encode).collect::<Vec<_>>(),
+    })
+}
+
+/// `credential` with `anchor` in its proof set, replacing any earlier anchor
+/// proof (a re-anchored batch gets new ones). The issuer's proof is kept as
+/// it is, so the issuer's signature still verifies anywhere.
+pub fn with_anchor_proof(mut credential: Value, anchor: Value) -> Value {
+    let is_anchor = |p: &Value| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE);
+    let mut proofs = match credential.get_mut("proof").map(Value::take) {
+        Some(Value::Array(list)) => list,
+        Some(Value::Null) | None => Vec::new(),
+        Some(single) => vec![single],
+    };
+    proofs.retain(|p| !is_anchor(p));
+    proofs.push(anchor);
+    credential["proof"] = Value::Array(proofs);
+    credential
+}
