@@ -175,6 +175,63 @@ async fn a_thousand_credentials_in_one_transaction() {
         let proof = batch.proof(i).unwrap();
         assert!(proof.verify(digest, &record.root.0), "credential {i}");
     }
+    // The issuer binds its chain account: a document signed by its did:key
+    // naming the account, registered from that account.
+    let binding = signer
+        .sign_binding(
+            chain.chain_id(),
+            chain.account(),
+            chrono::Utc::now() - chrono::Duration::hours(1),
+            None,
+        )
+        .await
+        .unwrap();
+    let canonicalizer = cairn::integrity::Canonicalizer::new(Contexts::standard());
+    let bound = cairn::binding::verify_binding(&canonicalizer, &binding)
+        .await
+        .unwrap();
+    assert_eq!(bound.issuer, key.identity.did);
+    assert_eq!(bound.account, chain.account());
+    assert_eq!(bound.chain_id, 31337);
+    let miner = tokio::spawn({
+        let provider = chain.provider().clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _: Result<serde_json::Value, _> =
+                    provider.raw_request("evm_mine".into(), ()).await;
+            }
+        }
+    });
+    let registered = chain.register_binding(bound.hash).await.unwrap();
+    assert_eq!(registered.sent.len(), 1);
+    let again = chain.register_binding(bound.hash).await.unwrap();
+    miner.abort();
+    assert!(again.sent.is_empty(), "registered once");
+    assert_eq!(again.transaction, registered.transaction);
+    let on_chain = registry.bindings(bound.hash.into()).call().await.unwrap();
+    assert_eq!(on_chain.account, chain.account());
+    let anchor_time = chrono::DateTime::from_timestamp(
+        registry
+            .anchors(record.root)
+            .call()
+            .await
+            .unwrap()
+            .timestamp as i64,
+        0,
+    )
+    .unwrap();
+    assert!(bound.covers(anchor_time));
+    // A binding edited to name another account no longer verifies.
+    let mut forged_binding = binding.clone();
+    forged_binding["credentialSubject"]["id"] =
+        cairn::binding::account_did(31337, Address::repeat_byte(0x11)).into();
+    assert!(
+        cairn::binding::verify_binding(&canonicalizer, &forged_binding)
+            .await
+            .is_err()
+    );
+
     // Each credential carries its anchor proof; its digest, and so its
     // proof, is unchanged by it, and `cairn`'s verifier still accepts the
     // issuer's signature beside it.
@@ -182,7 +239,7 @@ async fn a_thousand_credentials_in_one_transaction() {
     for i in [0, 499, 999] {
         let anchored = with_anchor_proof(
             credentials[i].clone(),
-            anchor_proof(&record, &batch.proof(i).unwrap()),
+            anchor_proof(&record, &batch.proof(i).unwrap(), &binding),
         );
         assert_eq!(anchored["proof"].as_array().unwrap().len(), 2);
         assert_eq!(credential_digest(&anchored).unwrap(), digests[i]);
@@ -195,7 +252,10 @@ async fn a_thousand_credentials_in_one_transaction() {
             "{report:?}"
         );
         // Re-anchoring replaces the anchor proof rather than adding one.
-        let again = with_anchor_proof(anchored, anchor_proof(&record, &batch.proof(i).unwrap()));
+        let again = with_anchor_proof(
+            anchored,
+            anchor_proof(&record, &batch.proof(i).unwrap(), &binding),
+        );
         assert_eq!(again["proof"].as_array().unwrap().len(), 2);
     }
 

@@ -317,7 +317,24 @@ fn digital_bazaar_verifies_anchored_credentials() {
         root: batch.root().into(),
         leaf_count: 3,
     };
-    let anchored = with_anchor_proof(cred, anchor_proof(&record, &batch.proof(0).unwrap()));
+    let issuer = cairn::key::IssuerKey::load(&key, PASSPHRASE).unwrap();
+    let signer = cairn::issuer::Signer::new(
+        &issuer,
+        cairn::credential::IssuerProfile {
+            id: issuer.identity.did.clone(),
+            ..Default::default()
+        },
+        cairn::context::Contexts::standard(),
+    );
+    let binding = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(signer.sign_binding(31337, record.registry, chrono::Utc::now(), None))
+        .unwrap();
+    let anchored = with_anchor_proof(
+        cred,
+        anchor_proof(&record, &batch.proof(0).unwrap(), &binding),
+    );
     let path = d.join("anchored.json");
     write_json(&path, &anchored);
     assert_all_verified(&digital_bazaar_verify(&[&path]));

@@ -38,6 +38,8 @@ pub enum AnchorError {
     Reverted(B256),
     #[error("root {root} is anchored by {by}, not by this issuer's account")]
     AnchoredByOther { root: B256, by: Address },
+    #[error("binding {hash} is registered by {by}, not by this issuer's account")]
+    BoundByOther { hash: B256, by: Address },
     #[error("the fee cap {cap} wei/gas is below what the chain asks ({needed}); raise it")]
     FeeCapTooLow { cap: u128, needed: u128 },
     #[error("gave up after {0:?}: the transaction was neither mined nor replaceable")]
@@ -99,6 +101,23 @@ pub struct Anchored {
     /// Every transaction this call sent, in order: more than one when a stuck
     /// transaction was replaced or a dropped one sent again; none when the
     /// root was already anchored.
+    pub sent: Vec<B256>,
+}
+
+/// What a registry transaction does.
+#[derive(Clone, Copy)]
+enum Work {
+    Anchor { root: B256, leaf_count: u64 },
+    Binding(B256),
+}
+
+/// A binding registration that stands.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub transaction: B256,
+    pub block_number: u64,
+    pub block_hash: B256,
+    /// Transactions this call sent (none when it was registered before).
     pub sent: Vec<B256>,
 }
 
@@ -205,7 +224,9 @@ impl RpcChain {
             }
             // Not anchored (or the block that held it is gone): send, and
             // follow the transaction until mined, replacing it if it sticks.
-            let receipt = self.send_and_follow(root, leaf_count, &mut sent).await?;
+            let receipt = self
+                .send_and_follow(Work::Anchor { root, leaf_count }, &mut sent)
+                .await?;
             if !receipt.status() {
                 // Reverted: most likely another of our transactions (sent
                 // before a restart) anchored the root first.
@@ -214,6 +235,65 @@ impl RpcChain {
                 }
             }
         }
+    }
+
+    /// Registers a binding document's hash from this account (see
+    /// `binding`), waiting for the configured depth. Idempotent: a hash this
+    /// account registered before is found, not sent again.
+    pub async fn register_binding(&self, hash: Hash) -> Result<Registered, AnchorError> {
+        let hash = B256::from(hash);
+        let registry = CairnRegistry::new(self.registry, &self.provider);
+        let started = Instant::now();
+        let mut sent = Vec::new();
+        loop {
+            let holder = registry
+                .bindings(hash)
+                .call()
+                .await
+                .map_err(AnchorError::rpc)?
+                .account;
+            if holder != Address::ZERO && holder != self.account {
+                return Err(AnchorError::BoundByOther { hash, by: holder });
+            }
+            if holder == self.account {
+                if let Some(r) = self.receipt_of_binding(hash).await? {
+                    let registered = Registered {
+                        transaction: r.transaction_hash,
+                        block_number: r.block_number.unwrap_or_default(),
+                        block_hash: r.block_hash.unwrap_or_default(),
+                        sent: sent.clone(),
+                    };
+                    if self
+                        .is_deep(registered.block_number, registered.block_hash)
+                        .await?
+                    {
+                        return Ok(registered);
+                    }
+                }
+                tokio::time::sleep(self.config.poll_interval).await;
+                continue;
+            }
+            if started.elapsed() > self.config.give_up_after {
+                return Err(AnchorError::Timeout(self.config.give_up_after));
+            }
+            let receipt = self.send_and_follow(Work::Binding(hash), &mut sent).await?;
+            if !receipt.status() {
+                return Err(AnchorError::Reverted(receipt.transaction_hash));
+            }
+        }
+    }
+
+    async fn receipt_of_binding(
+        &self,
+        hash: B256,
+    ) -> Result<Option<TransactionReceipt>, AnchorError> {
+        let filter = Filter::new()
+            .address(self.registry)
+            .event_signature(CairnRegistry::BindingRegistered::SIGNATURE_HASH)
+            .topic1(self.account.into_word())
+            .topic2(hash)
+            .from_block(0);
+        self.receipt_of_log(&filter).await
     }
 
     /// Whether an anchor recorded earlier still stands: its block is
@@ -234,12 +314,23 @@ impl RpcChain {
     /// Sends `anchor(root, leafCount)` and waits for a receipt, replacing the
     /// transaction with bumped fees (same nonce) whenever it waits longer
     /// than `replace_after`.
+    /// When our nonce turns out to be used by a transaction we do not know
+    /// of, the receipt of whichever of ours did `work` is looked up.
     async fn send_and_follow(
         &self,
-        root: B256,
-        leaf_count: u64,
+        work: Work,
         sent: &mut Vec<B256>,
     ) -> Result<TransactionReceipt, AnchorError> {
+        let input = match work {
+            Work::Anchor { root, leaf_count } => CairnRegistry::anchorCall {
+                root,
+                leafCount: U256::from(leaf_count),
+            }
+            .abi_encode(),
+            Work::Binding(hash) => {
+                CairnRegistry::registerBindingCall { bindingHash: hash }.abi_encode()
+            }
+        };
         let nonce = self
             .provider
             .get_transaction_count(self.account)
@@ -254,14 +345,10 @@ impl RpcChain {
         let cap = self.config.max_fee_per_gas;
         let mut max_fee = fees.max_fee_per_gas.min(cap);
         let mut tip = fees.max_priority_fee_per_gas.min(max_fee);
-        let call = CairnRegistry::anchorCall {
-            root,
-            leafCount: U256::from(leaf_count),
-        };
         let base = TransactionRequest::default()
             .with_from(self.account)
             .with_to(self.registry)
-            .with_input(call.abi_encode())
+            .with_input(input)
             .with_chain_id(self.chain_id)
             .with_nonce(nonce);
         let gas = self
@@ -279,14 +366,14 @@ impl RpcChain {
             match self.provider.send_transaction(tx).await {
                 Ok(pending) => {
                     let hash = *pending.tx_hash();
-                    tracing::info!(%root, %hash, nonce, max_fee, tip, "anchor transaction sent");
+                    tracing::info!(%hash, nonce, max_fee, tip, "registry transaction sent");
                     sent.push(hash);
                 }
                 // The node refused the replacement (an earlier one was mined
                 // meanwhile, or the bump was too small for its pool); keep
                 // following what was sent.
                 Err(e) if !sent.is_empty() => {
-                    tracing::warn!(%root, error = %e, "replacement refused");
+                    tracing::warn!(error = %e, "replacement refused");
                 }
                 Err(e) => return Err(AnchorError::rpc(e)),
             }
@@ -311,7 +398,11 @@ impl RpcChain {
                     .await
                     .map_err(AnchorError::rpc)?;
                 if mined_nonce > nonce {
-                    if let Some(r) = self.receipt_of_anchor(root).await? {
+                    let landed = match work {
+                        Work::Anchor { root, .. } => self.receipt_of_anchor(root).await?,
+                        Work::Binding(hash) => self.receipt_of_binding(hash).await?,
+                    };
+                    if let Some(r) = landed {
                         return Ok(r);
                     }
                 }
@@ -334,7 +425,7 @@ impl RpcChain {
             }
             max_fee = (max_fee + max_fee / 4 + 1).min(cap);
             tip = (tip + tip / 4 + 1).min(max_fee);
-            tracing::warn!(%root, nonce, max_fee, tip, "anchor transaction stuck; replacing");
+            tracing::warn!(nonce, max_fee, tip, "registry transaction stuck; replacing");
         }
     }
 
@@ -394,9 +485,18 @@ impl RpcChain {
             .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
             .topic1(root)
             .from_block(0);
+        self.receipt_of_log(&filter).await
+    }
+
+    /// The receipt of the transaction that emitted the last log `filter`
+    /// matches.
+    async fn receipt_of_log(
+        &self,
+        filter: &Filter,
+    ) -> Result<Option<TransactionReceipt>, AnchorError> {
         let logs = self
             .provider
-            .get_logs(&filter)
+            .get_logs(filter)
             .await
             .map_err(AnchorError::rpc)?;
         let Some(tx) = logs.last().and_then(|l| l.transaction_hash) else {
@@ -409,16 +509,18 @@ impl RpcChain {
     }
 
     async fn is_final(&self, record: &AnchorRecord) -> Result<bool, AnchorError> {
+        self.is_deep(record.block_number, record.block_hash).await
+    }
+
+    /// Whether block `number` is `confirmations` deep and still `hash`.
+    async fn is_deep(&self, number: u64, hash: B256) -> Result<bool, AnchorError> {
         let head = self
             .provider
             .get_block_number()
             .await
             .map_err(AnchorError::rpc)?;
-        let depth = head.saturating_sub(record.block_number) + 1;
-        Ok(depth >= self.config.confirmations
-            && self
-                .block_is_canonical(record.block_number, record.block_hash)
-                .await?)
+        let depth = head.saturating_sub(number) + 1;
+        Ok(depth >= self.config.confirmations && self.block_is_canonical(number, hash).await?)
     }
 
     async fn block_is_canonical(&self, number: u64, hash: B256) -> Result<bool, AnchorError> {
@@ -434,7 +536,11 @@ impl RpcChain {
 /// The anchor proof entry a credential gains once its batch is anchored:
 /// everything needed to tie it to the chain, next to the issuer's proof in
 /// its `proof` set (docs/proof-format.md).
-pub fn anchor_proof(record: &AnchorRecord, inclusion: &crate::merkle::InclusionProof) -> Value {
+pub fn anchor_proof(
+    record: &AnchorRecord,
+    inclusion: &crate::merkle::InclusionProof,
+    binding: &Value,
+) -> Value {
     json!({
         "type": ANCHOR_PROOF_TYPE,
         "chain": record.chain,
@@ -446,6 +552,7 @@ pub fn anchor_proof(record: &AnchorRecord, inclusion: &crate::merkle::InclusionP
         "leafIndex": inclusion.leaf_index,
         "leafCount": inclusion.leaf_count,
         "path": inclusion.path.iter().map(hex::encode).collect::<Vec<_>>(),
+        "binding": binding,
     })
 }
 

@@ -48,6 +48,28 @@ impl Signer {
         self.canonicalizer.contexts()
     }
 
+    /// Signs a binding document naming `account` on chain `chain_id` as this
+    /// issuer's anchoring account (see `binding`).
+    pub async fn sign_binding(
+        &self,
+        chain_id: u64,
+        account: alloy::primitives::Address,
+        valid_from: chrono::DateTime<chrono::Utc>,
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Value, crate::binding::BindingError> {
+        crate::binding::sign_binding(
+            &self.canonicalizer,
+            &self.key,
+            &self.profile.id,
+            &self.verification_method,
+            chain_id,
+            account,
+            valid_from,
+            valid_until,
+        )
+        .await
+    }
+
     /// Builds and signs a credential.
     pub async fn issue(&self, req: &credential::CredentialRequest) -> Result<Value, SignError> {
         let unsigned = credential::build(&self.profile, req)?;

@@ -6,6 +6,7 @@
 //! an HTTP server so that a licensing board can embed the verifier.
 
 pub mod anchor;
+pub mod binding;
 pub mod context;
 pub mod credential;
 pub mod integrity;
