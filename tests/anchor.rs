@@ -12,6 +12,7 @@ use cairn::anchor::{
 };
 use cairn::context::Contexts;
 use cairn::credential::{CredentialRequest, IssuerProfile};
+use cairn::devchain::DevChain;
 use cairn::issuer::Signer;
 use cairn::key::{IssuerKey, SigningKeyType};
 use cairn::merkle::{credential_digest, Batch, Hash};
@@ -88,10 +89,28 @@ async fn a_thousand_credentials_in_one_transaction() {
     let anvil = Anvil::start(&[]);
     let key = issuer();
     let chain = setup(&anvil, &key, fast(3)).await;
+    a_thousand_credentials(&chain, &key, 3).await;
+}
 
+/// Keeps mining blocks (anvil's `evm_mine`) while a test waits for depth.
+fn keep_mining(chain: &RpcChain) -> tokio::task::JoinHandle<()> {
+    let provider = chain.provider().clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _: Result<serde_json::Value, _> = provider.raw_request("evm_mine".into(), ()).await;
+        }
+    })
+}
+
+/// The end-to-end anchoring check, on any chain: a thousand credentials, one
+/// transaction, every proof against the root read back from the registry, the
+/// issuer binding. `depth`: the chain's configured confirmations; above one,
+/// blocks are mined in the background (anvil's `evm_mine`) to reach it.
+pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u64) {
     // A thousand real credentials, signed on both cores.
     let signer = Arc::new(Signer::new(
-        &key,
+        key,
         IssuerProfile {
             id: key.identity.did.clone(),
             name: key.identity.name.clone(),
@@ -135,21 +154,14 @@ async fn a_thousand_credentials_in_one_transaction() {
     let batch = Batch::build(&digests).unwrap();
 
     // Three confirmations: mine blocks in the background while it waits.
-    let miner = tokio::spawn({
-        let provider = chain.provider().clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let _: Result<serde_json::Value, _> =
-                    provider.raw_request("evm_mine".into(), ()).await;
-            }
-        }
-    });
+    let miner = (depth > 1).then(|| keep_mining(chain));
     let Anchored { record, sent } = chain.anchor(batch.root(), 1000).await.unwrap();
-    miner.abort();
+    if let Some(m) = miner {
+        m.abort();
+    }
     assert_eq!(sent.len(), 1, "one transaction for the whole batch");
     assert_eq!(record.transaction, sent[0]);
-    assert_eq!(record.chain, "eip155:31337");
+    assert_eq!(record.chain, format!("eip155:{}", chain.chain_id()));
     let receipt = chain
         .provider()
         .get_transaction_receipt(record.transaction)
@@ -163,7 +175,10 @@ async fn a_thousand_credentials_in_one_transaction() {
         receipt.gas_used
     );
     let head = chain.provider().get_block_number().await.unwrap();
-    assert!(head >= record.block_number + 2, "three confirmations deep");
+    assert!(
+        head + 1 >= record.block_number + depth,
+        "{depth} confirmations deep"
+    );
 
     // Every credential's proof leads to the root the contract holds.
     let registry = CairnRegistry::new(record.registry, chain.provider());
@@ -192,21 +207,14 @@ async fn a_thousand_credentials_in_one_transaction() {
         .unwrap();
     assert_eq!(bound.issuer, key.identity.did);
     assert_eq!(bound.account, chain.account());
-    assert_eq!(bound.chain_id, 31337);
-    let miner = tokio::spawn({
-        let provider = chain.provider().clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let _: Result<serde_json::Value, _> =
-                    provider.raw_request("evm_mine".into(), ()).await;
-            }
-        }
-    });
+    assert_eq!(bound.chain_id, chain.chain_id());
+    let miner = (depth > 1).then(|| keep_mining(chain));
     let registered = chain.register_binding(bound.hash).await.unwrap();
     assert_eq!(registered.sent.len(), 1);
     let again = chain.register_binding(bound.hash).await.unwrap();
-    miner.abort();
+    if let Some(m) = miner {
+        m.abort();
+    }
     assert!(again.sent.is_empty(), "registered once");
     assert_eq!(again.transaction, registered.transaction);
     let on_chain = registry.bindings(bound.hash.into()).call().await.unwrap();
@@ -405,4 +413,56 @@ async fn nonce_of(chain: &RpcChain, tx: B256) -> u64 {
         .expect("the transaction is known")
         .inner
         .nonce()
+}
+
+/// Serves a dev chain kept in `dir` on a free loopback port.
+async fn serve_devchain(dir: &std::path::Path) -> (String, tokio::task::JoinHandle<()>) {
+    let chain = DevChain::open(dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        cairn::devchain::serve(chain, listener).await.unwrap();
+    });
+    (url, server)
+}
+
+/// The same end-to-end anchoring on the embedded dev chain, which needs no
+/// set-up (its faucet funds the issuer's account), and its anchors survive a
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_chain_anchors_and_keeps_its_anchors_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = issuer();
+    let (url, server) = serve_devchain(dir.path()).await;
+    let registry = RpcChain::deploy_registry(&url, key.account_key())
+        .await
+        .unwrap();
+    let chain = RpcChain::connect(&url, key.account_key(), registry, fast(1))
+        .await
+        .unwrap();
+    assert_eq!(chain.chain_id(), cairn::devchain::DEV_CHAIN_ID);
+    a_thousand_credentials(&chain, &key, 1).await;
+    let first = chain.anchor(root_of(5, 0xee), 9).await.unwrap().record;
+    let head_before = chain.provider().get_block_number().await.unwrap();
+    server.abort();
+    let _ = server.await;
+
+    // Restarted from its directory: same blocks, same anchors, and the next
+    // transaction takes the next nonce.
+    let (url, server) = serve_devchain(dir.path()).await;
+    let chain = RpcChain::connect(&url, key.account_key(), registry, fast(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        chain.provider().get_block_number().await.unwrap(),
+        head_before
+    );
+    let again = chain.anchor(root_of(5, 0xee), 9).await.unwrap();
+    assert!(again.sent.is_empty(), "found, not sent again");
+    assert_eq!(again.record, first, "same transaction, block and hash");
+    assert!(chain.recheck(&first).await.unwrap().is_none());
+    let next = chain.anchor(root_of(6, 0xee), 9).await.unwrap();
+    assert_eq!(next.sent.len(), 1);
+    assert_eq!(next.record.block_number, head_before + 1);
+    server.abort();
 }

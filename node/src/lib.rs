@@ -9,6 +9,7 @@ pub mod anchor;
 pub mod binding;
 pub mod context;
 pub mod credential;
+pub mod devchain;
 pub mod integrity;
 pub mod issuer;
 pub mod key;
