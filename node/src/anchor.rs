@@ -283,16 +283,28 @@ impl RpcChain {
         }
     }
 
+    /// The receipt of the transaction that registered binding `hash`, found
+    /// in the one block the registry records for it.
     async fn receipt_of_binding(
         &self,
         hash: B256,
     ) -> Result<Option<TransactionReceipt>, AnchorError> {
+        let registry = CairnRegistry::new(self.registry, &self.provider);
+        let on_chain = registry
+            .bindings(hash)
+            .call()
+            .await
+            .map_err(AnchorError::rpc)?;
+        if on_chain.account == Address::ZERO {
+            return Ok(None);
+        }
         let filter = Filter::new()
             .address(self.registry)
             .event_signature(CairnRegistry::BindingRegistered::SIGNATURE_HASH)
             .topic1(self.account.into_word())
             .topic2(hash)
-            .from_block(0);
+            .from_block(on_chain.blockNumber)
+            .to_block(on_chain.blockNumber);
         self.receipt_of_log(&filter).await
     }
 
@@ -476,15 +488,28 @@ impl RpcChain {
         Ok((pending.issuer != Address::ZERO).then_some(pending.issuer))
     }
 
+    /// The receipt of the transaction that anchored `root`. The registry
+    /// records the block, so the log search covers that one block: public
+    /// RPC providers refuse `eth_getLogs` over long ranges.
     async fn receipt_of_anchor(
         &self,
         root: B256,
     ) -> Result<Option<TransactionReceipt>, AnchorError> {
+        let registry = CairnRegistry::new(self.registry, &self.provider);
+        let on_chain = registry
+            .anchors(root)
+            .call()
+            .await
+            .map_err(AnchorError::rpc)?;
+        if on_chain.issuer == Address::ZERO {
+            return Ok(None);
+        }
         let filter = Filter::new()
             .address(self.registry)
             .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
             .topic1(root)
-            .from_block(0);
+            .from_block(on_chain.blockNumber)
+            .to_block(on_chain.blockNumber);
         self.receipt_of_log(&filter).await
     }
 

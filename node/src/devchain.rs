@@ -538,31 +538,32 @@ impl State {
         Some((block, i, &block.txs[i]))
     }
 
-    fn rpc_logs(&self, block: &Block, i: usize, first_log_index: usize) -> Vec<Value> {
-        let t = &block.txs[i];
-        t.receipt
+    /// The RPC form of log `k` (`log_index` within its block) of
+    /// transaction `i` of `block`.
+    fn log_json(block: &Block, i: usize, log_index: usize, log: &Log) -> Value {
+        json!({
+            "address": log.address,
+            "topics": log.data.topics(),
+            "data": log.data.data,
+            "blockHash": block.hash,
+            "blockNumber": format!("0x{:x}", block.header.number),
+            "blockTimestamp": format!("0x{:x}", block.header.timestamp),
+            "transactionHash": block.txs[i].envelope.tx_hash(),
+            "transactionIndex": format!("0x{i:x}"),
+            "logIndex": format!("0x{log_index:x}"),
+            "removed": false,
+        })
+    }
+
+    /// Transaction `i`'s logs with their indices within the block.
+    fn indexed_logs(block: &Block, i: usize) -> impl Iterator<Item = (usize, &Log)> {
+        let first: usize = block.txs[..i].iter().map(|t| t.receipt.logs().len()).sum();
+        block.txs[i]
+            .receipt
             .logs()
             .iter()
             .enumerate()
-            .map(|(k, log)| {
-                json!({
-                    "address": log.address,
-                    "topics": log.data.topics(),
-                    "data": log.data.data,
-                    "blockHash": block.hash,
-                    "blockNumber": format!("0x{:x}", block.header.number),
-                    "blockTimestamp": format!("0x{:x}", block.header.timestamp),
-                    "transactionHash": t.envelope.tx_hash(),
-                    "transactionIndex": format!("0x{i:x}"),
-                    "logIndex": format!("0x{:x}", first_log_index + k),
-                    "removed": false,
-                })
-            })
-            .collect()
-    }
-
-    fn first_log_index(block: &Block, i: usize) -> usize {
-        block.txs[..i].iter().map(|t| t.receipt.logs().len()).sum()
+            .map(move |(k, log)| (first + k, log))
     }
 
     fn receipt_json(&self, hash: B256) -> Option<Value> {
@@ -572,7 +573,9 @@ impl State {
             "type": format!("0x{:x}", t.envelope.tx_type() as u8),
             "status": if r.receipt.status.coerce_status() { "0x1" } else { "0x0" },
             "cumulativeGasUsed": format!("0x{:x}", r.receipt.cumulative_gas_used),
-            "logs": self.rpc_logs(block, i, Self::first_log_index(block, i)),
+            "logs": Self::indexed_logs(block, i)
+                .map(|(n, log)| Self::log_json(block, i, n, log))
+                .collect::<Vec<_>>(),
             "logsBloom": r.logs_bloom,
             "transactionHash": hash,
             "transactionIndex": format!("0x{i:x}"),
@@ -602,18 +605,11 @@ impl State {
         let from = filter.get_from_block().unwrap_or(0);
         let to = filter.get_to_block().unwrap_or(head).min(head);
         let mut out = Vec::new();
-        for number in from..=to {
-            let block = &self.blocks[number as usize];
+        for block in self.blocks.iter().take(to as usize + 1).skip(from as usize) {
             for i in 0..block.txs.len() {
-                for log in self.rpc_logs(block, i, Self::first_log_index(block, i)) {
-                    let address: Address =
-                        serde_json::from_value(log["address"].clone()).unwrap_or_default();
-                    let topics: Vec<B256> =
-                        serde_json::from_value(log["topics"].clone()).unwrap_or_default();
-                    let inner =
-                        alloy::primitives::Log::new_unchecked(address, topics, Bytes::new());
-                    if filter.matches_address(address) && filter.matches_topics(inner.topics()) {
-                        out.push(log);
+                for (n, log) in Self::indexed_logs(block, i) {
+                    if filter.matches_address(log.address) && filter.matches_topics(log.topics()) {
+                        out.push(Self::log_json(block, i, n, log));
                     }
                 }
             }
