@@ -619,11 +619,13 @@ impl State {
 }
 
 /// Serves the chain's JSON-RPC on `listener` (single and batch requests).
+#[cfg(feature = "server")]
 pub async fn serve(chain: DevChain, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     axum::serve(listener, router(chain)).await
 }
 
 /// The JSON-RPC endpoint as an axum router, for the node to mount.
+#[cfg(feature = "server")]
 pub fn router(chain: DevChain) -> axum::Router {
     use axum::routing::post;
     axum::Router::new().route(

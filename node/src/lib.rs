@@ -1,9 +1,10 @@
 //! Cairn: verifiable credentials that stand even when their issuer is gone.
 //!
 //! This crate holds the node and everything a verifier needs. With default
-//! features off it is only the credential layer (keys, contexts, Open Badges
-//! 3.0 credentials, signing and verification), which builds without RocksDB or
-//! an HTTP server so that a licensing board can embed the verifier.
+//! features off (no `server`) it is the library alone: keys, contexts, Open
+//! Badges 3.0 credentials, signing and verification, Merkle batches,
+//! anchoring and the dev chain; it builds without RocksDB's C++, so that a
+//! licensing board can embed the verifier.
 
 pub mod anchor;
 pub mod binding;
@@ -14,4 +15,6 @@ pub mod integrity;
 pub mod issuer;
 pub mod key;
 pub mod merkle;
+#[cfg(feature = "server")]
+pub mod store;
 pub mod verification;
