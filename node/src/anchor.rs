@@ -302,10 +302,8 @@ impl RpcChain {
             .address(self.registry)
             .event_signature(CairnRegistry::BindingRegistered::SIGNATURE_HASH)
             .topic1(self.account.into_word())
-            .topic2(hash)
-            .from_block(on_chain.blockNumber)
-            .to_block(on_chain.blockNumber);
-        self.receipt_of_log(&filter).await
+            .topic2(hash);
+        self.receipt_of_log(filter, on_chain.blockNumber).await
     }
 
     /// Whether an anchor recorded earlier still stands: its block is
@@ -507,21 +505,21 @@ impl RpcChain {
         let filter = Filter::new()
             .address(self.registry)
             .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
-            .topic1(root)
-            .from_block(on_chain.blockNumber)
-            .to_block(on_chain.blockNumber);
-        self.receipt_of_log(&filter).await
+            .topic1(root);
+        self.receipt_of_log(filter, on_chain.blockNumber).await
     }
 
     /// The receipt of the transaction that emitted the last log `filter`
-    /// matches.
+    /// matches in block `block` (the one the registry records).
     async fn receipt_of_log(
         &self,
-        filter: &Filter,
+        filter: Filter,
+        block: u64,
     ) -> Result<Option<TransactionReceipt>, AnchorError> {
+        let filter = filter.from_block(block).to_block(block);
         let logs = self
             .provider
-            .get_logs(filter)
+            .get_logs(&filter)
             .await
             .map_err(AnchorError::rpc)?;
         let Some(tx) = logs.last().and_then(|l| l.transaction_hash) else {
