@@ -1,4 +1,5 @@
-//! `cairn issue`: sign one Open Badges 3.0 credential.
+//! `cairn issue`: sign one Open Badges 3.0 credential with a key file, or
+//! have a node issue one (`--node`) or a whole roster (`--node --csv`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,48 +8,69 @@ use cairn::credential::{parse_time, CredentialRequest, IssuerProfile, Recipient}
 use cairn::issuer::Signer;
 use clap::Args;
 
+use crate::client::{Client, NodeArgs};
 use crate::{block_on, load_contexts, read_json, Failure};
 
 #[derive(Args)]
 pub struct IssueArgs {
-    /// The issuer key file.
-    #[arg(long)]
-    key: PathBuf,
+    /// The issuer key file (signing here); not with --node.
+    #[arg(long, required_unless_present = "node", conflicts_with = "node")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// A roster to issue in bulk through the node: a CSV file with a
+    /// `recipient` column and optional `validFrom`, `validUntil` and `id`.
+    #[arg(long, requires = "node", conflicts_with_all = ["recipient", "id", "out"])]
+    pub csv: Option<PathBuf>,
+    /// With --csv: a directory to write each issued credential to.
+    #[arg(long, requires = "csv")]
+    pub out_dir: Option<PathBuf>,
+    /// With --csv: the idempotency key; default a digest of the roster and
+    /// achievement, so that running the same roster again issues nothing twice.
+    #[arg(long, requires = "csv")]
+    pub idempotency_key: Option<String>,
     /// The Open Badges 3.0 Achievement (badge class) as JSON.
     #[arg(long)]
-    achievement: PathBuf,
+    pub achievement: PathBuf,
     /// The earner: a DID, or an email address (published only salted and hashed).
-    #[arg(long)]
-    recipient: String,
+    #[arg(long, required_unless_present = "csv")]
+    pub recipient: Option<String>,
     /// Start of validity (YYYY-MM-DD or RFC 3339); default now.
     #[arg(long)]
-    valid_from: Option<String>,
+    pub valid_from: Option<String>,
     /// End of validity (YYYY-MM-DD means the end of that day, UTC, or RFC 3339).
     #[arg(long)]
-    valid_until: Option<String>,
+    pub valid_until: Option<String>,
     /// OB 3.0 Evidence: a JSON object or array.
     #[arg(long)]
-    evidence: Option<PathBuf>,
+    pub evidence: Option<PathBuf>,
     /// An issuer extension context, URL=FILE; repeatable.
     #[arg(long = "context", value_name = "URL=FILE")]
-    contexts: Vec<String>,
+    pub contexts: Vec<String>,
     /// The issuer's web site, written into its profile.
     #[arg(long)]
-    issuer_url: Option<String>,
+    pub issuer_url: Option<String>,
     /// An image of the issuer (URL), written into its profile.
     #[arg(long)]
-    issuer_image: Option<String>,
+    pub issuer_image: Option<String>,
     /// The credential's id; default a fresh urn:uuid.
     #[arg(long)]
-    id: Option<String>,
+    pub id: Option<String>,
     /// Where to write the signed credential; default stdout.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
+    if let Some(csv) = &args.csv {
+        return crate::roster::run(&args, csv);
+    }
     // Check everything that needs no secret before asking for the passphrase.
-    let recipient: Recipient = args.recipient.parse()?;
+    let recipient: Recipient = args
+        .recipient
+        .as_deref()
+        .expect("clap requires --recipient without --csv")
+        .parse()?;
     let achievement = read_json(&args.achievement, "--achievement")?;
     let evidence = args
         .evidence
@@ -77,14 +99,6 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         }
     }
 
-    let key = crate::key::unlock(&args.key)?;
-    let profile = IssuerProfile {
-        id: key.identity.did.clone(),
-        name: key.identity.name.clone(),
-        url: args.issuer_url,
-        image: args.issuer_image,
-    };
-    let signer = Signer::new(&key, profile, contexts);
     let request = CredentialRequest {
         achievement,
         recipient,
@@ -92,9 +106,24 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         valid_until,
         evidence,
         extra_contexts,
-        id: args.id,
+        id: args.id.clone(),
     };
-    let signed = block_on(signer.issue(&request))?;
+    let signed = match (&args.key, &args.node.node) {
+        (_, Some(node)) => {
+            let client = Client::new(node, args.node.token.clone())?;
+            let unsigned = cairn::credential::build_unsigned(&request)?;
+            let reply = block_on(
+                client.json(
+                    client
+                        .post("/credentials/issue")?
+                        .json(&serde_json::json!({"credential": unsigned})),
+                ),
+            )?;
+            reply["verifiableCredential"].clone()
+        }
+        (Some(key), None) => sign_locally(&args, key, contexts, &request)?,
+        (None, None) => unreachable!("clap requires --key or --node"),
+    };
     let mut text = serde_json::to_string_pretty(&signed)?;
     text.push('\n');
     match &args.out {
@@ -104,4 +133,21 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn sign_locally(
+    args: &IssueArgs,
+    key: &std::path::Path,
+    contexts: cairn::context::Contexts,
+    request: &CredentialRequest,
+) -> Result<serde_json::Value, Failure> {
+    let key = crate::key::unlock(key)?;
+    let profile = IssuerProfile {
+        id: key.identity.did.clone(),
+        name: key.identity.name.clone(),
+        url: args.issuer_url.clone(),
+        image: args.issuer_image.clone(),
+    };
+    let signer = Signer::new(&key, profile, contexts);
+    Ok(block_on(signer.issue(request))?)
 }

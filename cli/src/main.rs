@@ -15,9 +15,14 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod batches;
+mod client;
+mod contract;
 mod issue;
 mod key;
+mod proof;
 mod quickstart;
+mod roster;
 mod verify;
 
 #[derive(Parser)]
@@ -36,8 +41,15 @@ enum Command {
     /// Create or inspect issuer key files.
     #[command(subcommand)]
     Key(key::KeyCommand),
-    /// Sign an Open Badges 3.0 credential.
-    Issue(issue::IssueArgs),
+    /// Sign an Open Badges 3.0 credential, or have a node issue one or a roster.
+    Issue(Box<issue::IssueArgs>),
+    /// Show where a credential stands on its node (batch, anchor, proof).
+    Proof(proof::ProofArgs),
+    /// List a node's batches.
+    Batches(batches::BatchesArgs),
+    /// Deploy the registry contract.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
     /// Verify credentials, offline.
     Verify(verify::VerifyArgs),
     /// Create a demo issuer, issue a credential and verify it.
@@ -57,7 +69,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Key(cmd) => key::run(cmd),
-        Command::Issue(args) => issue::run(args),
+        Command::Issue(args) => issue::run(*args),
+        Command::Proof(args) => proof::run(args),
+        Command::Batches(args) => batches::run(args),
+        Command::Contract(cmd) => contract::run(cmd),
         Command::Verify(args) => verify::run(args),
         Command::Quickstart(args) => quickstart::run(args),
     };
@@ -93,11 +108,12 @@ pub fn read_json(path: &PathBuf, what: &str) -> Result<serde_json::Value, Failur
         .map_err(|e| Failure(format!("{what} {}: not valid JSON: {e}", path.display())))
 }
 
-/// A runtime for this thread. Signing and verification are CPU work with no
-/// I/O, so no multi-threaded runtime is needed; a worker keeps one for all
-/// its items.
+/// A runtime for this thread. Signing and verification are CPU work, so no
+/// multi-threaded runtime is needed (a worker keeps one for all its items);
+/// I/O is enabled for the commands that talk to a node or a chain.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("a current-thread runtime starts")
 }

@@ -139,6 +139,14 @@ pub struct CredentialRequest {
 
 /// Builds an unsigned `OpenBadgeCredential`.
 pub fn build(issuer: &IssuerProfile, req: &CredentialRequest) -> Result<Value, FieldError> {
+    let mut vc = build_unsigned(req)?;
+    vc["issuer"] = issuer.to_json();
+    Ok(vc)
+}
+
+/// Builds an unsigned `OpenBadgeCredential` with no `issuer`, for a node to
+/// complete with its own (`cairn issue --node`).
+pub fn build_unsigned(req: &CredentialRequest) -> Result<Value, FieldError> {
     let mut achievement = match &req.achievement {
         Value::Object(o) => o.clone(),
         _ => return Err(FieldError::new("achievement", "must be a JSON object")),
@@ -206,7 +214,6 @@ pub fn build(issuer: &IssuerProfile, req: &CredentialRequest) -> Result<Value, F
         json!(["VerifiableCredential", "OpenBadgeCredential"]),
     );
     vc.insert("name".into(), name);
-    vc.insert("issuer".into(), issuer.to_json());
     vc.insert("validFrom".into(), json!(fmt_time(valid_from)));
     if let Some(until) = req.valid_until {
         vc.insert("validUntil".into(), json!(fmt_time(until)));

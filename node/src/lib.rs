@@ -7,7 +7,11 @@
 //! licensing board can embed the verifier.
 
 pub mod anchor;
+#[cfg(feature = "server")]
+pub mod api;
 pub mod binding;
+#[cfg(feature = "server")]
+pub mod config;
 pub mod context;
 pub mod credential;
 pub mod devchain;
@@ -16,5 +20,15 @@ pub mod issuer;
 pub mod key;
 pub mod merkle;
 #[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod node;
+#[cfg(feature = "server")]
+pub mod pipeline;
+#[cfg(feature = "server")]
+pub mod pool;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod tokens;
 pub mod verification;

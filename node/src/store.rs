@@ -2,23 +2,29 @@
 //! write.
 //!
 //! Layout (column families):
-//! - `credentials`: credential id → the credential's newest form (signed;
-//!   with its anchor proof once anchored);
-//! - `queue`: sequence number (u64, big-endian) → credential id, for issued
+//! - `credentials`: credential id → the signed credential, as issued (anchor
+//!   proofs are assembled on reading, from the batch record and placement);
+//! - `queue`: sequence number (u64, big-endian) → issuance time (i64 unix
+//!   seconds, big-endian) ++ leaf digest ++ credential id, for issued
 //!   credentials not yet sealed into a batch, in issuance order;
 //! - `batches`: batch number (u64, big-endian) → [`BatchRecord`];
+//! - `roots`: batch root → batch number;
 //! - `leaves`: batch number ++ leaf index (both u64, big-endian) → credential
 //!   id, the batch's leaf order;
-//! - `placement`: credential id → batch number ++ leaf index;
-//! - `meta`: counters.
+//! - `placement`: credential id → batch number ++ leaf index ++ the
+//!   inclusion path (32-byte hashes), written when the batch is sealed;
+//! - `meta`: counters and node settings (the binding document, the dev
+//!   chain's registry address).
 //!
 //! Invariants this module keeps, each by writing everything in one batch:
-//! a credential acknowledged by [`Store::add_credential`] is on disk (synced
+//! a credential acknowledged by [`Store::add_credentials`] is on disk (synced
 //! write-ahead log) before the call returns; sealing removes credentials from
 //! the queue in the same write that places them in a batch, so none lands in
-//! two batches and none is lost between them.
+//! two batches and none is lost between them; anchoring a batch is one write
+//! of its record, so every proof of the batch becomes complete at once.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
@@ -26,18 +32,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::anchor::AnchorRecord;
-use crate::merkle::{credential_digest, Batch, Hash, MerkleError};
+use crate::merkle::{credential_digest, Batch, Hash, InclusionProof, MerkleError};
 
 const CREDENTIALS: &str = "credentials";
 const QUEUE: &str = "queue";
 const BATCHES: &str = "batches";
+const ROOTS: &str = "roots";
 const LEAVES: &str = "leaves";
 const PLACEMENT: &str = "placement";
 const META: &str = "meta";
-const FAMILIES: [&str; 6] = [CREDENTIALS, QUEUE, BATCHES, LEAVES, PLACEMENT, META];
+const FAMILIES: [&str; 7] = [CREDENTIALS, QUEUE, BATCHES, ROOTS, LEAVES, PLACEMENT, META];
 
 const NEXT_SEQ: &[u8] = b"next-seq";
 const NEXT_BATCH: &[u8] = b"next-batch";
+const ISSUED: &[u8] = b"issued";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,8 +69,14 @@ pub enum StoreError {
 pub enum BatchState {
     /// Sealed: root computed, not yet confirmed on chain.
     Sealed,
-    /// Anchored to the configured depth; every credential carries its proof.
-    Anchored { anchor: AnchorRecord },
+    /// Anchored to the configured depth; every credential's proof is
+    /// complete.
+    Anchored {
+        anchor: AnchorRecord,
+        /// Unix seconds when the anchor reached its depth.
+        #[serde(rename = "anchoredAt")]
+        anchored_at: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,11 +92,62 @@ pub struct BatchRecord {
     pub state: BatchState,
 }
 
+impl BatchRecord {
+    pub fn anchor(&self) -> Option<&AnchorRecord> {
+        match &self.state {
+            BatchState::Anchored { anchor, .. } => Some(anchor),
+            BatchState::Sealed => None,
+        }
+    }
+}
+
+/// A signed credential ready to be stored: its id, its JSON and its leaf
+/// digest, computed by the caller (on a worker, not under the store's lock).
+pub struct NewCredential {
+    pub id: String,
+    pub json: Vec<u8>,
+    pub digest: Hash,
+}
+
+impl NewCredential {
+    pub fn new(credential: &Value) -> Result<Self, StoreError> {
+        let id = credential
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or(StoreError::NoId)?
+            .to_owned();
+        Ok(Self {
+            id,
+            json: serde_json::to_vec(credential).expect("JSON serializes"),
+            digest: credential_digest(credential)?,
+        })
+    }
+}
+
+/// Where a sealed credential sits: its batch and its inclusion proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub record: BatchRecord,
+    pub inclusion: InclusionProof,
+}
+
+/// Which batches to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    Any,
+    Sealed,
+    Anchored,
+}
+
 pub struct Store {
     db: DB,
     /// Serializes the read-modify-write of counters and the queue; RocksDB
     /// makes each write atomic, this makes each sequence of them so.
     write: Mutex<()>,
+    queued: AtomicU64,
+    issued: AtomicU64,
+    /// No batch below this number is still `Sealed`.
+    low_water: AtomicU64,
 }
 
 fn synced() -> WriteOptions {
@@ -102,6 +167,30 @@ fn read_u64(bytes: &[u8]) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt("a counter is not 8 bytes".into()))
 }
 
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A queue entry: time ++ digest ++ id.
+struct Queued {
+    key: Box<[u8]>,
+    time: i64,
+    digest: Hash,
+    id: String,
+}
+
+fn parse_queued(key: Box<[u8]>, v: &[u8]) -> Result<Queued, StoreError> {
+    if v.len() < 40 {
+        return Err(corrupt("a queue entry is too short"));
+    }
+    Ok(Queued {
+        key,
+        time: read_u64(&v[..8])? as i64,
+        digest: v[8..40].try_into().expect("32 bytes"),
+        id: String::from_utf8(v[40..].to_vec()).map_err(corrupt)?,
+    })
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -113,10 +202,28 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&options, dir, families)?;
-        Ok(Self {
+        let store = Self {
             db,
             write: Mutex::new(()),
-        })
+            queued: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
+            low_water: AtomicU64::new(0),
+        };
+        let queued = store
+            .db
+            .iterator_cf(store.cf(QUEUE), rocksdb::IteratorMode::Start)
+            .count() as u64;
+        store.queued.store(queued, Ordering::Relaxed);
+        store
+            .issued
+            .store(store.counter(ISSUED)?, Ordering::Relaxed);
+        let low = store
+            .batches()?
+            .iter()
+            .find(|b| b.state == BatchState::Sealed)
+            .map_or(store.counter(NEXT_BATCH)?, |b| b.number);
+        store.low_water.store(low, Ordering::Relaxed);
+        Ok(store)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -132,116 +239,219 @@ impl Store {
         }
     }
 
-    /// Stores a newly issued credential and queues it for the next batch;
-    /// returns once it is durably on disk. Refuses an id already stored.
+    /// Stores one newly issued credential (see [`Store::add_credentials`]).
     pub fn add_credential(&self, credential: &Value) -> Result<u64, StoreError> {
-        let id = credential
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or(StoreError::NoId)?;
-        let _guard = self.write.lock().expect("store lock");
-        if self.db.get_pinned_cf(self.cf(CREDENTIALS), id)?.is_some() {
-            return Err(StoreError::Duplicate(id.to_owned()));
-        }
-        let seq = self.counter(NEXT_SEQ)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CREDENTIALS),
-            id,
-            serde_json::to_vec(credential).expect("JSON serializes"),
-        );
-        batch.put_cf(self.cf(QUEUE), be(seq), id);
-        batch.put_cf(self.cf(META), NEXT_SEQ, be(seq + 1));
-        self.db.write_opt(batch, &synced())?;
-        Ok(seq)
+        let new = NewCredential::new(credential)?;
+        let now = chrono::Utc::now().timestamp();
+        self.add_credentials(vec![new], now)
+            .pop()
+            .expect("one result per credential")
     }
 
-    /// The newest form of a credential.
+    /// Stores newly issued credentials and queues them for the next batch,
+    /// in one synced write: a group commit, so that many concurrent requests
+    /// share one disk flush. Returns once they are durably on disk, with each
+    /// one's sequence number, or `Duplicate` for an id already stored (or
+    /// repeated in `items`).
+    pub fn add_credentials(
+        &self,
+        items: Vec<NewCredential>,
+        now: i64,
+    ) -> Vec<Result<u64, StoreError>> {
+        let _guard = self.write.lock().expect("store lock");
+        let mut results = Vec::with_capacity(items.len());
+        let mut seq = match self.counter(NEXT_SEQ) {
+            Ok(s) => s,
+            Err(e) => return items.iter().map(|_| Err(corrupt(&e))).collect(),
+        };
+        let mut batch = WriteBatch::default();
+        let mut seen = std::collections::HashSet::new();
+        for item in &items {
+            let exists = match self.db.get_pinned_cf(self.cf(CREDENTIALS), &item.id) {
+                Ok(v) => v.is_some(),
+                Err(e) => {
+                    results.push(Err(StoreError::Db(e)));
+                    continue;
+                }
+            };
+            if exists || !seen.insert(item.id.as_str()) {
+                results.push(Err(StoreError::Duplicate(item.id.clone())));
+                continue;
+            }
+            batch.put_cf(self.cf(CREDENTIALS), &item.id, &item.json);
+            let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
+            batch.put_cf(self.cf(QUEUE), be(seq), entry);
+            results.push(Ok(seq));
+            seq += 1;
+        }
+        let added = seen.len() as u64;
+        if added == 0 {
+            return results;
+        }
+        let issued = self.issued.load(Ordering::Relaxed) + added;
+        batch.put_cf(self.cf(META), NEXT_SEQ, be(seq));
+        batch.put_cf(self.cf(META), ISSUED, be(issued));
+        if let Err(e) = self.db.write_opt(batch, &synced()) {
+            let msg = e.to_string();
+            return results
+                .into_iter()
+                .map(|r| r.and(Err(corrupt(format!("write failed: {msg}")))))
+                .collect();
+        }
+        self.queued.fetch_add(added, Ordering::Relaxed);
+        self.issued.store(issued, Ordering::Relaxed);
+        results
+    }
+
+    /// A stored credential, as signed.
     pub fn credential(&self, id: &str) -> Result<Option<Value>, StoreError> {
         self.db
             .get_cf(self.cf(CREDENTIALS), id)?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()
     }
 
+    /// Whether a credential with this id is stored.
+    pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.db.get_pinned_cf(self.cf(CREDENTIALS), id)?.is_some())
+    }
+
     /// How many credentials wait for a batch.
-    pub fn queued(&self) -> Result<u64, StoreError> {
-        Ok(self
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// How many credentials were ever issued.
+    pub fn issued(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed)
+    }
+
+    /// When the oldest queued credential was issued (unix seconds).
+    pub fn oldest_queued(&self) -> Result<Option<i64>, StoreError> {
+        let mut it = self
             .db
-            .iterator_cf(self.cf(QUEUE), rocksdb::IteratorMode::Start)
-            .count() as u64)
+            .iterator_cf(self.cf(QUEUE), rocksdb::IteratorMode::Start);
+        match it.next() {
+            Some(item) => {
+                let (k, v) = item?;
+                Ok(Some(parse_queued(k, &v)?.time))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Seals up to `max` queued credentials, oldest first, into a new batch.
-    /// In one write: the batch record, its leaf order, each credential's
-    /// placement, and their removal from the queue.
+    /// In one write: the batch record, its root index, its leaf order, each
+    /// credential's placement and inclusion path, and their removal from the
+    /// queue.
     pub fn seal(&self, max: usize, now: i64) -> Result<Option<BatchRecord>, StoreError> {
         let _guard = self.write.lock().expect("store lock");
-        let mut ids = Vec::new();
-        let mut keys = Vec::new();
+        let mut entries = Vec::new();
         for item in self
             .db
             .iterator_cf(self.cf(QUEUE), rocksdb::IteratorMode::Start)
             .take(max)
         {
             let (k, v) = item?;
-            keys.push(k);
-            ids.push(
-                String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            entries.push(parse_queued(k, &v)?);
         }
-        if ids.is_empty() {
+        if entries.is_empty() {
             return Ok(None);
         }
-        let mut digests = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let cred = self
-                .credential(id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("queued {id} is not stored")))?;
-            digests.push(credential_digest(&cred)?);
-        }
+        let digests: Vec<Hash> = entries.iter().map(|e| e.digest).collect();
         let tree = Batch::build(&digests)?;
         let number = self.counter(NEXT_BATCH)?;
         let record = BatchRecord {
             number,
             root: tree.root(),
-            leaf_count: ids.len() as u64,
+            leaf_count: entries.len() as u64,
             sealed_at: now,
             state: BatchState::Sealed,
         };
         let mut batch = WriteBatch::default();
-        for (i, (id, key)) in ids.iter().zip(&keys).enumerate() {
+        for (i, entry) in entries.iter().enumerate() {
             let place = [be(number), be(i as u64)].concat();
-            batch.put_cf(self.cf(LEAVES), &place, id);
-            batch.put_cf(self.cf(PLACEMENT), id, &place);
-            batch.delete_cf(self.cf(QUEUE), key);
+            let mut placement = place.clone();
+            for hash in tree.proof(i)?.path {
+                placement.extend_from_slice(&hash);
+            }
+            batch.put_cf(self.cf(LEAVES), &place, &entry.id);
+            batch.put_cf(self.cf(PLACEMENT), &entry.id, placement);
+            batch.delete_cf(self.cf(QUEUE), &entry.key);
         }
         batch.put_cf(
             self.cf(BATCHES),
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
         );
+        batch.put_cf(self.cf(ROOTS), record.root, be(number));
         batch.put_cf(self.cf(META), NEXT_BATCH, be(number + 1));
         self.db.write_opt(batch, &synced())?;
+        self.queued
+            .fetch_sub(entries.len() as u64, Ordering::Relaxed);
         Ok(Some(record))
     }
 
     pub fn batch(&self, number: u64) -> Result<Option<BatchRecord>, StoreError> {
         self.db
             .get_cf(self.cf(BATCHES), be(number))?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()
     }
 
-    /// Every batch, oldest first (to resume work after a restart).
+    pub fn batch_by_root(&self, root: &Hash) -> Result<Option<BatchRecord>, StoreError> {
+        match self.db.get_cf(self.cf(ROOTS), root)? {
+            Some(n) => self.batch(read_u64(&n)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Every batch, oldest first.
     pub fn batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
-        self.db
-            .iterator_cf(self.cf(BATCHES), rocksdb::IteratorMode::Start)
-            .map(|item| {
-                let (_, v) = item?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        self.list_batches(StateFilter::Any, 0, usize::MAX)
+    }
+
+    /// Up to `limit` batches numbered `from` or above in state `filter`,
+    /// oldest first.
+    pub fn list_batches(
+        &self,
+        filter: StateFilter,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<BatchRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mode = rocksdb::IteratorMode::From(&be(from), rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(BATCHES), mode) {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = item?;
+            let record: BatchRecord = serde_json::from_slice(&v).map_err(corrupt)?;
+            let keep = match filter {
+                StateFilter::Any => true,
+                StateFilter::Sealed => record.state == BatchState::Sealed,
+                StateFilter::Anchored => record.state != BatchState::Sealed,
+            };
+            if keep {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many batches were ever sealed.
+    pub fn batch_count(&self) -> Result<u64, StoreError> {
+        self.counter(NEXT_BATCH)
+    }
+
+    /// Batches sealed but not yet anchored, oldest first (the anchorer's
+    /// work, also after a restart).
+    pub fn sealed_batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
+        self.list_batches(
+            StateFilter::Sealed,
+            self.low_water.load(Ordering::Relaxed),
+            usize::MAX,
+        )
     }
 
     /// The credential ids of a batch in leaf order.
@@ -252,49 +462,77 @@ impl Store {
             .take_while(|item| item.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
             .map(|item| {
                 let (_, v) = item?;
-                String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+                String::from_utf8(v.to_vec()).map_err(corrupt)
             })
             .collect()
     }
 
-    /// Batch number and leaf index of a credential, once sealed.
-    pub fn placement(&self, id: &str) -> Result<Option<(u64, u64)>, StoreError> {
-        match self.db.get_cf(self.cf(PLACEMENT), id)? {
-            Some(v) if v.len() == 16 => Ok(Some((read_u64(&v[..8])?, read_u64(&v[8..])?))),
-            Some(_) => Err(StoreError::Corrupt(format!("placement of {id}"))),
-            None => Ok(None),
+    /// The batch and inclusion proof of a credential, once sealed.
+    pub fn placement(&self, id: &str) -> Result<Option<Placement>, StoreError> {
+        let Some(v) = self.db.get_cf(self.cf(PLACEMENT), id)? else {
+            return Ok(None);
+        };
+        if v.len() < 16 || (v.len() - 16) % 32 != 0 {
+            return Err(corrupt(format!("placement of {id}")));
         }
+        let batch = read_u64(&v[..8])?;
+        let leaf_index = read_u64(&v[8..16])?;
+        let record = self.batch(batch)?.ok_or(StoreError::NoBatch(batch))?;
+        let leaf_count = record.leaf_count;
+        let path = v[16..]
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect();
+        Ok(Some(Placement {
+            record,
+            inclusion: InclusionProof {
+                leaf_index,
+                leaf_count,
+                path,
+            },
+        }))
     }
 
-    /// Records that a batch is anchored and gives every credential in it its
-    /// anchor proof, in one write. `anchor_proof(leaf_index)` makes the entry.
+    /// Records that a batch is anchored, in one write: from then on every
+    /// credential in it has a complete proof.
     pub fn mark_anchored(
         &self,
         number: u64,
         anchor: AnchorRecord,
-        anchor_proof: impl Fn(u64) -> Value,
+        now: i64,
     ) -> Result<(), StoreError> {
         let _guard = self.write.lock().expect("store lock");
         let mut record = self.batch(number)?.ok_or(StoreError::NoBatch(number))?;
-        let mut batch = WriteBatch::default();
-        for (i, id) in self.leaves(number)?.iter().enumerate() {
-            let cred = self
-                .credential(id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("leaf {id} is not stored")))?;
-            let anchored = crate::anchor::with_anchor_proof(cred, anchor_proof(i as u64));
-            batch.put_cf(
-                self.cf(CREDENTIALS),
-                id,
-                serde_json::to_vec(&anchored).expect("JSON serializes"),
-            );
-        }
-        record.state = BatchState::Anchored { anchor };
-        batch.put_cf(
+        record.state = BatchState::Anchored {
+            anchor,
+            anchored_at: now,
+        };
+        self.db.put_cf_opt(
             self.cf(BATCHES),
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
-        );
-        self.db.write_opt(batch, &synced())?;
+            &synced(),
+        )?;
+        // Batches are anchored in order; skip past every anchored one.
+        let mut low = self.low_water.load(Ordering::Relaxed);
+        while let Some(b) = self.batch(low)? {
+            if b.state == BatchState::Sealed {
+                break;
+            }
+            low += 1;
+        }
+        self.low_water.store(low, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A node setting kept with the data.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(META), format!("setting/{key}"))?)
+    }
+
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .put_cf_opt(self.cf(META), format!("setting/{key}"), value, &synced())?;
         Ok(())
     }
 }
@@ -342,13 +580,15 @@ mod tests {
             ));
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.queued().unwrap(), 10);
+        assert_eq!((store.queued(), store.issued()), (10, 10));
+        assert!(store.oldest_queued().unwrap().is_some());
         let first = store.seal(4, 100).unwrap().unwrap();
         let second = store.seal(100, 101).unwrap().unwrap();
         assert!(
             store.seal(100, 102).unwrap().is_none(),
             "nothing left to seal"
         );
+        assert_eq!(store.oldest_queued().unwrap(), None);
         assert_eq!((first.number, first.leaf_count), (0, 4));
         assert_eq!((second.number, second.leaf_count), (1, 6));
         // Issuance order, each credential in exactly one batch.
@@ -356,26 +596,65 @@ mod tests {
         all.extend(store.leaves(1).unwrap());
         let expected: Vec<String> = (0..10).map(|i| format!("urn:uuid:{i:08}")).collect();
         assert_eq!(all, expected);
-        assert_eq!(store.placement("urn:uuid:00000005").unwrap(), Some((1, 1)));
-        // The root is the tree over the stored credentials' digests.
-        let digests: Vec<Hash> = (0..4)
+        // The root is the tree over the stored credentials' digests, and the
+        // stored path leads to it.
+        let digests: Vec<Hash> = (4..10)
             .map(|i| credential_digest(&cred(i)).unwrap())
             .collect();
-        assert_eq!(first.root, Batch::build(&digests).unwrap().root());
+        let tree = Batch::build(&digests).unwrap();
+        assert_eq!(second.root, tree.root());
+        let placed = store.placement("urn:uuid:00000005").unwrap().unwrap();
+        assert_eq!(placed.record.number, 1);
+        assert_eq!(placed.inclusion, tree.proof(1).unwrap());
+        assert!(placed.inclusion.verify(&digests[1], &second.root));
+        assert_eq!(
+            store.batch_by_root(&second.root).unwrap(),
+            Some(second.clone())
+        );
         drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.batches().unwrap(), vec![first, second]);
-        assert_eq!(store.queued().unwrap(), 0);
+        assert_eq!(store.batches().unwrap(), vec![first.clone(), second]);
+        assert_eq!(store.queued(), 0);
+        assert_eq!(store.sealed_batches().unwrap().len(), 2);
+        assert_eq!(
+            store.list_batches(StateFilter::Any, 1, 10).unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store.list_batches(StateFilter::Any, 0, 1).unwrap(),
+            vec![first]
+        );
     }
 
     #[test]
-    fn anchoring_a_batch_gives_every_credential_its_proof() {
+    fn a_group_commit_refuses_duplicates_item_by_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.add_credential(&cred(1)).unwrap();
+        let items = [cred(1), cred(2), cred(2), cred(3)]
+            .iter()
+            .map(|c| NewCredential::new(c).unwrap())
+            .collect();
+        let results = store.add_credentials(items, 7);
+        assert!(matches!(results[0], Err(StoreError::Duplicate(_))));
+        assert_eq!(results[1].as_ref().unwrap(), &1);
+        assert!(matches!(results[2], Err(StoreError::Duplicate(_))));
+        assert_eq!(results[3].as_ref().unwrap(), &2);
+        assert_eq!((store.queued(), store.issued()), (3, 3));
+        assert!(store.contains("urn:uuid:00000003").unwrap());
+        assert!(!store.contains("urn:uuid:00000004").unwrap());
+    }
+
+    #[test]
+    fn anchoring_is_one_write_of_the_batch_record() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for i in 0..3 {
             store.add_credential(&cred(i)).unwrap();
         }
         let sealed = store.seal(10, 1).unwrap().unwrap();
+        store.add_credential(&cred(9)).unwrap();
+        let next = store.seal(10, 2).unwrap().unwrap();
         let anchor = AnchorRecord {
             chain: "eip155:1337".into(),
             registry: Default::default(),
@@ -385,29 +664,21 @@ mod tests {
             root: sealed.root.into(),
             leaf_count: 3,
         };
-        store
-            .mark_anchored(
-                0,
-                anchor.clone(),
-                |i| json!({"type": crate::merkle::ANCHOR_PROOF_TYPE, "leafIndex": i}),
-            )
-            .unwrap();
+        store.mark_anchored(0, anchor.clone(), 5).unwrap();
+        assert_eq!(store.batch(0).unwrap().unwrap().anchor(), Some(&anchor));
+        assert_eq!(store.sealed_batches().unwrap(), vec![next]);
         assert_eq!(
-            store.batch(0).unwrap().unwrap().state,
-            BatchState::Anchored {
-                anchor: anchor.clone()
-            }
-        );
-        let c = store.credential("urn:uuid:00000002").unwrap().unwrap();
-        assert_eq!(c["proof"][1]["leafIndex"], 2);
-        // The anchor proof does not change what the leaf commits to.
-        assert_eq!(
-            credential_digest(&c).unwrap(),
-            credential_digest(&cred(2)).unwrap()
+            store
+                .list_batches(StateFilter::Anchored, 0, 10)
+                .unwrap()
+                .len(),
+            1
         );
         assert!(matches!(
-            store.mark_anchored(9, anchor, |_| json!({})),
+            store.mark_anchored(9, anchor, 5),
             Err(StoreError::NoBatch(9))
         ));
+        store.put_meta("x", b"y").unwrap();
+        assert_eq!(store.meta("x").unwrap().as_deref(), Some(&b"y"[..]));
     }
 }

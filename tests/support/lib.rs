@@ -20,16 +20,25 @@ pub const ISSUER_NAME: &str = "Board of Nursing";
 /// The path of the `cairn` binary: `target/<profile>/cairn`, next to the
 /// `deps` directory that holds the running test executable.
 pub fn cairn_path() -> PathBuf {
+    built_binary("cairn")
+}
+
+/// The path of the `cairn-node` binary (see [`cairn_path`]).
+pub fn cairn_node_path() -> PathBuf {
+    built_binary("cairn-node")
+}
+
+fn built_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable has a path");
     // target/<profile>/deps/<test>-<hash>
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()));
-    let bin = profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !bin.is_file() {
         panic!(
-            "the cairn binary is not built: {} does not exist. \
+            "the {name} binary is not built: {} does not exist. \
              Run `cargo build --workspace` (same profile as the tests), \
              then `cargo test --workspace`.",
             bin.display()
@@ -369,4 +378,203 @@ impl Drop for Anvil {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Anvil {
+    /// Calls a JSON-RPC method and returns its `result`.
+    #[track_caller]
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        let reply: Value = reqwest::blocking::Client::new()
+            .post(&self.url)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("anvil {method}: {e}"));
+        assert!(reply.get("error").is_none(), "anvil {method}: {reply}");
+        reply["result"].clone()
+    }
+
+    /// Gives `address` 100 ether.
+    pub fn fund(&self, address: &str) {
+        self.rpc("anvil_setBalance", json!([address, "0x56BC75E2D63100000"]));
+    }
+}
+
+/// A running `cairn-node` on a free loopback port, killed when dropped.
+pub struct NodeProcess {
+    child: std::process::Child,
+    /// The node's base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    pub data_dir: PathBuf,
+    /// Where its log (stderr) goes.
+    pub log: PathBuf,
+    http: reqwest::blocking::Client,
+}
+
+impl NodeProcess {
+    /// Starts `cairn-node --data-dir DIR --listen 127.0.0.1:0 ARGS...` and
+    /// waits until it listens. Its stderr goes to `DIR.log` (appended across
+    /// restarts).
+    #[track_caller]
+    pub fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("the node log opens");
+        let mut cmd = Command::new(cairn_node_path());
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("CAIRN_PASSPHRASE", PASSPHRASE)
+            .env("RUST_LOG", "info")
+            .env_remove("CAIRN_RPC_URL")
+            .env_remove("CAIRN_CONTRACT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("cairn-node starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("cairn-node listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.wait();
+                    panic!(
+                        "cairn-node exited before listening; its log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    )
+                }
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            log,
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    #[track_caller]
+    pub fn terminate(mut self) -> Option<i32> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        self.child.wait().expect("the node exits").code()
+    }
+
+    /// The node's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET, expecting 200 and JSON.
+    #[track_caller]
+    pub fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert_eq!(status, 200, "GET {path}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Polls `/credentials/{id}/proof` until the credential is anchored.
+    #[track_caller]
+    pub fn wait_anchored(&self, id: &str, timeout: std::time::Duration) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let proof = self.get_json(&format!("/credentials/{}/proof", encode(id)));
+            if proof["status"] == "anchored" {
+                return proof;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{id} not anchored after {timeout:?}: {proof}\nlog:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percent-encodes a credential id for a path segment.
+pub fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `cairn-node token create --data-dir DIR`: a fresh bearer token.
+#[track_caller]
+pub fn node_token(data_dir: &Path) -> String {
+    let out = Command::new(cairn_node_path())
+        .args(["token", "create", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("cairn-node token create runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// An unsigned credential for `POST /credentials/issue`: the node adds the
+/// id, issuer and `validFrom`.
+pub fn unsigned_credential(subject: &str) -> Value {
+    json!({
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+        ],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Registered Nurse",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "id": subject,
+            "achievement": achievement_json(),
+        }
+    })
 }

@@ -1,0 +1,28 @@
+//! `cairn proof --node URL ID`: where a credential stands, from its node.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::client::{segment, Client, NodeArgs};
+use crate::{block_on, Failure};
+
+#[derive(Args)]
+pub struct ProofArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The credential's id.
+    id: String,
+}
+
+pub fn run(args: ProofArgs) -> Result<ExitCode, Failure> {
+    let node = args
+        .node
+        .node
+        .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
+    let client = Client::new(&node, None)?;
+    let proof =
+        block_on(client.json(client.get(&format!("/credentials/{}/proof", segment(&args.id)))))?;
+    println!("{}", serde_json::to_string_pretty(&proof)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,782 @@
+//! The node's HTTP API, shaped after the W3C VC-API where the two overlap.
+//! `openapi.json` (served at `/openapi.json`) documents it.
+//!
+//! Issuer endpoints (issue, bulk issue) need a bearer token; reading
+//! endpoints are public. Every error is an RFC 9457 `application/problem+json`
+//! body naming the field at fault. Bodies are read with a size limit and a
+//! time limit, and only after the token is checked.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde_json::{json, Map, Value};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::io::StreamReader;
+
+use crate::node::{IssueError, Issued, Node};
+use crate::store::StateFilter;
+
+/// A single request body (issue, verify).
+pub const MAX_BODY: usize = 1 << 20;
+/// A bulk request sent as one JSON array; larger uploads use NDJSON, which
+/// is streamed.
+pub const MAX_BULK_ARRAY_BODY: usize = 64 << 20;
+/// One NDJSON line.
+pub const MAX_LINE: usize = 1 << 20;
+/// Items in one bulk request.
+pub const MAX_BULK_ITEMS: usize = 100_000;
+/// Time to receive a single request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// A short slug, the last part of the problem's `type` URI.
+    pub kind: &'static str,
+    pub detail: String,
+    /// The request field at fault (`credential.validFrom`, `Authorization`).
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    fn bad(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-field", detail).field(field)
+    }
+
+    fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "type": format!("urn:cairn:problem:{}", self.kind),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Some(f) = &self.field {
+            v["field"] = json!(f);
+        }
+        v
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
+            self.to_json().to_string(),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"cairn\""),
+            );
+        }
+        response
+    }
+}
+
+type Shared = Arc<Node>;
+
+pub fn router(node: Shared) -> Router {
+    Router::new()
+        .route("/credentials/issue", post(issue))
+        .route("/credentials/issue/bulk", post(issue_bulk))
+        .route("/credentials/verify", post(verify))
+        .route("/credentials/{id}", get(credential))
+        .route("/credentials/{id}/proof", get(proof))
+        .route("/batches", get(batches))
+        .route("/batches/{root}", get(batch))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .with_state(node)
+}
+
+/// Checks the bearer token; returns the token's id.
+fn authorize(node: &Node, headers: &HeaderMap) -> Result<String, Problem> {
+    let unauthorized = |detail: &str| {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field("Authorization")
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("this endpoint needs `Authorization: Bearer <token>` (create one with `cairn-node token create`)"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("expected `Bearer <token>`"))?;
+    node.tokens
+        .check(token)
+        .ok_or_else(|| unauthorized("unknown or revoked token"))
+}
+
+/// Reads a whole body, up to `limit` bytes and [`BODY_TIMEOUT`].
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+        Ok(Err(e)) => {
+            // axum wraps http-body-util's LengthLimitError.
+            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            let mut too_large = false;
+            while let Some(s) = source {
+                too_large |= s.to_string().contains("length limit exceeded");
+                source = s.source();
+            }
+            if too_large {
+                Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    format!("the request body is over the {limit}-byte limit"),
+                ))
+            } else {
+                Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "body-unreadable",
+                    format!("reading the body: {e}"),
+                ))
+            }
+        }
+        Ok(Ok(b)) => Ok(b),
+    }
+}
+
+/// Parses a JSON object body.
+fn parse_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(Problem::bad(what, "expected a JSON object")),
+        Err(e) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            format!("not valid JSON: {e}"),
+        )
+        .field(what)),
+    }
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => Ok(()),
+        Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => Ok(()),
+        Some(ct) => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("expected application/json, got {ct}"),
+        )
+        .field("Content-Type")),
+    }
+}
+
+/// Splits an issuance request `{credential, options}`; `prefix` names its
+/// place in a bulk request.
+fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<Value, Problem> {
+    for key in req.keys() {
+        if key != "credential" && key != "options" {
+            return Err(Problem::bad(
+                format!("{prefix}{key}"),
+                "unknown member; an issuance request has `credential` and `options`",
+            ));
+        }
+    }
+    match req.get("options") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) => {
+            if let Some(k) = o.keys().next() {
+                return Err(Problem::bad(
+                    format!("{prefix}options.{k}"),
+                    "unknown option",
+                ));
+            }
+        }
+        Some(_) => {
+            return Err(Problem::bad(
+                format!("{prefix}options"),
+                "must be an object",
+            ))
+        }
+    }
+    match req.remove("credential") {
+        Some(c @ Value::Object(_)) => Ok(c),
+        Some(_) => Err(Problem::bad(
+            format!("{prefix}credential"),
+            "must be an object",
+        )),
+        None => Err(Problem::bad(format!("{prefix}credential"), "missing")),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        Problem::bad(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim().trim_matches('"');
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn issue_problem(e: IssueError, prefix: &str) -> Problem {
+    match e {
+        IssueError::Field(f) => {
+            let field = if f.field.is_empty() {
+                format!("{prefix}credential")
+            } else {
+                format!("{prefix}credential.{}", f.field)
+            };
+            Problem::bad(field, f.reason)
+        }
+        IssueError::Duplicate(id) => Problem::new(
+            StatusCode::CONFLICT,
+            "duplicate",
+            format!("credential {id} exists already"),
+        )
+        .field(format!("{prefix}credential.id")),
+        IssueError::Internal(m) => Problem::internal(m),
+    }
+}
+
+/// `POST /credentials/issue`
+async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        authorize(&node, &headers)?;
+        require_json(&headers)?;
+        let key = idempotency_key(&headers)?;
+        let bytes = read_body(body, MAX_BODY).await?;
+        let credential = split_request(parse_object(&bytes, "body")?, "")?;
+        let issued = node
+            .issue(credential, key.as_deref().map(|k| (k, 0)))
+            .await
+            .map_err(|e| issue_problem(e, ""))?;
+        Ok::<_, Problem>(issued)
+    }
+    .await;
+    match result {
+        Ok(Issued::New(vc)) => {
+            let location = format!(
+                "/credentials/{}",
+                urlencode(vc["id"].as_str().unwrap_or(""))
+            );
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                axum::Json(json!({"verifiableCredential": vc})),
+            )
+                .into_response()
+        }
+        Ok(Issued::Replayed(vc)) => (
+            StatusCode::OK,
+            axum::Json(json!({"verifiableCredential": vc})),
+        )
+            .into_response(),
+        Err(p) => {
+            if p.status != StatusCode::UNAUTHORIZED {
+                node.metrics.issue_refused.inc();
+            }
+            p.into_response()
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One line of a bulk response.
+async fn bulk_item(
+    node: Shared,
+    index: usize,
+    item: Result<Value, Problem>,
+    key: Option<Arc<str>>,
+) -> Value {
+    let prefix = format!("[{index}].");
+    let outcome = async {
+        let item = item?;
+        let req = match item {
+            Value::Object(o) => o,
+            _ => return Err(Problem::bad(format!("[{index}]"), "expected an object")),
+        };
+        let credential = split_request(req, &prefix)?;
+        node.issue(credential, key.as_deref().map(|k| (k, index)))
+            .await
+            .map_err(|e| issue_problem(e, &prefix))
+    }
+    .await;
+    match outcome {
+        Ok(Issued::New(vc)) => {
+            json!({"index": index, "status": 201, "id": vc["id"], "verifiableCredential": vc})
+        }
+        Ok(Issued::Replayed(vc)) => {
+            json!({"index": index, "status": 200, "id": vc["id"], "verifiableCredential": vc})
+        }
+        Err(p) => {
+            node.metrics.issue_refused.inc();
+            json!({"index": index, "status": p.status.as_u16(), "problem": p.to_json()})
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    issued: AtomicU64,
+    replayed: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// `POST /credentials/issue/bulk`: NDJSON (streamed, one request per line)
+/// or a JSON array of issuance requests. The response streams one NDJSON
+/// result per item, in order, then a summary line. With an
+/// `Idempotency-Key`, a retried upload returns the credentials issued the
+/// first time (status 200) instead of issuing again.
+async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let prepared = async {
+        authorize(&node, &headers)?;
+        let key: Option<Arc<str>> = idempotency_key(&headers)?.map(Into::into);
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let ndjson = ct.starts_with("application/x-ndjson")
+            || ct.starts_with("application/jsonl")
+            || ct.starts_with("application/ndjson");
+        let items: stream::BoxStream<'static, (usize, Result<Value, Problem>)> = if ndjson {
+            let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+            let lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
+            lines
+                .filter(|l| {
+                    let blank = matches!(l, Ok(s) if s.trim().is_empty());
+                    async move { !blank }
+                })
+                .take(MAX_BULK_ITEMS + 1)
+                .enumerate()
+                .map(|(i, line)| {
+                    let item = if i == MAX_BULK_ITEMS {
+                        Err(Problem::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "too-many-items",
+                            format!("a bulk request holds at most {MAX_BULK_ITEMS} items; the rest were not read"),
+                        ))
+                    } else {
+                        match line {
+                            Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+                                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("line is not valid JSON: {e}"))
+                                    .field(format!("[{i}]"))
+                            }),
+                            Err(LinesCodecError::MaxLineLengthExceeded) => Err(Problem::new(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "line-too-long",
+                                format!("a line is over the {MAX_LINE}-byte limit"),
+                            )
+                            .field(format!("[{i}]"))),
+                            Err(LinesCodecError::Io(e)) => Err(Problem::new(
+                                StatusCode::BAD_REQUEST,
+                                "body-unreadable",
+                                format!("reading the body: {e}"),
+                            )),
+                        }
+                    };
+                    (i, item)
+                })
+                // An unreadable body ends the stream after its error line.
+                .scan(false, |ended, (i, item)| {
+                    let stop = *ended;
+                    *ended |= matches!(&item, Err(p) if p.kind == "body-unreadable" || p.kind == "too-many-items");
+                    async move { (!stop).then_some((i, item)) }
+                })
+                .boxed()
+        } else if ct.is_empty() || ct.starts_with("application/json") {
+            let bytes = read_body(body, MAX_BULK_ARRAY_BODY).await?;
+            let list = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Array(list)) => list,
+                Ok(_) => return Err(Problem::bad("body", "expected a JSON array of issuance requests (or send NDJSON)")),
+                Err(e) => {
+                    return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("not valid JSON: {e}")).field("body"))
+                }
+            };
+            if list.len() > MAX_BULK_ITEMS {
+                return Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-many-items",
+                    format!("{} items; a bulk request holds at most {MAX_BULK_ITEMS}", list.len()),
+                )
+                .field("body"));
+            }
+            stream::iter(list.into_iter().map(Ok).enumerate()).boxed()
+        } else {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                format!("expected application/x-ndjson or application/json, got {ct}"),
+            )
+            .field("Content-Type"));
+        };
+        Ok((items, key))
+    }
+    .await;
+    let (items, key) = match prepared {
+        Ok(p) => p,
+        Err(p) => return p.into_response(),
+    };
+    let tally = Arc::new(Tally::default());
+    // Enough in flight to keep every worker busy and group commits large.
+    let in_flight = node.pool.threads() * 32;
+    let results = {
+        let node = node.clone();
+        let tally = tally.clone();
+        items
+            .map(move |(i, item)| bulk_item(node.clone(), i, item, key.clone()))
+            .buffered(in_flight)
+            .map(move |line| {
+                let counter = match line["status"].as_u64() {
+                    Some(201) => &tally.issued,
+                    Some(200) => &tally.replayed,
+                    _ => &tally.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                line
+            })
+    };
+    let summary = stream::once(async move {
+        json!({"summary": {
+            "issued": tally.issued.load(Ordering::Relaxed),
+            "replayed": tally.replayed.load(Ordering::Relaxed),
+            "failed": tally.failed.load(Ordering::Relaxed),
+        }})
+    });
+    let body = results.chain(summary).map(|v| {
+        let mut line = serde_json::to_vec(&v).expect("JSON serializes");
+        line.push(b'\n');
+        Ok::<_, Infallible>(Bytes::from(line))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// `POST /credentials/verify` (VC-API): `{verifiableCredential, options}`.
+async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        require_json(&headers)?;
+        let bytes = read_body(body, MAX_BODY).await?;
+        let mut req = parse_object(&bytes, "body")?;
+        for key in req.keys() {
+            if key != "verifiableCredential" && key != "options" {
+                return Err(Problem::bad(
+                    key.clone(),
+                    "unknown member; expected `verifiableCredential` and `options`",
+                ));
+            }
+        }
+        let at = match req.get("options") {
+            None | Some(Value::Null) => chrono::Utc::now(),
+            Some(Value::Object(o)) => {
+                let mut at = chrono::Utc::now();
+                for (k, v) in o {
+                    match (k.as_str(), v) {
+                        ("at", Value::String(s)) => {
+                            at = crate::credential::parse_time(s, false)
+                                .map_err(|e| Problem::bad("options.at", e))?
+                        }
+                        ("at", _) => {
+                            return Err(Problem::bad("options.at", "must be a date-time string"))
+                        }
+                        _ => return Err(Problem::bad(format!("options.{k}"), "unknown option")),
+                    }
+                }
+                at
+            }
+            Some(_) => return Err(Problem::bad("options", "must be an object")),
+        };
+        let vc = match req.remove("verifiableCredential") {
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => return Err(Problem::bad("verifiableCredential", "must be an object")),
+            None => return Err(Problem::bad("verifiableCredential", "missing")),
+        };
+        let verifier = node.verifier.clone();
+        let bytes = serde_json::to_vec(&vc).expect("JSON serializes");
+        let report = node
+            .pool
+            .run(move || async move { verifier.verify(&bytes, at).await })
+            .await
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        let mut out = serde_json::to_value(&report).expect("a report serializes");
+        out["verified"] = json!(report.verdict == crate::verification::Verdict::Valid);
+        Ok::<_, Problem>(out)
+    }
+    .await;
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+fn unknown_credential(id: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "unknown-credential",
+        format!("no credential {id}"),
+    )
+    .field("id")
+}
+
+/// `GET /credentials/{id}`: the newest form, with its anchor proof once
+/// anchored.
+async fn credential(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+    match node.current_form(&id) {
+        Ok(Some(vc)) => axum::Json(vc).into_response(),
+        Ok(None) => unknown_credential(&id).into_response(),
+        Err(e) => Problem::internal(e.to_string()).into_response(),
+    }
+}
+
+/// `GET /credentials/{id}/proof`: where the credential stands (queued,
+/// sealed, anchored), with its inclusion proof, anchor and confirmations.
+async fn proof(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+    let placement = match node.store.placement(&id) {
+        Ok(p) => p,
+        Err(e) => return Problem::internal(e.to_string()).into_response(),
+    };
+    let Some(placement) = placement else {
+        return match node.store.contains(&id) {
+            Ok(true) => axum::Json(json!({"credentialId": id, "status": "queued"})).into_response(),
+            Ok(false) => unknown_credential(&id).into_response(),
+            Err(e) => Problem::internal(e.to_string()).into_response(),
+        };
+    };
+    let record = &placement.record;
+    let mut out = json!({
+        "credentialId": id,
+        "status": "sealed",
+        "batch": {"number": record.number, "root": hex::encode(record.root), "leafCount": record.leaf_count},
+        "inclusionProof": placement.inclusion,
+    });
+    if let Some(anchor) = record.anchor() {
+        out["status"] = json!("anchored");
+        out["anchor"] = json!(anchor);
+        let head = node.head();
+        out["confirmations"] = json!((head + 1).saturating_sub(anchor.block_number).max(1));
+    }
+    axum::Json(out).into_response()
+}
+
+struct BatchQuery {
+    state: Option<String>,
+    from: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /batches?state=sealed|anchored&from=N&limit=N`
+async fn batches(
+    State(node): State<Shared>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let result = (|| {
+        for k in q.keys() {
+            if !["state", "from", "limit"].contains(&k.as_str()) {
+                return Err(Problem::bad(
+                    k.clone(),
+                    "unknown parameter; expected state, from, limit",
+                ));
+            }
+        }
+        let q = BatchQuery {
+            state: q.get("state").cloned(),
+            from: q.get("from").cloned(),
+            limit: q.get("limit").cloned(),
+        };
+        let filter = match q.state.as_deref() {
+            None | Some("any") => StateFilter::Any,
+            Some("sealed") => StateFilter::Sealed,
+            Some("anchored") => StateFilter::Anchored,
+            Some(other) => {
+                return Err(Problem::bad(
+                    "state",
+                    format!("`{other}`: expected sealed, anchored or any"),
+                ))
+            }
+        };
+        let from = match q.from.as_deref() {
+            None => 0,
+            Some(s) => s
+                .parse::<u64>()
+                .map_err(|_| Problem::bad("from", "must be a batch number"))?,
+        };
+        let limit = match q.limit.as_deref() {
+            None => 100,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n @ 1..=1000) => n,
+                _ => return Err(Problem::bad("limit", "must be between 1 and 1000")),
+            },
+        };
+        let list = node
+            .store
+            .list_batches(filter, from, limit)
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        Ok(json!({"batches": list}))
+    })();
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// `GET /batches/{root}` (hex, with or without 0x).
+async fn batch(State(node): State<Shared>, Path(root): Path<String>) -> Response {
+    let hex_root = root.strip_prefix("0x").unwrap_or(&root);
+    let Some(parsed) = hex::decode(hex_root)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    else {
+        return Problem::bad("root", "must be 32 bytes in hex").into_response();
+    };
+    match node.store.batch_by_root(&parsed) {
+        Ok(Some(b)) => axum::Json(b).into_response(),
+        Ok(None) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-batch",
+            format!("no batch with root {hex_root}"),
+        )
+        .field("root")
+        .into_response(),
+        Err(e) => Problem::internal(e.to_string()).into_response(),
+    }
+}
+
+/// `GET /health`
+async fn health(State(node): State<Shared>) -> Response {
+    let chain = node.chain.get().map(|c| {
+        json!({"chain": c.chain, "registry": c.registry.to_checksum(None),
+               "account": c.account.to_checksum(None), "dev": c.dev, "head": node.head()})
+    });
+    axum::Json(json!({
+        "status": "ok",
+        "issuer": node.signer.profile().id,
+        "chain": chain,
+        "issued": node.store.issued(),
+        "queued": node.store.queued(),
+    }))
+    .into_response()
+}
+
+/// `GET /metrics` (Prometheus text format).
+async fn metrics(State(node): State<Shared>) -> Response {
+    node.metrics.pending.set(node.store.queued() as i64);
+    if let (Ok(sealed), Ok(all)) = (node.store.sealed_batches(), node.store.batch_count()) {
+        let sealed = sealed.len() as u64;
+        node.metrics.set_batches(sealed, all - sealed);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        node.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut documented: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        documented.sort();
+        // The routes `router` registers, in OpenAPI's template syntax.
+        let source = include_str!("api.rs");
+        let mut routed: Vec<String> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\""))
+            .map(|l| l.split('"').next().unwrap().to_owned())
+            .collect();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn problems_name_their_field() {
+        let p = Problem::bad("credential.validFrom", "not a date");
+        let v = p.to_json();
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["field"], "credential.validFrom");
+        assert_eq!(v["type"], "urn:cairn:problem:invalid-field");
+    }
+}

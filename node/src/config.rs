@@ -1,0 +1,210 @@
+//! The node's settings: flags, then the environment (`CAIRN_*`), then a
+//! `cairn.toml` file, then defaults, in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use serde::Deserialize;
+
+/// The settings as read from `cairn.toml`; every field optional. Names are
+/// the flags' names.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileSettings {
+    pub data_dir: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub batch_size: Option<usize>,
+    pub batch_max_age: Option<u64>,
+    pub rpc_url: Option<String>,
+    pub contract: Option<Address>,
+    pub confirmations: Option<u64>,
+    pub max_fee_gwei: Option<u64>,
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl FileSettings {
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            reason: e.to_string().replace('\n', " "),
+        })
+    }
+
+    /// `self` with every field it leaves unset taken from `lower`.
+    pub fn or(self, lower: FileSettings) -> FileSettings {
+        FileSettings {
+            data_dir: self.data_dir.or(lower.data_dir),
+            key: self.key.or(lower.key),
+            listen: self.listen.or(lower.listen),
+            batch_size: self.batch_size.or(lower.batch_size),
+            batch_max_age: self.batch_max_age.or(lower.batch_max_age),
+            rpc_url: self.rpc_url.or(lower.rpc_url),
+            contract: self.contract.or(lower.contract),
+            confirmations: self.confirmations.or(lower.confirmations),
+            max_fee_gwei: self.max_fee_gwei.or(lower.max_fee_gwei),
+            public_url: self.public_url.or(lower.public_url),
+        }
+    }
+}
+
+/// Which chain the node anchors on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainSetting {
+    /// The embedded dev chain, kept in the data directory.
+    Dev,
+    /// A real chain's JSON-RPC and the registry deployed there.
+    Rpc { url: String, contract: Address },
+}
+
+/// The resolved settings the node runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    /// The issuer key file; `None`: a demo key in the data directory.
+    pub key: Option<PathBuf>,
+    pub listen: SocketAddr,
+    /// A batch is sealed when this many credentials wait...
+    pub batch_size: usize,
+    /// ... or when the oldest has waited this long.
+    pub batch_max_age: Duration,
+    pub chain: ChainSetting,
+    pub confirmations: u64,
+    pub max_fee_per_gas: u128,
+    /// The base URL under which the node is reached (for links it hands out).
+    pub public_url: Option<String>,
+}
+
+/// The most credentials one batch holds. A bootcamp's 50,000 go out in five
+/// transactions; each batch's seal is one write of about 1 KB per leaf.
+pub const DEFAULT_BATCH_SIZE: usize = 10_000;
+/// The limit on `--batch-size`: the seal is one write held in memory.
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
+
+impl Settings {
+    /// Resolves merged settings, applying defaults. The defaults depend on
+    /// the chain: a real chain waits for ten minutes of issuance (a board
+    /// issuing thousands a day pays for about 150 anchors a day at most) and
+    /// 12 confirmations; the dev chain seals every 5 seconds and needs one.
+    pub fn resolve(s: FileSettings) -> Result<Self, ConfigError> {
+        let data_dir = s
+            .data_dir
+            .ok_or_else(|| ConfigError::Invalid("--data-dir is required".into()))?;
+        let chain = match (s.rpc_url, s.contract) {
+            (None, None) => ChainSetting::Dev,
+            (Some(url), Some(contract)) => ChainSetting::Rpc { url, contract },
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "--rpc-url needs --contract (deploy one with `cairn contract deploy`)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid("--contract needs --rpc-url".into()))
+            }
+        };
+        let dev = chain == ChainSetting::Dev;
+        let batch_size = s.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 || batch_size > MAX_BATCH_SIZE {
+            return Err(ConfigError::Invalid(format!(
+                "--batch-size must be between 1 and {MAX_BATCH_SIZE}"
+            )));
+        }
+        let batch_max_age = s.batch_max_age.unwrap_or(if dev { 5 } else { 600 });
+        if batch_max_age == 0 {
+            return Err(ConfigError::Invalid(
+                "--batch-max-age must be at least 1 second".into(),
+            ));
+        }
+        let confirmations = s.confirmations.unwrap_or(if dev { 1 } else { 12 });
+        if confirmations == 0 {
+            return Err(ConfigError::Invalid(
+                "--confirmations must be at least 1".into(),
+            ));
+        }
+        Ok(Settings {
+            data_dir,
+            key: s.key,
+            listen: s
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            batch_size,
+            batch_max_age: Duration::from_secs(batch_max_age),
+            chain,
+            confirmations,
+            max_fee_per_gas: u128::from(s.max_fee_gwei.unwrap_or(200)) * 1_000_000_000,
+            public_url: s.public_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_follow_the_chain() {
+        let file: FileSettings = toml::from_str(
+            "data-dir = \"/var/lib/cairn\"\nbatch-size = 500\nlisten = \"0.0.0.0:9000\"\n",
+        )
+        .unwrap();
+        let flags = FileSettings {
+            batch_size: Some(20),
+            ..Default::default()
+        };
+        let s = Settings::resolve(flags.or(file)).unwrap();
+        assert_eq!(s.batch_size, 20);
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.chain, ChainSetting::Dev);
+        assert_eq!((s.confirmations, s.batch_max_age.as_secs()), (1, 5));
+
+        let real = FileSettings {
+            data_dir: Some("d".into()),
+            rpc_url: Some("http://127.0.0.1:8545".into()),
+            contract: Some(Address::repeat_byte(1)),
+            ..Default::default()
+        };
+        let s = Settings::resolve(real.clone()).unwrap();
+        assert_eq!((s.confirmations, s.batch_max_age.as_secs()), (12, 600));
+        let err = Settings::resolve(FileSettings {
+            contract: None,
+            ..real
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--contract"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_file_is_refused_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "batch-size = \"many\"\n").unwrap();
+        let err = FileSettings::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("batch-size") || err.contains("invalid type"),
+            "{err}"
+        );
+        std::fs::write(&path, "batchsize = 3\n").unwrap();
+        let err = FileSettings::read(&path).unwrap_err().to_string();
+        assert!(err.contains("batchsize"), "{err}");
+        let zero = FileSettings {
+            data_dir: Some("d".into()),
+            batch_size: Some(0),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(zero).is_err());
+    }
+}

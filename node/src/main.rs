@@ -1,0 +1,216 @@
+//! `cairn-node`: the issuer's node. Issues credentials over HTTP, seals them
+//! into batches, anchors each batch root on chain and serves the proofs.
+//!
+//! Settings come from flags, then `CAIRN_*` environment variables, then a
+//! `cairn.toml` file (`--config`, or `./cairn.toml` when it exists).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use alloy::primitives::Address;
+use cairn::config::{FileSettings, Settings};
+use clap::{Args, Parser, Subcommand};
+
+// JSON-LD processing allocates at a furious rate; see cli/src/main.rs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn-node",
+    version,
+    about = "Issue Open Badges 3.0 credentials, anchor them on chain, serve their proofs",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Where the node keeps its data (RocksDB, tokens, the dev chain).
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The issuer key file (`cairn key new`); its passphrase comes from
+    /// CAIRN_PASSPHRASE or CAIRN_PASSPHRASE_FILE. Default: a demo key,
+    /// created in the data directory.
+    #[arg(long, env = "CAIRN_KEY")]
+    key: Option<PathBuf>,
+    /// Address to serve HTTP on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CAIRN_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Seal a batch once this many credentials wait [default: 10000].
+    #[arg(long, env = "CAIRN_BATCH_SIZE")]
+    batch_size: Option<usize>,
+    /// Seal a batch once its oldest credential has waited this long
+    /// [default: 600 on a chain, 5 on the dev chain].
+    #[arg(long, env = "CAIRN_BATCH_MAX_AGE", value_name = "SECONDS")]
+    batch_max_age: Option<u64>,
+    /// A chain's JSON-RPC URL; without it, the embedded dev chain.
+    #[arg(long, env = "CAIRN_RPC_URL")]
+    rpc_url: Option<String>,
+    /// The registry contract's address on that chain.
+    #[arg(long, env = "CAIRN_CONTRACT")]
+    contract: Option<Address>,
+    /// Blocks an anchor must be deep before it counts [default: 12; dev chain 1].
+    #[arg(long, env = "CAIRN_CONFIRMATIONS")]
+    confirmations: Option<u64>,
+    /// Never pay more than this per gas, in gwei [default: 200].
+    #[arg(long, env = "CAIRN_MAX_FEE_GWEI")]
+    max_fee_gwei: Option<u64>,
+    /// A settings file [default: ./cairn.toml if it exists].
+    #[arg(long, env = "CAIRN_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bearer tokens for the issuer endpoints.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (it is shown once; only its hash is kept).
+    Create {
+        #[arg(long, env = "CAIRN_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// List tokens by id.
+    List {
+        #[arg(long, env = "CAIRN_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Revoke a token by id; it stops working within a second.
+    Revoke {
+        #[arg(long, env = "CAIRN_DATA_DIR")]
+        data_dir: PathBuf,
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Token(cmd)) => token(cmd),
+        None => run(cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("cairn-node: {}", reason.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(cmd: TokenCommand) -> Result<(), String> {
+    match cmd {
+        TokenCommand::Create { data_dir } => {
+            let (record, token) = cairn::tokens::create(&data_dir).map_err(|e| e.to_string())?;
+            eprintln!("token {} created; it is shown once:", record.id);
+            println!("{token}");
+        }
+        TokenCommand::List { data_dir } => {
+            for r in cairn::tokens::list(&data_dir).map_err(|e| e.to_string())? {
+                match r.revoked {
+                    Some(when) => println!("{}  created {}  revoked {when}", r.id, r.created),
+                    None => println!("{}  created {}", r.id, r.created),
+                }
+            }
+        }
+        TokenCommand::Revoke { data_dir, id } => {
+            cairn::tokens::revoke(&data_dir, &id).map_err(|e| e.to_string())?;
+            eprintln!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn settings(args: RunArgs) -> Result<Settings, String> {
+    let flags = FileSettings {
+        data_dir: args.data_dir,
+        key: args.key,
+        listen: args.listen,
+        batch_size: args.batch_size,
+        batch_max_age: args.batch_max_age,
+        rpc_url: args.rpc_url,
+        contract: args.contract,
+        confirmations: args.confirmations,
+        max_fee_gwei: args.max_fee_gwei,
+        public_url: None,
+    };
+    let file = match args.config {
+        Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,
+        None if std::path::Path::new("cairn.toml").is_file() => {
+            FileSettings::read(std::path::Path::new("cairn.toml")).map_err(|e| e.to_string())?
+        }
+        None => FileSettings::default(),
+    };
+    Settings::resolve(flags.or(file)).map_err(|e| e.to_string())
+}
+
+fn run(args: RunArgs) -> Result<(), String> {
+    let settings = settings(args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,alloy=warn,hyper=warn,reqwest=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (key, demo) = cairn::node::load_key(&settings).map_err(|e| e.to_string())?;
+    if demo {
+        eprintln!(
+            "\n  *** DEMO ISSUER ***\n  No --key given: issuing as the demo key {} ({}).\n  \
+             Its passphrase is public; create a real issuer with `cairn key new` for anything \
+             that matters.\n",
+            cairn::node::demo_key_path(&settings.data_dir).display(),
+            key.identity.did
+        );
+    }
+    if settings.chain == cairn::config::ChainSetting::Dev {
+        tracing::warn!(
+            "no --rpc-url: anchoring on the embedded dev chain, which proves nothing to anyone \
+             outside this node"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(cairn::node::run(settings, key, shutdown_signal(), |addr| {
+            use std::io::Write;
+            println!("cairn-node listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+        }))
+        .map_err(|e| e.to_string())
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

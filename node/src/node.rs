@@ -1,0 +1,587 @@
+//! The running node: its parts, how it starts and stops, and issuance from a
+//! request to a stored credential.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::{watch, Notify};
+
+use crate::anchor::{anchor_proof, with_anchor_proof, AnchorError, ChainConfig, RpcChain};
+use crate::config::{ChainSetting, Settings};
+use crate::context::Contexts;
+use crate::credential::{fmt_time, FieldError, IssuerProfile};
+use crate::devchain::DevChain;
+use crate::issuer::{SignError, Signer};
+use crate::key::IssuerKey;
+use crate::metrics::Metrics;
+use crate::pipeline::Intake;
+use crate::pool::Pool;
+use crate::store::{NewCredential, Store, StoreError};
+use crate::tokens::Tokens;
+use crate::verification::Verifier;
+
+/// The passphrase of the demo key a node creates when given none. It
+/// protects nothing, and says so.
+pub const DEMO_PASSPHRASE: &str = "cairn-demo-key-not-secret";
+pub const DEMO_KEY_FILE: &str = "demo-issuer.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Key(#[from] crate::key::KeyError),
+    #[error("{0}")]
+    Tokens(#[from] crate::tokens::TokenError),
+    #[error("{0}")]
+    DevChain(#[from] crate::devchain::DevChainError),
+    #[error("{0}")]
+    Chain(#[from] AnchorError),
+    #[error("{0}")]
+    Binding(#[from] crate::binding::BindingError),
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The chain the node anchors on, once connected.
+#[derive(Debug, Clone)]
+pub struct ChainInfo {
+    /// CAIP-2, `eip155:<id>`.
+    pub chain: String,
+    pub chain_id: u64,
+    pub registry: Address,
+    pub account: Address,
+    pub dev: bool,
+}
+
+/// Why an issuance request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The request is malformed; the field is named (relative to the
+    /// credential).
+    #[error("{0}")]
+    Field(FieldError),
+    #[error("credential {0} exists already")]
+    Duplicate(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How an accepted issuance request ended.
+pub enum Issued {
+    /// Signed and stored now.
+    New(Value),
+    /// Stored before, under the same idempotency key: the stored credential.
+    Replayed(Value),
+}
+
+pub struct Node {
+    pub settings: Settings,
+    pub store: Arc<Store>,
+    pub signer: Arc<Signer>,
+    pub verifier: Arc<Verifier>,
+    pub pool: Pool,
+    pub tokens: Tokens,
+    pub metrics: Metrics,
+    pub intake: OnceLock<Intake>,
+    pub chain: OnceLock<ChainInfo>,
+    /// The issuer's chain account (from its key).
+    pub account: Address,
+    head: AtomicU64,
+    /// Binding documents by `<chain>/<account>`.
+    bindings: RwLock<HashMap<String, Arc<Value>>>,
+    pub batch_wake: Notify,
+    pub anchor_wake: Notify,
+}
+
+fn binding_key(chain: &str, account: Address) -> String {
+    format!("binding/{chain}/{}", account.to_checksum(None))
+}
+
+impl Node {
+    /// Opens the store and tokens and prepares the signer. The chain is
+    /// connected later, by [`run`].
+    pub fn open(settings: Settings, key: &IssuerKey) -> Result<Arc<Self>, NodeError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            NodeError::Setup(format!(
+                "data directory {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
+        let store = Arc::new(Store::open(&settings.data_dir.join("store"))?);
+        let tokens = Tokens::open(&settings.data_dir)?;
+        let profile = IssuerProfile {
+            id: key.identity.did.clone(),
+            name: key.identity.name.clone(),
+            ..Default::default()
+        };
+        let signer = Arc::new(Signer::new(key, profile, Contexts::standard()));
+        let verifier = Arc::new(Verifier::new(Contexts::standard()));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let metrics = Metrics::new();
+        metrics.issued.inc_by(store.issued());
+        let node = Arc::new(Self {
+            settings,
+            store,
+            signer,
+            verifier,
+            pool: Pool::new(threads),
+            tokens,
+            metrics,
+            intake: OnceLock::new(),
+            chain: OnceLock::new(),
+            account: crate::key::eth_address(key.account_key().verifying_key())
+                .parse()
+                .expect("an EIP-55 address parses"),
+            head: AtomicU64::new(0),
+            bindings: RwLock::new(HashMap::new()),
+            batch_wake: Notify::new(),
+            anchor_wake: Notify::new(),
+        });
+        let _ = node.intake.set(Intake::start(Arc::downgrade(&node)));
+        Ok(node)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Relaxed)
+    }
+
+    pub fn set_head(&self, n: u64) {
+        self.head.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// The id a request gets from its idempotency key and position: the same
+    /// retried request gets the same id, so the store refuses a second copy.
+    pub fn idempotent_id(key: &str, index: usize) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"cairn idempotency\0")
+            .chain_update(key.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(index.to_be_bytes())
+            .finalize();
+        let bytes: [u8; 16] = digest[..16].try_into().expect("16 bytes");
+        uuid::Uuid::new_v8(bytes).urn().to_string()
+    }
+
+    /// Completes an unsigned credential from a request: an id when it has
+    /// none, this issuer's profile, `validFrom` now.
+    fn complete(&self, mut credential: Value, id: Option<String>) -> Result<Value, FieldError> {
+        let obj = credential
+            .as_object_mut()
+            .ok_or_else(|| FieldError::new("", "must be a JSON object"))?;
+        if !obj.contains_key("id") {
+            let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().urn().to_string());
+            obj.insert("id".into(), json!(id));
+        }
+        let did = &self.signer.profile().id;
+        let profile = {
+            let mut p = json!({"id": did, "type": ["Profile"]});
+            if let Some(name) = &self.signer.profile().name {
+                p["name"] = json!(name);
+            }
+            p
+        };
+        match obj.get("issuer") {
+            None => {
+                obj.insert("issuer".into(), profile);
+            }
+            Some(Value::String(s)) if s == did => {
+                obj.insert("issuer".into(), profile);
+            }
+            Some(Value::String(s)) => {
+                return Err(FieldError::new(
+                    "issuer",
+                    format!("{s} is not this node's issuer {did}"),
+                ))
+            }
+            Some(Value::Object(o)) if o.get("id").and_then(Value::as_str) == Some(did) => {}
+            Some(_) => {
+                return Err(FieldError::new(
+                    "issuer.id",
+                    format!("must be this node's issuer {did}"),
+                ))
+            }
+        }
+        if !obj.contains_key("validFrom") {
+            obj.insert("validFrom".into(), json!(fmt_time(chrono::Utc::now())));
+        }
+        Ok(credential)
+    }
+
+    /// Issues one credential: completes, signs (on a worker), stores
+    /// (durably) and queues it for a batch. With an idempotency key, a
+    /// credential already stored under the same id is returned instead.
+    pub async fn issue(
+        self: &Arc<Self>,
+        credential: Value,
+        idempotency: Option<(&str, usize)>,
+    ) -> Result<Issued, IssueError> {
+        let derived = idempotency.map(|(key, i)| Self::idempotent_id(key, i));
+        let credential = self
+            .complete(credential, derived)
+            .map_err(IssueError::Field)?;
+        let id = credential["id"]
+            .as_str()
+            .ok_or_else(|| IssueError::Field(FieldError::new("id", "must be a string")))?
+            .to_owned();
+        let replay = |node: &Self| -> Result<Issued, IssueError> {
+            match node.store.credential(&id) {
+                Ok(Some(c)) if idempotency.is_some() => Ok(Issued::Replayed(c)),
+                Ok(_) => Err(IssueError::Duplicate(id.clone())),
+                Err(e) => Err(IssueError::Internal(e.to_string())),
+            }
+        };
+        if self
+            .store
+            .contains(&id)
+            .map_err(|e| IssueError::Internal(e.to_string()))?
+        {
+            return replay(self);
+        }
+        let signer = self.signer.clone();
+        let signed = self
+            .pool
+            .run(move || async move {
+                let signed = signer.sign(credential).await?;
+                let new = NewCredential::new(&signed)
+                    .map_err(|e| SignError::Field(FieldError::new("credential", e.to_string())))?;
+                Ok::<_, SignError>((signed, new))
+            })
+            .await
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let (signed, new) = signed.map_err(|e| match e {
+            SignError::Field(f) => IssueError::Field(f),
+            SignError::JsonLd(m) => IssueError::Field(FieldError::new("", m)),
+            SignError::Signature(e) => IssueError::Internal(e.to_string()),
+        })?;
+        let intake = self.intake.get().expect("the intake starts with the node");
+        match intake.submit(new).await {
+            Ok(_) => Ok(Issued::New(signed)),
+            Err(StoreError::Duplicate(_)) => replay(self),
+            Err(e) => Err(IssueError::Internal(e.to_string())),
+        }
+    }
+
+    /// The binding document for anchors on `chain` from this issuer's
+    /// account, if one was made.
+    pub fn binding(&self, chain: &str, account: Address) -> Option<Arc<Value>> {
+        let key = binding_key(chain, account);
+        if let Some(b) = self.bindings.read().expect("bindings lock").get(&key) {
+            return Some(b.clone());
+        }
+        let doc: Value = serde_json::from_slice(&self.store.meta(&key).ok()??).ok()?;
+        let doc = Arc::new(doc);
+        self.bindings
+            .write()
+            .expect("bindings lock")
+            .insert(key, doc.clone());
+        Some(doc)
+    }
+
+    /// Makes sure the registry holds this issuer's binding of its chain
+    /// account: signs the document once (kept in the store, so a restart
+    /// registers the same one), then registers it, idempotently.
+    pub async fn ensure_binding(&self, chain: &RpcChain) -> Result<(), NodeError> {
+        let caip2 = format!("eip155:{}", chain.chain_id());
+        let key = binding_key(&caip2, chain.account());
+        let doc = match self.binding(&caip2, chain.account()) {
+            Some(doc) => (*doc).clone(),
+            None => {
+                // A minute early: block times may run a little behind ours.
+                let from = chrono::Utc::now() - chrono::Duration::minutes(1);
+                let doc = self
+                    .signer
+                    .sign_binding(chain.chain_id(), chain.account(), from, None)
+                    .await?;
+                self.store
+                    .put_meta(&key, &serde_json::to_vec(&doc).expect("JSON serializes"))?;
+                doc
+            }
+        };
+        let canonicalizer = crate::integrity::Canonicalizer::new(Contexts::standard());
+        let bound = crate::binding::verify_binding(&canonicalizer, &doc).await?;
+        let registered = chain.register_binding(bound.hash).await?;
+        self.metrics
+            .transactions
+            .inc_by(registered.sent.len() as u64);
+        tracing::info!(account = %chain.account(), transaction = %registered.transaction,
+            "issuer binding registered");
+        Ok(())
+    }
+
+    /// The newest form of a credential: as signed, with its anchor proof once
+    /// its batch is anchored.
+    pub fn current_form(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let Some(credential) = self.store.credential(id)? else {
+            return Ok(None);
+        };
+        let Some(placement) = self.store.placement(id)? else {
+            return Ok(Some(credential));
+        };
+        let Some(anchor) = placement.record.anchor() else {
+            return Ok(Some(credential));
+        };
+        let Some(binding) = self.binding(&anchor.chain, self.account) else {
+            return Ok(Some(credential));
+        };
+        Ok(Some(with_anchor_proof(
+            credential,
+            anchor_proof(anchor, &placement.inclusion, &binding),
+        )))
+    }
+}
+
+/// Reads the issuer key named in the settings, or creates (once) and reads
+/// the demo key in the data directory.
+pub fn load_key(settings: &Settings) -> Result<(IssuerKey, bool), NodeError> {
+    match &settings.key {
+        Some(path) => {
+            crate::key::read_identity(path)?;
+            let passphrase = passphrase()?;
+            Ok((IssuerKey::load(path, &passphrase)?, false))
+        }
+        None => {
+            let path = settings.data_dir.join(DEMO_KEY_FILE);
+            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+                NodeError::Setup(format!(
+                    "data directory {}: {e}",
+                    settings.data_dir.display()
+                ))
+            })?;
+            if !path.exists() {
+                let key = IssuerKey::generate(
+                    Some("Cairn Demo Issuer".into()),
+                    crate::key::SigningKeyType::Ed25519,
+                )?;
+                key.save(&path, DEMO_PASSPHRASE)?;
+            }
+            Ok((IssuerKey::load(&path, DEMO_PASSPHRASE)?, true))
+        }
+    }
+}
+
+/// The key's passphrase: `CAIRN_PASSPHRASE`, or the first line of the file
+/// named by `CAIRN_PASSPHRASE_FILE` (systemd credentials, secrets mounts).
+fn passphrase() -> Result<String, NodeError> {
+    if let Ok(p) = std::env::var("CAIRN_PASSPHRASE") {
+        if !p.is_empty() {
+            return Ok(p);
+        }
+    }
+    if let Ok(file) = std::env::var("CAIRN_PASSPHRASE_FILE") {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| NodeError::Setup(format!("CAIRN_PASSPHRASE_FILE {file}: {e}")))?;
+        return Ok(text.lines().next().unwrap_or("").to_owned());
+    }
+    Err(NodeError::Setup(
+        "--key needs its passphrase in CAIRN_PASSPHRASE or CAIRN_PASSPHRASE_FILE".into(),
+    ))
+}
+
+/// Polling intervals: fast on a chain on this machine, every 2 s elsewhere.
+fn poll_interval(url: &str) -> Duration {
+    let local = ["//127.0.0.1", "//localhost", "//[::1]"]
+        .iter()
+        .any(|h| url.contains(h));
+    if local {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_secs(2)
+    }
+}
+
+/// Connects to the configured chain; on the dev chain, deploys the registry
+/// from the issuer's account on first start (at the account's first CREATE
+/// address, so a restart finds it).
+async fn connect(
+    node: &Node,
+    key: &IssuerKey,
+    dev_url: Option<String>,
+) -> Result<RpcChain, NodeError> {
+    let (url, registry) = match (&node.settings.chain, dev_url) {
+        (ChainSetting::Rpc { url, contract }, _) => (url.clone(), *contract),
+        (ChainSetting::Dev, Some(url)) => {
+            let registry = node.account.create(0);
+            let probe =
+                RpcChain::connect(&url, key.account_key(), registry, ChainConfig::default())
+                    .await?;
+            let code = probe
+                .provider()
+                .get_code_at(registry)
+                .await
+                .map_err(|e| AnchorError::Rpc(e.to_string()))?;
+            if code.is_empty() {
+                let deployed = RpcChain::deploy_registry(&url, key.account_key()).await?;
+                if deployed != registry {
+                    return Err(NodeError::Setup(format!(
+                        "the dev chain registry landed at {deployed}, not {registry}: \
+                         the issuer account was used before"
+                    )));
+                }
+                tracing::info!(%registry, "registry deployed on the dev chain");
+            }
+            (url, registry)
+        }
+        (ChainSetting::Dev, None) => unreachable!("the dev chain is served before connecting"),
+    };
+    let config = ChainConfig {
+        confirmations: node.settings.confirmations,
+        max_fee_per_gas: node.settings.max_fee_per_gas,
+        poll_interval: poll_interval(&url),
+        ..ChainConfig::default()
+    };
+    let chain = RpcChain::connect(&url, key.account_key(), registry, config).await?;
+    if matches!(node.settings.chain, ChainSetting::Rpc { .. }) {
+        let code = chain
+            .provider()
+            .get_code_at(registry)
+            .await
+            .map_err(|e| AnchorError::Rpc(e.to_string()))?;
+        if code.is_empty() {
+            return Err(NodeError::Setup(format!(
+                "--contract {registry}: no contract there on chain {} \
+                 (deploy one with `cairn contract deploy`)",
+                chain.chain_id()
+            )));
+        }
+    }
+    Ok(chain)
+}
+
+/// Runs the node until `shutdown` resolves: serves HTTP, seals and anchors.
+/// On shutdown, stops taking requests, lets those in flight finish (each
+/// credential they acknowledged is on disk), and leaves batches where they
+/// are: the next start resumes them.
+pub async fn run(
+    settings: Settings,
+    key: IssuerKey,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listen: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), NodeError> {
+    let listen = settings.listen;
+    let dev = settings.chain == ChainSetting::Dev;
+    let data_dir: PathBuf = settings.data_dir.clone();
+    let node = Node::open(settings, &key)?;
+    let devchain = if dev {
+        Some(DevChain::open(&data_dir.join("devchain"))?)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| NodeError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let mut app = crate::api::router(node.clone());
+    if let Some(chain) = devchain {
+        app = app.nest("/devchain", crate::devchain::router(chain));
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+        })
+    };
+    on_listen(addr);
+    tracing::info!(%addr, issuer = %key.identity.did, "listening");
+
+    let dev_url = dev.then(|| {
+        let port = addr.port();
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        format!("http://{host}:{port}/devchain")
+    });
+    let batcher = tokio::spawn(crate::pipeline::batcher(node.clone(), stop_rx.clone()));
+    let chain_tasks = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            let chain = loop {
+                match connect(&node, &key, dev_url.clone()).await {
+                    Ok(c) => break Arc::new(c),
+                    Err(e) => {
+                        node.metrics.chain_errors.inc();
+                        tracing::error!(error = %e, "cannot connect to the chain; retrying");
+                        let wait = Duration::from_secs(1 << failures.min(5));
+                        failures += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            };
+            let _ = node.chain.set(ChainInfo {
+                chain: format!("eip155:{}", chain.chain_id()),
+                chain_id: chain.chain_id(),
+                registry: chain.registry(),
+                account: chain.account(),
+                dev,
+            });
+            tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
+                account = %chain.account(), "chain connected");
+            let every = poll_interval(&chain_url(&node, dev_url.as_deref()))
+                .max(Duration::from_millis(200));
+            let watcher = tokio::spawn(crate::pipeline::head_watcher(
+                node.clone(),
+                chain.clone(),
+                every,
+            ));
+            crate::pipeline::anchorer(node.clone(), chain).await;
+            watcher.abort();
+        })
+    };
+
+    shutdown.await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    chain_tasks.abort();
+    let _ = batcher.await;
+    match tokio::time::timeout(Duration::from_secs(30), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+        Err(_) => tracing::warn!("requests still running after 30 s; stopping anyway"),
+    }
+    tracing::info!(queued = node.store.queued(), "stopped");
+    Ok(())
+}
+
+fn chain_url(node: &Node, dev_url: Option<&str>) -> String {
+    match &node.settings.chain {
+        ChainSetting::Rpc { url, .. } => url.clone(),
+        ChainSetting::Dev => dev_url.unwrap_or_default().to_owned(),
+    }
+}
+
+/// Where the demo key lives in a data directory.
+pub fn demo_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DEMO_KEY_FILE)
+}

@@ -1,0 +1,281 @@
+//! The issuance pipeline after signing: the intake (group commit of signed
+//! credentials to the store), the batcher (seals batches by size or age) and
+//! the anchorer (anchors each sealed batch, oldest first, and records it).
+//!
+//! Every step reads its work from the store and finishes with one atomic
+//! write, so the node can be killed at any moment and resume on start: a
+//! credential is either queued, sealed in exactly one batch, or in an
+//! anchored batch. The anchorer asks the chain before it sends (see
+//! `anchor`), so a batch whose transaction went out just before a crash is
+//! found on chain, not anchored twice.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::anchor::RpcChain;
+use crate::node::Node;
+use crate::store::{NewCredential, StoreError};
+
+type Reply = oneshot::Sender<Result<u64, StoreError>>;
+
+/// The most credentials written in one group commit.
+const GROUP_MAX: usize = 1024;
+/// The batcher seals no further batch while this many wait for their
+/// anchor: while the chain is slow or down, credentials wait in the queue
+/// and go out in full batches when it is back, not in a transaction per
+/// `batch_max_age`.
+const SEALED_AHEAD: usize = 2;
+
+/// Hands signed credentials to one writer thread, which stores everything
+/// waiting in one synced write.
+#[derive(Clone)]
+pub struct Intake {
+    tx: mpsc::Sender<(NewCredential, Reply)>,
+}
+
+impl Intake {
+    pub fn start(node: std::sync::Weak<Node>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(NewCredential, Reply)>(GROUP_MAX * 4);
+        std::thread::Builder::new()
+            .name("cairn-intake".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut group = vec![first];
+                    while group.len() < GROUP_MAX {
+                        match rx.try_recv() {
+                            Ok(item) => group.push(item),
+                            Err(_) => break,
+                        }
+                    }
+                    let Some(node) = node.upgrade() else { return };
+                    let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                    let now = chrono::Utc::now().timestamp();
+                    let results = node.store.add_credentials(items, now);
+                    let added = results.iter().filter(|r| r.is_ok()).count() as u64;
+                    node.metrics.issued.inc_by(added);
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(result);
+                    }
+                    if node.store.queued() >= node.settings.batch_size as u64 {
+                        node.batch_wake.notify_one();
+                    }
+                }
+            })
+            .expect("the intake thread starts");
+        Self { tx }
+    }
+
+    /// Stores a signed credential; returns once it is on disk.
+    pub async fn submit(&self, item: NewCredential) -> Result<u64, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let stopped = || StoreError::Corrupt("the node is shutting down".into());
+        self.tx.send((item, tx)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+/// Seals a batch whenever `batch_size` credentials wait or the oldest has
+/// waited `batch_max_age`; returns when `stop` turns true.
+pub async fn batcher(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let size = node.settings.batch_size;
+    let max_age = node.settings.batch_max_age.as_secs() as i64;
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let oldest = match node.store.oldest_queued() {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "store: cannot read the queue");
+                None
+            }
+        };
+        let queued = node.store.queued();
+        let backlog = node.store.sealed_batches().map_or(0, |b| b.len());
+        let due = backlog < SEALED_AHEAD
+            && (queued >= size as u64 || oldest.is_some_and(|t| now - t >= max_age));
+        if due {
+            let store = node.store.clone();
+            match tokio::task::spawn_blocking(move || store.seal(size, now)).await {
+                Ok(Ok(Some(batch))) => {
+                    tracing::info!(
+                        batch = batch.number,
+                        root = %hex::encode(batch.root),
+                        leaves = batch.leaf_count,
+                        "batch sealed"
+                    );
+                    node.anchor_wake.notify_one();
+                    continue;
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "sealing a batch failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => tracing::error!(error = %e, "the sealing task failed"),
+            }
+        }
+        let wait = match oldest {
+            Some(t) => Duration::from_secs((t + max_age - now).clamp(0, max_age) as u64)
+                .max(Duration::from_millis(100)),
+            None => node.settings.batch_max_age,
+        };
+        tokio::select! {
+            _ = node.batch_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// How long the anchorer waits after a failure: doubling from a second up
+/// to a minute.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
+}
+
+/// Anchors sealed batches, oldest first, forever. First makes sure the
+/// issuer's binding of its chain account is registered. Can be dropped at any
+/// await point: all its state is in the store and on chain.
+pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
+    let mut failures = 0;
+    loop {
+        match node.ensure_binding(&chain).await {
+            Ok(()) => break,
+            Err(e) => {
+                node.metrics.chain_errors.inc();
+                tracing::error!(error = %e, "cannot register the issuer binding; retrying");
+                tokio::time::sleep(backoff(failures)).await;
+                failures += 1;
+            }
+        }
+    }
+    // Anchors made recently, rechecked for reorganisations until deep.
+    let mut recent: VecDeque<(u64, crate::anchor::AnchorRecord)> = VecDeque::new();
+    if let Ok(done) = node
+        .store
+        .list_batches(crate::store::StateFilter::Anchored, 0, usize::MAX)
+    {
+        for b in done.into_iter().rev().take(8) {
+            if let Some(a) = b.anchor() {
+                recent.push_front((b.number, a.clone()));
+            }
+        }
+    }
+    failures = 0;
+    loop {
+        let sealed = node.store.sealed_batches().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "store: cannot list sealed batches");
+            Vec::new()
+        });
+        let mut failed = false;
+        for batch in sealed {
+            match chain.anchor(batch.root, batch.leaf_count).await {
+                Ok(anchored) => {
+                    let now = chrono::Utc::now().timestamp();
+                    if let Err(e) =
+                        node.store
+                            .mark_anchored(batch.number, anchored.record.clone(), now)
+                    {
+                        tracing::error!(error = %e, "store: cannot record an anchor");
+                        failed = true;
+                        break;
+                    }
+                    node.batch_wake.notify_one();
+                    node.metrics
+                        .anchor_latency
+                        .observe((now - batch.sealed_at).max(0) as f64);
+                    node.metrics.transactions.inc_by(anchored.sent.len() as u64);
+                    if !anchored.sent.is_empty() {
+                        record_fees(&node, &chain, anchored.record.transaction).await;
+                    }
+                    tracing::info!(
+                        batch = batch.number,
+                        transaction = %anchored.record.transaction,
+                        block = anchored.record.block_number,
+                        "batch anchored"
+                    );
+                    recent.push_back((batch.number, anchored.record));
+                    failures = 0;
+                }
+                Err(e) => {
+                    node.metrics.chain_errors.inc();
+                    tracing::error!(batch = batch.number, error = %e, "anchoring failed; retrying");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        recheck(&node, &chain, &mut recent).await;
+        let wait = if failed {
+            failures += 1;
+            backoff(failures)
+        } else {
+            Duration::from_secs(5)
+        };
+        tokio::select! {
+            _ = node.anchor_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Rechecks recent anchors: one dropped by a reorganisation is anchored again
+/// and its new record stored. Anchors 64 blocks under the head are dropped
+/// from the list.
+async fn recheck(
+    node: &Node,
+    chain: &RpcChain,
+    recent: &mut VecDeque<(u64, crate::anchor::AnchorRecord)>,
+) {
+    let head = node.head();
+    recent.retain(|(_, r)| head.saturating_sub(r.block_number) < 64);
+    for (number, record) in recent.iter_mut() {
+        match chain.recheck(record).await {
+            Ok(None) => {}
+            Ok(Some(again)) => {
+                tracing::warn!(batch = *number, transaction = %again.record.transaction,
+                    "anchor dropped by a reorganisation; anchored again");
+                let now = chrono::Utc::now().timestamp();
+                match node.store.mark_anchored(*number, again.record.clone(), now) {
+                    Ok(()) => *record = again.record,
+                    Err(e) => tracing::error!(error = %e, "store: cannot record an anchor"),
+                }
+            }
+            Err(e) => {
+                node.metrics.chain_errors.inc();
+                tracing::warn!(error = %e, "rechecking an anchor failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn record_fees(node: &Node, chain: &RpcChain, tx: alloy::primitives::B256) {
+    match chain.provider().get_transaction_receipt(tx).await {
+        Ok(Some(r)) => {
+            node.metrics.gas_used.inc_by(r.gas_used);
+            node.metrics
+                .fees_paid_wei
+                .inc_by(r.gas_used as f64 * r.effective_gas_price as f64);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "no receipt for fee accounting"),
+    }
+}
+
+/// Follows the chain head, for confirmation counts.
+pub async fn head_watcher(node: Arc<Node>, chain: Arc<RpcChain>, every: Duration) {
+    loop {
+        match chain.provider().get_block_number().await {
+            Ok(n) => node.set_head(n),
+            Err(e) => tracing::debug!(error = %e, "head unknown"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}

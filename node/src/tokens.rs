@@ -1,0 +1,214 @@
+//! Bearer tokens for the issuer endpoints.
+//!
+//! Kept in `tokens.json` in the data directory, apart from RocksDB, so that
+//! `cairn-node token create` works while the node runs (RocksDB allows one
+//! process). Only each token's SHA-256 is stored: a leaked file grants
+//! nothing. Every change rewrites the file atomically (write, sync, rename);
+//! the node re-reads it when it changes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const FILE: &str = "tokens.json";
+/// How often the node looks at the file for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("no token {0}")]
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// A short public name for the token (to list and revoke it).
+    pub id: String,
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE)
+}
+
+/// Reads the token records (none if the file does not exist).
+pub fn list(data_dir: &Path) -> Result<Vec<TokenRecord>, TokenError> {
+    let path = path_in(data_dir);
+    let err = |reason: String| TokenError::File {
+        path: path.clone(),
+        reason,
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+fn write(data_dir: &Path, records: &[TokenRecord]) -> Result<(), TokenError> {
+    let path = path_in(data_dir);
+    let err = |e: std::io::Error| TokenError::File {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(data_dir).map_err(err)?;
+    let tmp = data_dir.join(format!("{FILE}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(err)?;
+    file.write_all(&serde_json::to_vec_pretty(records).expect("records serialize"))
+        .map_err(err)?;
+    file.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(())
+}
+
+/// Creates a token; returns its record and the token itself, which is shown
+/// once and never stored.
+pub fn create(data_dir: &Path) -> Result<(TokenRecord, String), TokenError> {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let token = format!(
+        "cairn_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let mut id = [0u8; 4];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    let record = TokenRecord {
+        id: hex::encode(id),
+        hash: hash(&token),
+        created: crate::credential::fmt_time(chrono::Utc::now()),
+        revoked: None,
+    };
+    let mut records = list(data_dir)?;
+    records.push(record.clone());
+    write(data_dir, &records)?;
+    Ok((record, token))
+}
+
+/// Revokes a token by id; it stops working within a second.
+pub fn revoke(data_dir: &Path, id: &str) -> Result<(), TokenError> {
+    let mut records = list(data_dir)?;
+    let record = records
+        .iter_mut()
+        .find(|r| r.id == id)
+        .ok_or_else(|| TokenError::Unknown(id.to_owned()))?;
+    record
+        .revoked
+        .get_or_insert_with(|| crate::credential::fmt_time(chrono::Utc::now()));
+    write(data_dir, &records)
+}
+
+/// The node's view of the tokens: hashes of the live ones, refreshed when the
+/// file changes.
+pub struct Tokens {
+    data_dir: PathBuf,
+    state: Mutex<Loaded>,
+}
+
+struct Loaded {
+    checked: Instant,
+    modified: Option<SystemTime>,
+    /// hash → token id
+    live: HashMap<String, String>,
+}
+
+impl Tokens {
+    pub fn open(data_dir: &Path) -> Result<Self, TokenError> {
+        let tokens = Self {
+            data_dir: data_dir.to_owned(),
+            state: Mutex::new(Loaded {
+                checked: Instant::now(),
+                modified: None,
+                live: HashMap::new(),
+            }),
+        };
+        tokens.reload(&mut tokens.state.lock().expect("tokens lock"))?;
+        Ok(tokens)
+    }
+
+    fn reload(&self, state: &mut Loaded) -> Result<(), TokenError> {
+        state.checked = Instant::now();
+        let modified = std::fs::metadata(path_in(&self.data_dir))
+            .and_then(|m| m.modified())
+            .ok();
+        if modified == state.modified && modified.is_some() {
+            return Ok(());
+        }
+        state.live = list(&self.data_dir)?
+            .into_iter()
+            .filter(|r| r.revoked.is_none())
+            .map(|r| (r.hash, r.id))
+            .collect();
+        state.modified = modified;
+        Ok(())
+    }
+
+    /// The id of the live token `token`, if it is one. A revocation is seen
+    /// within [`RELOAD_EVERY`]; a token created meanwhile at once (an
+    /// unknown token makes the node look at the file, which costs a stat).
+    pub fn check(&self, token: &str) -> Option<String> {
+        let hashed = hash(token);
+        let mut state = self.state.lock().expect("tokens lock");
+        let known = state.live.contains_key(&hashed);
+        if !known || state.checked.elapsed() >= RELOAD_EVERY {
+            if let Err(e) = self.reload(&mut state) {
+                // Keep the tokens known so far; a half-written edit by hand
+                // must not lock every issuer out or let anyone in.
+                tracing::warn!(error = %e, "tokens file unreadable; keeping the previous tokens");
+            }
+        }
+        state.live.get(&hashed).cloned()
+    }
+
+    /// How many live tokens there are.
+    pub fn count(&self) -> usize {
+        self.state.lock().expect("tokens lock").live.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_tokens_work_until_revoked_and_only_hashes_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, token_a) = create(dir.path()).unwrap();
+        let (_, token_b) = create(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(!text.contains(&token_a) && text.contains(&a.hash));
+        let tokens = Tokens::open(dir.path()).unwrap();
+        assert_eq!(tokens.check(&token_a), Some(a.id.clone()));
+        assert!(tokens.check("cairn_guess").is_none());
+        revoke(dir.path(), &a.id).unwrap();
+        assert!(matches!(
+            revoke(dir.path(), "nope"),
+            Err(TokenError::Unknown(_))
+        ));
+        // Seen at the next reload.
+        std::thread::sleep(RELOAD_EVERY + Duration::from_millis(50));
+        assert!(tokens.check(&token_a).is_none());
+        assert!(tokens.check(&token_b).is_some());
+        assert_eq!(list(dir.path()).unwrap().len(), 2);
+    }
+}

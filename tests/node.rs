@@ -1,0 +1,919 @@
+//! The `cairn-node` binary end to end: issuing over HTTP, batching and
+//! anchoring on the embedded dev chain and on anvil, every bad request
+//! answered with a problem, the CLI against a node, and a crash test that
+//! kills the node at random moments.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256};
+use cairn::merkle::{credential_digest, InclusionProof};
+use cairn_tests::{
+    cairn, encode, node_token, run, unsigned_credential, write_achievement, Anvil, NodeProcess,
+};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+fn http() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn issue_one(node: &NodeProcess, token: &str, subject: &str) -> (u16, Value) {
+    let r = http()
+        .post(format!("{}/credentials/issue", node.url))
+        .bearer_auth(token)
+        .json(&json!({"credential": unsigned_credential(subject)}))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap())
+}
+
+/// Posts NDJSON to the bulk endpoint; returns the result lines (the summary
+/// last).
+fn bulk(node: &NodeProcess, token: &str, key: Option<&str>, body: String) -> Vec<Value> {
+    let mut req = http()
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let r = req.send().unwrap();
+    assert_eq!(r.status(), 200);
+    r.text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ndjson(subjects: impl Iterator<Item = String>) -> String {
+    subjects
+        .map(|s| json!({"credential": unsigned_credential(&s)}).to_string() + "\n")
+        .collect()
+}
+
+/// Reads the registry's anchor of `root` over JSON-RPC: (issuer, leafCount).
+fn anchored_on_chain(rpc_url: &str, registry: &str, root: &str) -> (Address, u64) {
+    use alloy::providers::ProviderBuilder;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
+        let registry = cairn::anchor::CairnRegistry::new(registry.parse().unwrap(), &provider);
+        let root: B256 = root.parse().unwrap();
+        let a = registry.anchors(root).call().await.unwrap();
+        (a.issuer, a.leafCount.to::<u64>())
+    })
+}
+
+/// Checks a credential's anchor proof entry: its path leads from the
+/// credential's digest to the root, which the registry holds from the
+/// node's account.
+fn check_anchored(vc: &Value, rpc_url: &str, account: &str) {
+    let proofs = vc["proof"].as_array().expect("a proof set");
+    assert_eq!(proofs.len(), 2, "issuer proof and anchor proof: {vc:#}");
+    let anchor = &proofs[1];
+    assert_eq!(anchor["type"], cairn::merkle::ANCHOR_PROOF_TYPE);
+    let inclusion: InclusionProof = serde_json::from_value(json!({
+        "leafIndex": anchor["leafIndex"], "leafCount": anchor["leafCount"], "path": anchor["path"],
+    }))
+    .unwrap();
+    let root: [u8; 32] = hex::decode(anchor["root"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert!(inclusion.verify(&credential_digest(vc).unwrap(), &root));
+    let (issuer, leaves) = anchored_on_chain(
+        rpc_url,
+        anchor["registry"].as_str().unwrap(),
+        &format!("0x{}", hex::encode(root)),
+    );
+    assert_eq!(issuer, account.parse::<Address>().unwrap());
+    assert_eq!(leaves, inclusion.leaf_count);
+    // The binding document names the same account.
+    assert!(anchor["binding"]["credentialSubject"]["id"]
+        .as_str()
+        .unwrap()
+        .ends_with(account));
+}
+
+#[test]
+fn the_node_issues_batches_and_anchors_on_its_dev_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "1"], &[]);
+    let token = node_token(&data);
+    // With no key, a demo issuer is created and said to be one.
+    assert!(data.join("demo-issuer.key").is_file());
+    let health = node.get_json("/health");
+    let did = health["issuer"].as_str().unwrap().to_owned();
+    assert!(did.starts_with("did:key:z6Mk"));
+
+    let r = http()
+        .post(format!("{}/credentials/issue", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"credential": unsigned_credential("did:example:alice"), "options": {}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let vc = r.json::<Value>().unwrap()["verifiableCredential"].clone();
+    let id = vc["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("urn:uuid:"), "{id}");
+    assert_eq!(location, format!("/credentials/{id}"));
+    assert_eq!(vc["issuer"]["id"], did.as_str());
+    assert_eq!(vc["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+
+    // Forty more in one bulk call, under an idempotency key.
+    let body = ndjson((0..40).map(|i| format!("did:example:bulk{i}")));
+    let lines = bulk(&node, &token, Some("cohort-2026"), body.clone());
+    assert_eq!(lines.len(), 41);
+    assert_eq!(
+        lines[40]["summary"],
+        json!({"issued": 40, "replayed": 0, "failed": 0})
+    );
+    for (i, line) in lines[..40].iter().enumerate() {
+        assert_eq!(line["index"], i);
+        assert_eq!(line["status"], 201, "{line}");
+    }
+    let bulk_ids: Vec<String> = lines[..40]
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Anchored within seconds (batches sealed after 1 s).
+    let proof = node.wait_anchored(&id, Duration::from_secs(30));
+    assert!(proof["confirmations"].as_u64().unwrap() >= 1);
+    let last = node.wait_anchored(&bulk_ids[39], Duration::from_secs(30));
+    let health = node.get_json("/health");
+    let account = health["chain"]["account"].as_str().unwrap().to_owned();
+    let dev_rpc = format!("{}/devchain", node.url);
+    for cid in [&id, &bulk_ids[0], &bulk_ids[39]] {
+        let vc = node.get_json(&format!("/credentials/{}", encode(cid)));
+        check_anchored(&vc, &dev_rpc, &account);
+    }
+    // The batch is listed and found by its root.
+    let root = last["batch"]["root"].as_str().unwrap();
+    let batch = node.get_json(&format!("/batches/{root}"));
+    assert_eq!(batch["state"], "anchored");
+    assert_eq!(
+        batch["anchor"]["transaction"],
+        last["anchor"]["transaction"]
+    );
+    let listed = node.get_json("/batches?state=anchored");
+    let total: u64 = listed["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["leafCount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 41, "every credential in exactly one batch");
+    assert!(node.get_json("/batches?state=sealed")["batches"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // `cairn verify` accepts the anchored credential as issued by the node.
+    let file = dir.path().join("alice.json");
+    std::fs::write(
+        &file,
+        node.get_json(&format!("/credentials/{}", encode(&id)))
+            .to_string(),
+    )
+    .unwrap();
+    run(cairn().arg("verify").arg(&file)).success();
+    // So does the node's own verify endpoint, and it refuses a forgery.
+    let mut forged: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let verdict = |vc: &Value| {
+        http()
+            .post(format!("{}/credentials/verify", node.url))
+            .json(&json!({"verifiableCredential": vc}))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()
+    };
+    assert_eq!(verdict(&forged)["verified"], true);
+    forged["name"] = json!("Chief Surgeon");
+    let report = verdict(&forged);
+    assert_eq!(report["verified"], false);
+    assert_eq!(report["verdict"], "invalid");
+
+    // A retried upload issues nothing: the same ids come back.
+    let again = bulk(&node, &token, Some("cohort-2026"), body);
+    assert_eq!(
+        again[40]["summary"],
+        json!({"issued": 0, "replayed": 40, "failed": 0})
+    );
+    for (line, first) in again[..40].iter().zip(&bulk_ids) {
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["id"], first.as_str());
+    }
+    let metrics = node.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains("cairn_credentials_issued_total 41"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cairn_batches{state=\"anchored\"}"));
+    assert!(metrics.contains("cairn_gas_used_total"));
+
+    // SIGTERM stops it cleanly; a restart serves the same data.
+    let before = node.get_json(&format!("/credentials/{}", encode(&id)));
+    assert_eq!(node.terminate(), Some(0));
+    let node = NodeProcess::start(&data, &["--batch-max-age", "1"], &[]);
+    assert_eq!(node.get_json("/health")["issued"], 41);
+    assert_eq!(
+        node.get_json(&format!("/credentials/{}", encode(&id))),
+        before
+    );
+    let (status, _) = issue_one(&node, &token, "did:example:after-restart");
+    assert_eq!(status, 201);
+}
+
+/// Every bad request gets a 4xx problem+json naming the field at fault.
+#[test]
+fn bad_requests_get_problems_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    let revoked = node_token(&data);
+    let revoked_id = cairn::tokens::list(&data)
+        .unwrap()
+        .last()
+        .unwrap()
+        .id
+        .clone();
+    run(std::process::Command::new(cairn_tests::cairn_node_path())
+        .args(["token", "revoke", "--data-dir"])
+        .arg(&data)
+        .arg(&revoked_id))
+    .success();
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let issue = |auth: Option<&str>, ct: &str, body: Vec<u8>| {
+        let mut r = http()
+            .post(format!("{}/credentials/issue", node.url))
+            .header("content-type", ct)
+            .body(body);
+        if let Some(t) = auth {
+            r = r.bearer_auth(t);
+        }
+        r.send().unwrap()
+    };
+    let expect = |r: reqwest::blocking::Response, status: u16, field: Option<&str>, what: &str| {
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let p: Value = r.json().unwrap();
+        assert_eq!(p["status"], status, "{what}: {p}");
+        assert!(
+            p["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {p}"
+        );
+        assert!(p["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:cairn:problem:"));
+        assert_eq!(p["field"].as_str(), field, "{what}: {p}");
+        p
+    };
+    let good = json!({"credential": unsigned_credential("did:example:x")});
+    let body = |v: Value| serde_json::to_vec(&v).unwrap();
+    let json_ct = "application/json";
+
+    // Authentication comes first.
+    expect(
+        issue(None, json_ct, body(good.clone())),
+        401,
+        Some("Authorization"),
+        "no token",
+    );
+    expect(
+        issue(Some("cairn_wrong"), json_ct, body(good.clone())),
+        401,
+        Some("Authorization"),
+        "wrong token",
+    );
+    expect(
+        issue(Some(&revoked), json_ct, body(good.clone())),
+        401,
+        Some("Authorization"),
+        "revoked token",
+    );
+    // Malformed and mistyped bodies.
+    expect(
+        issue(Some(&token), json_ct, b"{\"credential\": ".to_vec()),
+        400,
+        Some("body"),
+        "malformed JSON",
+    );
+    expect(
+        issue(Some(&token), json_ct, body(json!([1, 2]))),
+        400,
+        Some("body"),
+        "not an object",
+    );
+    expect(
+        issue(Some(&token), json_ct, body(json!({"credential": 5}))),
+        400,
+        Some("credential"),
+        "credential a number",
+    );
+    expect(
+        issue(Some(&token), json_ct, body(json!({}))),
+        400,
+        Some("credential"),
+        "credential missing",
+    );
+    expect(
+        issue(
+            Some(&token),
+            json_ct,
+            body(json!({"credential": {}, "extra": 1})),
+        ),
+        400,
+        Some("extra"),
+        "unknown member",
+    );
+    expect(
+        issue(
+            Some(&token),
+            json_ct,
+            body(
+                json!({"credential": unsigned_credential("did:example:x"), "options": {"proofType": "x"}}),
+            ),
+        ),
+        400,
+        Some("options.proofType"),
+        "unknown option",
+    );
+    expect(
+        issue(
+            Some(&token),
+            json_ct,
+            body(json!({"credential": unsigned_credential("did:example:x"), "options": []})),
+        ),
+        400,
+        Some("options"),
+        "options an array",
+    );
+    let mut bad_date = unsigned_credential("did:example:x");
+    bad_date["validFrom"] = json!("yesterday");
+    expect(
+        issue(Some(&token), json_ct, body(json!({"credential": bad_date}))),
+        400,
+        Some("credential.validFrom"),
+        "bad date",
+    );
+    let mut no_name = unsigned_credential("did:example:x");
+    no_name.as_object_mut().unwrap().remove("name");
+    expect(
+        issue(Some(&token), json_ct, body(json!({"credential": no_name}))),
+        400,
+        Some("credential.name"),
+        "no name",
+    );
+    let mut other_issuer = unsigned_credential("did:example:x");
+    other_issuer["issuer"] = json!("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK");
+    expect(
+        issue(
+            Some(&token),
+            json_ct,
+            body(json!({"credential": other_issuer})),
+        ),
+        400,
+        Some("credential.issuer"),
+        "another issuer",
+    );
+    let mut typo = unsigned_credential("did:example:x");
+    typo["credentialSubject"]["achievment"] = json!("typo");
+    let p = expect(
+        issue(Some(&token), json_ct, body(json!({"credential": typo}))),
+        400,
+        Some("credential"),
+        "undefined term",
+    );
+    assert!(p["detail"].as_str().unwrap().contains("achievment"), "{p}");
+    expect(
+        issue(Some(&token), "text/plain", body(good.clone())),
+        415,
+        Some("Content-Type"),
+        "content type",
+    );
+    // Oversize.
+    let mut huge = unsigned_credential("did:example:x");
+    huge["description"] = json!("x".repeat(2 << 20));
+    expect(
+        issue(Some(&token), json_ct, body(json!({"credential": huge}))),
+        413,
+        None,
+        "oversize body",
+    );
+    // A duplicate id.
+    let mut with_id = unsigned_credential("did:example:x");
+    with_id["id"] = json!("urn:uuid:00000000-0000-4000-8000-000000000001");
+    assert_eq!(
+        issue(
+            Some(&token),
+            json_ct,
+            body(json!({"credential": with_id.clone()}))
+        )
+        .status(),
+        201
+    );
+    expect(
+        issue(Some(&token), json_ct, body(json!({"credential": with_id}))),
+        409,
+        Some("credential.id"),
+        "duplicate id",
+    );
+    // Bad idempotency key.
+    let r = http()
+        .post(format!("{}/credentials/issue", node.url))
+        .bearer_auth(&token)
+        .header("idempotency-key", "")
+        .json(&good)
+        .send()
+        .unwrap();
+    expect(r, 400, Some("Idempotency-Key"), "empty idempotency key");
+
+    // Bulk: whole-request problems, then per-item ones.
+    let bulk_raw = |ct: &str, body: Vec<u8>| {
+        http()
+            .post(format!("{}/credentials/issue/bulk", node.url))
+            .bearer_auth(&token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    expect(
+        bulk_raw(json_ct, body(json!({"a": 1}))),
+        400,
+        Some("body"),
+        "bulk not an array",
+    );
+    expect(
+        bulk_raw("text/csv", b"a,b".to_vec()),
+        415,
+        Some("Content-Type"),
+        "bulk content type",
+    );
+    let r = http()
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .body("{}")
+        .send()
+        .unwrap();
+    expect(r, 401, Some("Authorization"), "bulk without token");
+    let mixed = format!(
+        "{}\nnot json\n{}\n\n{}\n{}\n",
+        json!({"credential": unsigned_credential("did:example:b0")}),
+        json!({"credential": 7}),
+        json!({"credential": unsigned_credential("did:example:b3")}),
+        json!({"credential": {"name": "x".repeat(2 << 20)}}),
+    );
+    let lines: Vec<Value> = bulk_raw("application/x-ndjson", mixed.into_bytes())
+        .text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    assert_eq!(lines[0]["status"], 201);
+    assert_eq!(lines[1]["status"], 400);
+    assert_eq!(lines[1]["problem"]["field"], "[1]");
+    assert_eq!(lines[2]["problem"]["field"], "[2].credential");
+    assert_eq!(lines[3]["status"], 201);
+    assert_eq!(lines[4]["status"], 413);
+    assert_eq!(
+        lines[5]["summary"],
+        json!({"issued": 2, "replayed": 0, "failed": 3})
+    );
+    let array = json!([
+        {"credential": unsigned_credential("did:example:a0")},
+        {"credential": unsigned_credential("did:example:a1"), "bogus": true},
+    ]);
+    let lines: Vec<Value> = bulk_raw(json_ct, body(array))
+        .text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["status"], 201);
+    assert_eq!(lines[1]["problem"]["field"], "[1].bogus");
+
+    // Reading endpoints.
+    expect(
+        node.get("/credentials/urn:uuid:nope"),
+        404,
+        Some("id"),
+        "unknown credential",
+    );
+    expect(
+        node.get("/credentials/urn:uuid:nope/proof"),
+        404,
+        Some("id"),
+        "unknown credential proof",
+    );
+    expect(
+        node.get(&format!("/batches/{}", "ab".repeat(32))),
+        404,
+        Some("root"),
+        "unknown batch",
+    );
+    expect(node.get("/batches/xyz"), 400, Some("root"), "bad root");
+    expect(
+        node.get("/batches?state=lost"),
+        400,
+        Some("state"),
+        "bad state",
+    );
+    expect(
+        node.get("/batches?limit=0"),
+        400,
+        Some("limit"),
+        "bad limit",
+    );
+    expect(
+        node.get("/batches?from=minus"),
+        400,
+        Some("from"),
+        "bad from",
+    );
+    expect(
+        node.get("/batches?colour=red"),
+        400,
+        Some("colour"),
+        "unknown parameter",
+    );
+    expect(node.get("/nowhere"), 404, None, "unknown path");
+    expect(
+        node.get("/credentials/issue/bulk"),
+        405,
+        None,
+        "wrong method",
+    );
+    let verify = |v: Value| {
+        http()
+            .post(format!("{}/credentials/verify", node.url))
+            .json(&v)
+            .send()
+            .unwrap()
+    };
+    expect(
+        verify(json!({})),
+        400,
+        Some("verifiableCredential"),
+        "verify without credential",
+    );
+    expect(
+        verify(json!({"verifiableCredential": "x"})),
+        400,
+        Some("verifiableCredential"),
+        "verify a string",
+    );
+    expect(
+        verify(json!({"verifiableCredential": {}, "options": {"at": "soon"}})),
+        400,
+        Some("options.at"),
+        "verify bad time",
+    );
+    // The node is still well after all that.
+    assert_eq!(node.get_json("/health")["status"], "ok");
+    let openapi = node.get_json("/openapi.json");
+    assert!(openapi["paths"]["/credentials/issue"]["post"].is_object());
+}
+
+#[test]
+fn the_cli_issues_a_roster_through_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "1"], &[]);
+    let token = node_token(&data);
+    let achievement = write_achievement(dir.path());
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "recipient,validUntil\nada@example.org,2031-01-01\ndid:example:grace,\nlinus@example.org,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("issued");
+    let cli = |extra: &[&str]| {
+        let mut cmd = cairn();
+        cmd.args(["issue", "--node", &node.url, "--achievement"])
+            .arg(&achievement)
+            .env("CAIRN_TOKEN", &token)
+            .args(extra);
+        cmd
+    };
+    let r = run(&mut cli(&[
+        "--csv",
+        roster.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]))
+    .success();
+    assert!(
+        r.stderr.contains("issued 3, already issued 0, failed 0"),
+        "{r:#?}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(files.len(), 3);
+    // The same roster again issues nothing.
+    let r = run(&mut cli(&["--csv", roster.to_str().unwrap()])).success();
+    assert!(
+        r.stderr.contains("issued 0, already issued 3, failed 0"),
+        "{r:#?}"
+    );
+    // A bad row refuses the whole roster, naming the line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "recipient\nok@example.org\nnot an address\n").unwrap();
+    let r = run(&mut cli(&["--csv", bad.to_str().unwrap()]));
+    let line = r.one_line_error();
+    assert!(
+        line.contains("line 3") && line.contains("nothing issued"),
+        "{line}"
+    );
+    // No token: a one-line reason.
+    let r = run(cli(&["--csv", roster.to_str().unwrap()]).env_remove("CAIRN_TOKEN"));
+    assert!(r.one_line_error().contains("CAIRN_TOKEN"));
+    let r = run(cli(&["--csv", roster.to_str().unwrap()]).env("CAIRN_TOKEN", "cairn_wrong"));
+    assert!(r.one_line_error().contains("HTTP 401"));
+
+    // One credential, then its proof and the batches.
+    let r = run(&mut cli(&["--recipient", "did:example:hopper"])).success();
+    let vc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = vc["id"].as_str().unwrap();
+    node.wait_anchored(id, Duration::from_secs(30));
+    let r = run(cairn().args(["proof", "--node", &node.url, id])).success();
+    let proof: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(proof["status"], "anchored");
+    let r = run(cairn().args(["batches", "--node", &node.url])).success();
+    assert!(r.stdout.contains("anchored"), "{r:#?}");
+    let r = run(cairn().args(["proof", "--node", &node.url, "urn:uuid:missing"]));
+    assert!(r.one_line_error().contains("HTTP 404"));
+    let r = run(cairn().args(["proof", "--node", "ftp://x", "id"]));
+    assert!(r.one_line_error().contains("--node"));
+}
+
+/// Funds the issuer's account on anvil and deploys a registry with
+/// `cairn contract deploy`; returns (key file, registry address, account).
+fn deploy(anvil: &Anvil, dir: &Path) -> (std::path::PathBuf, String, String) {
+    let (key, _) = cairn_tests::new_key(dir, "board");
+    let show = run(cairn().args(["key", "show"]).arg(&key)).success();
+    let account = cairn_tests::field(&show.stdout, "address").unwrap();
+    anvil.fund(&account);
+    let r = run(cairn()
+        .args(["contract", "deploy", "--rpc-url", &anvil.url, "--key"])
+        .arg(&key))
+    .success();
+    let registry = r.stdout.trim().to_owned();
+    assert!(registry.starts_with("0x") && registry.len() == 42, "{r:#?}");
+    (key, registry, account)
+}
+
+#[test]
+fn the_node_anchors_on_anvil_with_settings_from_file_and_environment() {
+    let anvil = Anvil::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, account) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    // The file says 1000 and 60 s; the flag's 25 wins over the file and the
+    // environment gives the RPC URL: 60 credentials make three batches at
+    // once, none waiting for the age limit.
+    let config = dir.path().join("cairn.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "batch-size = 1000\nbatch-max-age = 60\nconfirmations = 1\ncontract = \"{registry}\"\nkey = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let node = NodeProcess::start(
+        &data,
+        &["--config", config.to_str().unwrap(), "--batch-size", "25"],
+        &[("CAIRN_RPC_URL", &anvil.url)],
+    );
+    let token = node_token(&data);
+    let lines = bulk(
+        &node,
+        &token,
+        None,
+        ndjson((0..60).map(|i| format!("did:example:n{i}"))),
+    );
+    assert_eq!(lines[60]["summary"]["issued"], 60);
+    let first = lines[0]["id"].as_str().unwrap();
+    let proof = node.wait_anchored(first, Duration::from_secs(60));
+    assert_eq!(proof["batch"]["leafCount"], 25);
+    assert_eq!(proof["anchor"]["chain"], "eip155:31337");
+    let vc = node.get_json(&format!("/credentials/{}", encode(first)));
+    check_anchored(&vc, &anvil.url, &account);
+    let health = node.get_json("/health");
+    assert_eq!(
+        health["chain"]["registry"].as_str().unwrap().to_lowercase(),
+        registry.to_lowercase()
+    );
+    assert_eq!(health["chain"]["dev"], false);
+
+    // Bad settings stop the node with one line.
+    let out = std::process::Command::new(cairn_tests::cairn_node_path())
+        .arg("--data-dir")
+        .arg(dir.path().join("other"))
+        .args(["--rpc-url", &anvil.url])
+        .env_remove("CAIRN_CONTRACT")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.trim()
+            .starts_with("cairn-node: --rpc-url needs --contract"),
+        "{err}"
+    );
+}
+
+/// The crash test: issuance requests stream in while the node is killed
+/// with SIGKILL at random moments (sealing, between sending an anchor and
+/// its confirmation, while recording it), twenty times. At the end every
+/// acknowledged credential is anchored exactly once, with a valid proof
+/// against the chain.
+#[test]
+fn no_acknowledged_credential_is_lost_across_kills() {
+    // Blocks every 200 ms and two confirmations: each anchor spends time
+    // between sending and confirmation, where kills land.
+    let anvil = Anvil::start(&["--block-time", "0.2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, account) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    let args = [
+        "--key",
+        key.to_str().unwrap(),
+        "--rpc-url",
+        &anvil.url,
+        "--contract",
+        &registry,
+        "--confirmations",
+        "2",
+        "--batch-size",
+        "50",
+        "--batch-max-age",
+        "1",
+    ];
+    std::fs::create_dir_all(&data).unwrap();
+    let token = node_token(&data);
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let mut next = move || {
+        // xorshift: reproducible, no dependency.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let rounds = 20;
+    let test_started = Instant::now();
+    for round in 0..rounds {
+        let node = NodeProcess::start(&data, &args, &[]);
+        let url = node.url.clone();
+        let token = token.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (0..3)
+            .map(|c| {
+                let url = url.clone();
+                let token = token.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let client = Client::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()
+                        .unwrap();
+                    let mut acked = Vec::new();
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        n += 1;
+                        let sent = client
+                            .post(format!("{url}/credentials/issue"))
+                            .bearer_auth(&token)
+                            .json(&json!({"credential": unsigned_credential(&format!("did:example:r{round}c{c}n{n}"))}))
+                            .send();
+                        // Only a 201 that arrived is an acknowledgement; a
+                        // connection cut by the kill is not.
+                        if let Ok(r) = sent {
+                            if r.status() == 201 {
+                                if let Ok(v) = r.json::<Value>() {
+                                    acked.push(v["verifiableCredential"]["id"].as_str().unwrap().to_owned());
+                                }
+                            }
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        let wait = 300 + next() % 1500;
+        std::thread::sleep(Duration::from_millis(wait));
+        node.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in clients {
+            acknowledged.extend(c.join().unwrap());
+        }
+    }
+    assert!(
+        acknowledged.len() > 100,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{} acknowledged over {rounds} kills in {:?}",
+        acknowledged.len(),
+        test_started.elapsed()
+    );
+    let drain = Instant::now();
+
+    // A last start drains everything.
+    let node = NodeProcess::start(&data, &args, &[]);
+    let started = Instant::now();
+    loop {
+        let health = node.get_json("/health");
+        let sealed = node.get_json("/batches?state=sealed");
+        if health["queued"] == 0 && sealed["batches"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not drained: {health} {sealed}\n{}",
+            node.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("drained in {:?}", drain.elapsed());
+    let issued = node.get_json("/health")["issued"].as_u64().unwrap();
+    assert!(issued >= acknowledged.len() as u64);
+    // Every stored credential sits in exactly one batch: the batches' leaves
+    // add up to the credentials stored, and each has one placement.
+    let mut from = 0;
+    let mut leaves = 0;
+    let mut roots = std::collections::HashSet::new();
+    loop {
+        let page = node.get_json(&format!("/batches?from={from}&limit=1000"));
+        let list = page["batches"].as_array().unwrap();
+        for b in list {
+            leaves += b["leafCount"].as_u64().unwrap();
+            assert!(
+                roots.insert(b["root"].as_str().unwrap().to_owned()),
+                "a root twice"
+            );
+            let (on_chain_by, on_chain_leaves) = anchored_on_chain(
+                &anvil.url,
+                &registry,
+                &format!("0x{}", b["root"].as_str().unwrap()),
+            );
+            assert_eq!(on_chain_by, account.parse::<Address>().unwrap());
+            assert_eq!(on_chain_leaves, b["leafCount"].as_u64().unwrap());
+        }
+        if list.len() < 1000 {
+            break;
+        }
+        from = list.last().unwrap()["number"].as_u64().unwrap() + 1;
+    }
+    assert_eq!(leaves, issued, "every credential in exactly one batch");
+    let unique: std::collections::HashSet<_> = acknowledged.iter().collect();
+    assert_eq!(unique.len(), acknowledged.len());
+    for id in &acknowledged {
+        let vc = node.get_json(&format!("/credentials/{}", encode(id)));
+        let proofs = vc["proof"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id} has no anchor proof"));
+        let anchor = &proofs[1];
+        let inclusion: InclusionProof = serde_json::from_value(json!({
+            "leafIndex": anchor["leafIndex"], "leafCount": anchor["leafCount"], "path": anchor["path"],
+        }))
+        .unwrap();
+        let root: [u8; 32] = hex::decode(anchor["root"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert!(
+            inclusion.verify(&credential_digest(&vc).unwrap(), &root),
+            "{id}"
+        );
+        assert!(roots.contains(anchor["root"].as_str().unwrap()));
+    }
+    eprintln!("checked in {:?} overall", test_started.elapsed());
+    // One credential end to end against the chain, binding included.
+    let vc = node.get_json(&format!("/credentials/{}", encode(&acknowledged[0])));
+    check_anchored(&vc, &anvil.url, &account);
+}
