@@ -3,13 +3,13 @@
 //! answered with a problem, the CLI against a node, and a crash test that
 //! kills the node at random moments.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
 use cairn::merkle::{credential_digest, InclusionProof};
 use cairn_tests::{
-    cairn, encode, node_token, run, unsigned_credential, write_achievement, Anvil, NodeProcess,
+    cairn, deploy, encode, node_token, run, unsigned_credential, write_achievement, Anvil,
+    NodeProcess,
 };
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
@@ -666,22 +666,6 @@ fn the_cli_issues_a_roster_through_the_node() {
     assert!(r.one_line_error().contains("HTTP 404"));
     let r = run(cairn().args(["proof", "--node", "ftp://x", "id"]));
     assert!(r.one_line_error().contains("--node"));
-}
-
-/// Funds the issuer's account on anvil and deploys a registry with
-/// `cairn contract deploy`; returns (key file, registry address, account).
-fn deploy(anvil: &Anvil, dir: &Path) -> (std::path::PathBuf, String, String) {
-    let (key, _) = cairn_tests::new_key(dir, "board");
-    let show = run(cairn().args(["key", "show"]).arg(&key)).success();
-    let account = cairn_tests::field(&show.stdout, "address").unwrap();
-    anvil.fund(&account);
-    let r = run(cairn()
-        .args(["contract", "deploy", "--rpc-url", &anvil.url, "--key"])
-        .arg(&key))
-    .success();
-    let registry = r.stdout.trim().to_owned();
-    assert!(registry.starts_with("0x") && registry.len() == 42, "{r:#?}");
-    (key, registry, account)
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod key;
 mod proof;
 mod quickstart;
 mod roster;
+mod status;
 mod verify;
 
 #[derive(Parser)]
@@ -47,6 +48,12 @@ enum Command {
     Proof(proof::ProofArgs),
     /// List a node's batches.
     Batches(batches::BatchesArgs),
+    /// Revoke a credential on its node (final).
+    Revoke(status::StatusArgs),
+    /// Suspend a credential on its node (undo with `reinstate`).
+    Suspend(status::StatusArgs),
+    /// Lift a suspension.
+    Reinstate(status::StatusArgs),
     /// Deploy the registry contract.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
@@ -73,6 +80,9 @@ fn main() -> ExitCode {
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
         Command::Contract(cmd) => contract::run(cmd),
+        Command::Revoke(args) => status::run(args, "revoked"),
+        Command::Suspend(args) => status::run(args, "suspended"),
+        Command::Reinstate(args) => status::run(args, "active"),
         Command::Verify(args) => verify::run(args),
         Command::Quickstart(args) => quickstart::run(args),
     };

@@ -189,6 +189,25 @@ contract CairnRegistry {
         return (_bit(_revoked[root], index), _bit(_suspended[root], index));
     }
 
+    /// @notice The revocation and suspension bitmaps of `root`, words
+    ///         `fromWord` to `fromWord + count - 1` (bit `i & 255` of word
+    ///         `i >> 8` is leaf `i`): a verifier checking many credentials of
+    ///         one batch reads their flags in one call.
+    function statusWords(bytes32 root, uint256 fromWord, uint256 count)
+        external
+        view
+        returns (uint256[] memory revoked, uint256[] memory suspended)
+    {
+        revoked = new uint256[](count);
+        suspended = new uint256[](count);
+        mapping(uint256 => uint256) storage r = _revoked[root];
+        mapping(uint256 => uint256) storage s = _suspended[root];
+        for (uint256 i; i < count; ++i) {
+            revoked[i] = r[fromWord + i];
+            suspended[i] = s[fromWord + i];
+        }
+    }
+
     // ---------------------------------------------------------------------
     // Issuer binding
     // ---------------------------------------------------------------------

@@ -282,6 +282,27 @@ contract CairnRegistryTest is Test {
         assertTrue(r && s, "3: both");
     }
 
+    function test_StatusWords_MatchTheBits() public {
+        _anchorAs(ALICE, ROOT, LEAVES);
+        uint256[] memory revoke = new uint256[](3);
+        (revoke[0], revoke[1], revoke[2]) = (0, 255, 513);
+        vm.startPrank(ALICE);
+        registry.revoke(ROOT, revoke);
+        registry.suspend(ROOT, _list(256));
+        vm.stopPrank();
+        (uint256[] memory r, uint256[] memory s) = registry.statusWords(ROOT, 0, 3);
+        assertEq(r.length, 3, "three words");
+        assertEq(r[0], 1 | (1 << 255), "word 0 revoked");
+        assertEq(r[1], 0, "word 1 revoked");
+        assertEq(r[2], 1 << 1, "word 2 revoked");
+        assertEq(s[0], 0, "word 0 suspended");
+        assertEq(s[1], 1, "word 1 suspended");
+        (r, s) = registry.statusWords(ROOT, 2, 1);
+        assertEq(r[0], 1 << 1, "from word 2");
+        (r, s) = registry.statusWords(keccak256("unknown"), 0, 2);
+        assertEq(r[0] | r[1] | s[0] | s[1], 0, "unknown root");
+    }
+
     function test_Views_OutsideAnyBatchReadFalse() public view {
         assertFalse(registry.isRevoked(ROOT, 0), "unknown root");
         assertFalse(registry.isSuspended(ROOT, type(uint256).max), "huge index");

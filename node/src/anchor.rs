@@ -105,11 +105,32 @@ pub struct Anchored {
 }
 
 /// What a registry transaction does.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Work {
-    Anchor { root: B256, leaf_count: u64 },
+    Anchor {
+        root: B256,
+        leaf_count: u64,
+    },
     Binding(B256),
+    Status {
+        op: StatusOp,
+        root: B256,
+        indices: Vec<U256>,
+    },
 }
+
+/// A change to leaves' flags in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatusOp {
+    Revoke,
+    Suspend,
+    Reinstate,
+}
+
+/// The most leaf indices one status transaction carries: at one index per
+/// bitmap word (the worst case, about 23,000 gas each) it stays well under
+/// EIP-7825's 2^24 gas cap on a transaction.
+pub const MAX_STATUS_INDICES: usize = 500;
 
 /// A binding registration that stands.
 #[derive(Debug, Clone)]
@@ -128,6 +149,10 @@ pub struct RpcChain {
     registry: Address,
     chain_id: u64,
     config: ChainConfig,
+    /// Held from picking a nonce until the transaction is mined, so that
+    /// tasks sharing the account (anchoring, status changes) never race for
+    /// a nonce.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl RpcChain {
@@ -156,6 +181,7 @@ impl RpcChain {
             registry,
             chain_id,
             config,
+            sending: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -283,6 +309,50 @@ impl RpcChain {
         }
     }
 
+    /// Sets leaves' flags in the registry (`indices` sorted, distinct, at
+    /// most [`MAX_STATUS_INDICES`]) and waits for the configured depth. The
+    /// change is idempotent, so after a restart or a reorganisation it is
+    /// simply sent again.
+    pub async fn set_status(
+        &self,
+        op: StatusOp,
+        root: Hash,
+        indices: &[u64],
+    ) -> Result<Registered, AnchorError> {
+        let work = Work::Status {
+            op,
+            root: B256::from(root),
+            indices: indices.iter().map(|&i| U256::from(i)).collect(),
+        };
+        let started = Instant::now();
+        let mut sent = Vec::new();
+        loop {
+            if started.elapsed() > self.config.give_up_after {
+                return Err(AnchorError::Timeout(self.config.give_up_after));
+            }
+            let receipt = self.send_and_follow(work.clone(), &mut sent).await?;
+            if !receipt.status() {
+                return Err(AnchorError::Reverted(receipt.transaction_hash));
+            }
+            let number = receipt.block_number.unwrap_or_default();
+            let hash = receipt.block_hash.unwrap_or_default();
+            loop {
+                if self.is_deep(number, hash).await? {
+                    return Ok(Registered {
+                        transaction: receipt.transaction_hash,
+                        block_number: number,
+                        block_hash: hash,
+                        sent,
+                    });
+                }
+                if !self.block_is_canonical(number, hash).await? {
+                    break; // reorganised away: send again
+                }
+                tokio::time::sleep(self.config.poll_interval).await;
+            }
+        }
+    }
+
     /// The receipt of the transaction that registered binding `hash`, found
     /// in the one block the registry records for it.
     async fn receipt_of_binding(
@@ -331,14 +401,25 @@ impl RpcChain {
         work: Work,
         sent: &mut Vec<B256>,
     ) -> Result<TransactionReceipt, AnchorError> {
-        let input = match work {
+        let _sending = self.sending.lock().await;
+        let input = match &work {
             Work::Anchor { root, leaf_count } => CairnRegistry::anchorCall {
-                root,
-                leafCount: U256::from(leaf_count),
+                root: *root,
+                leafCount: U256::from(*leaf_count),
             }
             .abi_encode(),
             Work::Binding(hash) => {
-                CairnRegistry::registerBindingCall { bindingHash: hash }.abi_encode()
+                CairnRegistry::registerBindingCall { bindingHash: *hash }.abi_encode()
+            }
+            Work::Status { op, root, indices } => {
+                let (root, indices) = (*root, indices.clone());
+                match op {
+                    StatusOp::Revoke => CairnRegistry::revokeCall { root, indices }.abi_encode(),
+                    StatusOp::Suspend => CairnRegistry::suspendCall { root, indices }.abi_encode(),
+                    StatusOp::Reinstate => {
+                        CairnRegistry::reinstateCall { root, indices }.abi_encode()
+                    }
+                }
             }
         };
         let nonce = self
@@ -408,9 +489,16 @@ impl RpcChain {
                     .await
                     .map_err(AnchorError::rpc)?;
                 if mined_nonce > nonce {
-                    let landed = match work {
-                        Work::Anchor { root, .. } => self.receipt_of_anchor(root).await?,
-                        Work::Binding(hash) => self.receipt_of_binding(hash).await?,
+                    let landed = match &work {
+                        Work::Anchor { root, .. } => self.receipt_of_anchor(*root).await?,
+                        Work::Binding(hash) => self.receipt_of_binding(*hash).await?,
+                        // Status changes are idempotent: the caller sends
+                        // again rather than search for an earlier one.
+                        Work::Status { .. } => {
+                            return Err(AnchorError::Rpc(
+                                "the nonce was taken by an earlier transaction; send again".into(),
+                            ))
+                        }
                     };
                     if let Some(r) = landed {
                         return Ok(r);

@@ -114,6 +114,8 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/issue", post(issue))
         .route("/credentials/issue/bulk", post(issue_bulk))
         .route("/credentials/verify", post(verify))
+        .route("/credentials/status", post(update_status))
+        .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
         .route("/batches", get(batches))
@@ -565,11 +567,15 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
         };
         let verifier = node.verifier.clone();
         let bytes = serde_json::to_vec(&vc).expect("JSON serializes");
-        let report = node
+        let mut report = node
             .pool
             .run(move || async move { verifier.verify(&bytes, at).await })
             .await
             .map_err(|e| Problem::internal(e.to_string()))?;
+        // The chain checks, read afresh: a revocation is never served stale.
+        if let Some(chain) = node.chain_verifier.get() {
+            chain.with_fresh_reader().check(&vc, &mut report).await;
+        }
         let mut out = serde_json::to_value(&report).expect("a report serializes");
         out["verified"] = json!(report.verdict == crate::verification::Verdict::Valid);
         Ok::<_, Problem>(out)
@@ -578,6 +584,112 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
     match result {
         Ok(v) => axum::Json(v).into_response(),
         Err(p) => p.into_response(),
+    }
+}
+
+/// `POST /credentials/status` (VC-API): `{credentialId, credentialStatus:
+/// [{type, status}], reason?}` with status `revoked`, `suspended` or
+/// `active`. Recorded at once; written to the registry in the next status
+/// transaction.
+async fn update_status(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    use crate::store::{CredentialStatus, StatusChange, StoreError};
+    let result = async {
+        authorize(&node, &headers)?;
+        require_json(&headers)?;
+        let bytes = read_body(body, MAX_BODY).await?;
+        let req = parse_object(&bytes, "body")?;
+        for key in req.keys() {
+            if !["credentialId", "credentialStatus", "reason"].contains(&key.as_str()) {
+                return Err(Problem::bad(
+                    key.clone(),
+                    "unknown member; expected credentialId, credentialStatus, reason",
+                ));
+            }
+        }
+        let id = req
+            .get("credentialId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Problem::bad("credentialId", "missing, or not a string"))?;
+        let entry = match req.get("credentialStatus") {
+            Some(Value::Array(list)) if list.len() == 1 => &list[0],
+            _ => {
+                return Err(Problem::bad(
+                    "credentialStatus",
+                    "expected an array of one {type, status} object",
+                ))
+            }
+        };
+        match entry.get("type").and_then(Value::as_str) {
+            Some("BitstringStatusListCredential") => {}
+            _ => {
+                return Err(Problem::bad(
+                    "credentialStatus[0].type",
+                    "expected BitstringStatusListCredential",
+                ))
+            }
+        }
+        let status = match entry.get("status").and_then(Value::as_str) {
+            Some("revoked") => CredentialStatus::Revoked,
+            Some("suspended") => CredentialStatus::Suspended,
+            Some("active") => CredentialStatus::Active,
+            _ => {
+                return Err(Problem::bad(
+                    "credentialStatus[0].status",
+                    "expected revoked, suspended or active",
+                ))
+            }
+        };
+        let reason = match req.get("reason") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) if r.len() <= 1000 => Some(r.clone()),
+            Some(_) => return Err(Problem::bad("reason", "a string of at most 1000 bytes")),
+        };
+        let change = StatusChange {
+            status,
+            reason,
+            at: chrono::Utc::now().timestamp(),
+        };
+        let record = node.store.set_status(id, change).map_err(|e| match e {
+            StoreError::NoCredential(_) => unknown_credential(id).field("credentialId"),
+            StoreError::RevocationIsFinal(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "revocation-is-final",
+                format!("{id} is revoked; revocation cannot be undone"),
+            )
+            .field("credentialStatus[0].status"),
+            other => Problem::internal(other.to_string()),
+        })?;
+        node.status_wake.notify_one();
+        Ok::<_, Problem>(status_json(id, &record))
+    }
+    .await;
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+fn status_json(id: &str, record: &crate::store::StatusRecord) -> Value {
+    json!({
+        "credentialId": id,
+        "status": record.status,
+        "onChain": if record.transaction.is_some() { "confirmed" } else { "pending" },
+        "transaction": record.transaction,
+        "history": record.history,
+    })
+}
+
+/// `GET /credentials/{id}/status`: the issuer's latest word and whether the
+/// chain shows it yet.
+async fn credential_status(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+    match (node.store.status(&id), node.store.contains(&id)) {
+        (Ok(Some(record)), _) => axum::Json(status_json(&id, &record)).into_response(),
+        (Ok(None), Ok(true)) => axum::Json(json!({
+            "credentialId": id, "status": "active", "onChain": "confirmed", "history": [],
+        }))
+        .into_response(),
+        (Ok(None), Ok(false)) => unknown_credential(&id).into_response(),
+        (Err(e), _) | (_, Err(e)) => Problem::internal(e.to_string()).into_response(),
     }
 }
 

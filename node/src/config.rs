@@ -39,10 +39,15 @@ impl FileSettings {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File {
+        Self::parse(&text).map_err(|reason| ConfigError::File {
             path: path.to_owned(),
-            reason: e.to_string().replace('\n', " "),
+            reason,
         })
+    }
+
+    /// Parses the text of a settings file; the error is one line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))
     }
 
     /// `self` with every field it leaves unset taken from `lower`.

@@ -10,7 +10,7 @@ pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;
 pub mod binding;
-#[cfg(feature = "server")]
+pub mod chain_verification;
 pub mod config;
 pub mod context;
 pub mod credential;
@@ -27,8 +27,8 @@ pub mod node;
 pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
+pub mod registry;
 #[cfg(feature = "server")]
 pub mod store;
-#[cfg(feature = "server")]
 pub mod tokens;
 pub mod verification;

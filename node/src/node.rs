@@ -97,6 +97,8 @@ pub struct Node {
     pub metrics: Metrics,
     pub intake: OnceLock<Intake>,
     pub chain: OnceLock<ChainInfo>,
+    /// The chain checks of `POST /credentials/verify`.
+    pub chain_verifier: OnceLock<crate::chain_verification::ChainVerifier>,
     /// The issuer's chain account (from its key).
     pub account: Address,
     head: AtomicU64,
@@ -104,6 +106,7 @@ pub struct Node {
     bindings: RwLock<HashMap<String, Arc<Value>>>,
     pub batch_wake: Notify,
     pub anchor_wake: Notify,
+    pub status_wake: Notify,
 }
 
 fn binding_key(chain: &str, account: Address) -> String {
@@ -142,6 +145,7 @@ impl Node {
             metrics,
             intake: OnceLock::new(),
             chain: OnceLock::new(),
+            chain_verifier: OnceLock::new(),
             account: crate::key::eth_address(key.account_key().verifying_key())
                 .parse()
                 .expect("an EIP-55 address parses"),
@@ -149,6 +153,7 @@ impl Node {
             bindings: RwLock::new(HashMap::new()),
             batch_wake: Notify::new(),
             anchor_wake: Notify::new(),
+            status_wake: Notify::new(),
         });
         let _ = node.intake.set(Intake::start(Arc::downgrade(&node)));
         Ok(node)
@@ -547,6 +552,22 @@ pub async fn run(
             });
             tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
                 account = %chain.account(), "chain connected");
+            match crate::registry::RegistryReader::connect(
+                &[chain_url(&node, dev_url.as_deref())],
+                1,
+            )
+            .await
+            {
+                Ok(reader) => {
+                    let _ = node
+                        .chain_verifier
+                        .set(crate::chain_verification::ChainVerifier::new(
+                            Arc::new(reader),
+                            node.settings.confirmations,
+                        ));
+                }
+                Err(e) => tracing::warn!(error = %e, "verification will skip the chain checks"),
+            }
             let every = poll_interval(&chain_url(&node, dev_url.as_deref()))
                 .max(Duration::from_millis(200));
             let watcher = tokio::spawn(crate::pipeline::head_watcher(
@@ -554,8 +575,11 @@ pub async fn run(
                 chain.clone(),
                 every,
             ));
+            let statuses =
+                tokio::spawn(crate::pipeline::status_writer(node.clone(), chain.clone()));
             crate::pipeline::anchorer(node.clone(), chain).await;
             watcher.abort();
+            statuses.abort();
         })
     };
 

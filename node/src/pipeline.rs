@@ -187,6 +187,8 @@ pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
                         break;
                     }
                     node.batch_wake.notify_one();
+                    // Status changes may have waited for this anchor.
+                    node.status_wake.notify_one();
                     node.metrics
                         .anchor_latency
                         .observe((now - batch.sealed_at).max(0) as f64);
@@ -277,5 +279,86 @@ pub async fn head_watcher(node: Arc<Node>, chain: Arc<RpcChain>, every: Duration
             Err(e) => tracing::debug!(error = %e, "head unknown"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Writes the issuer's status changes (revoke, suspend, reinstate) to the
+/// registry: pending changes are grouped by batch root and operation, one
+/// transaction per group of up to `MAX_STATUS_INDICES` leaves, and each
+/// entry leaves the queue only once its transaction is confirmed. A change to
+/// a credential whose batch is not anchored yet waits for the anchor.
+pub async fn status_writer(node: Arc<Node>, chain: Arc<RpcChain>) {
+    use crate::anchor::{StatusOp, MAX_STATUS_INDICES};
+    use crate::store::CredentialStatus;
+    use std::collections::BTreeMap;
+    let mut failures = 0;
+    loop {
+        let pending = node.store.pending_status(10_000).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "store: cannot read status changes");
+            Vec::new()
+        });
+        type Entry = (u64, u64, String, CredentialStatus);
+        let mut groups: BTreeMap<(crate::merkle::Hash, StatusOp), Vec<Entry>> = BTreeMap::new();
+        for (seq, id) in pending {
+            let (Ok(Some(record)), Ok(Some(placement))) =
+                (node.store.status(&id), node.store.placement(&id))
+            else {
+                continue;
+            };
+            if placement.record.anchor().is_none() {
+                continue;
+            }
+            let op = match record.status {
+                CredentialStatus::Revoked => StatusOp::Revoke,
+                CredentialStatus::Suspended => StatusOp::Suspend,
+                CredentialStatus::Active => StatusOp::Reinstate,
+            };
+            groups
+                .entry((placement.record.root, op))
+                .or_default()
+                .push((placement.inclusion.leaf_index, seq, id, record.status));
+        }
+        let mut failed = false;
+        'groups: for ((root, op), mut entries) in groups {
+            entries.sort();
+            let mut leaves: Vec<u64> = entries.iter().map(|e| e.0).collect();
+            leaves.dedup();
+            for chunk in leaves.chunks(MAX_STATUS_INDICES) {
+                let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+                match chain.set_status(op, root, chunk).await {
+                    Ok(done) => {
+                        node.metrics.transactions.inc_by(done.sent.len() as u64);
+                        record_fees(&node, &chain, done.transaction).await;
+                        let written: Vec<_> = entries
+                            .iter()
+                            .filter(|e| (first..=last).contains(&e.0))
+                            .map(|e| (e.1, e.2.clone(), e.3))
+                            .collect();
+                        if let Err(e) = node.store.status_written(&written, done.transaction) {
+                            tracing::error!(error = %e, "store: cannot record a status transaction");
+                        }
+                        tracing::info!(?op, leaves = chunk.len(), transaction = %done.transaction,
+                            "status change confirmed on chain");
+                        failures = 0;
+                    }
+                    Err(e) => {
+                        node.metrics.chain_errors.inc();
+                        tracing::error!(?op, error = %e, "writing a status change failed; retrying");
+                        failed = true;
+                        break 'groups;
+                    }
+                }
+            }
+        }
+        let wait = if failed {
+            failures += 1;
+            backoff(failures)
+        } else {
+            Duration::from_secs(5)
+        };
+        tokio::select! {
+            _ = node.status_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
 }

@@ -13,8 +13,11 @@
 //!   id, the batch's leaf order;
 //! - `placement`: credential id → batch number ++ leaf index ++ the
 //!   inclusion path (32-byte hashes), written when the batch is sealed;
-//! - `meta`: counters and node settings (the binding document, the dev
-//!   chain's registry address).
+//! - `status`: credential id → [`StatusRecord`], the issuer's latest word on
+//!   it (active, suspended, revoked) with its reason and history;
+//! - `status_queue`: sequence number → credential id, status changes not yet
+//!   confirmed on chain;
+//! - `meta`: counters and node settings (the binding document).
 //!
 //! Invariants this module keeps, each by writing everything in one batch:
 //! a credential acknowledged by [`Store::add_credentials`] is on disk (synced
@@ -41,11 +44,24 @@ const ROOTS: &str = "roots";
 const LEAVES: &str = "leaves";
 const PLACEMENT: &str = "placement";
 const META: &str = "meta";
-const FAMILIES: [&str; 7] = [CREDENTIALS, QUEUE, BATCHES, ROOTS, LEAVES, PLACEMENT, META];
+const STATUS: &str = "status";
+const STATUS_QUEUE: &str = "status_queue";
+const FAMILIES: [&str; 9] = [
+    CREDENTIALS,
+    QUEUE,
+    BATCHES,
+    ROOTS,
+    LEAVES,
+    PLACEMENT,
+    META,
+    STATUS,
+    STATUS_QUEUE,
+];
 
 const NEXT_SEQ: &[u8] = b"next-seq";
 const NEXT_BATCH: &[u8] = b"next-batch";
 const ISSUED: &[u8] = b"issued";
+const NEXT_STATUS_SEQ: &[u8] = b"next-status-seq";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,6 +77,43 @@ pub enum StoreError {
     Merkle(#[from] MerkleError),
     #[error("batch {0} does not exist")]
     NoBatch(u64),
+    #[error("credential {0} does not exist")]
+    NoCredential(String),
+    #[error("credential {0} is revoked, and revocation is final")]
+    RevocationIsFinal(String),
+}
+
+/// What the issuer says of a credential now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialStatus {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+/// One status change, as the issuer made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: CredentialStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A credential's status as the node keeps it: the current one, whether the
+/// chain shows it yet, and every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusRecord {
+    pub status: CredentialStatus,
+    /// The transaction that wrote the current status on chain, once
+    /// confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<alloy::primitives::B256>,
+    pub history: Vec<StatusChange>,
 }
 
 /// Where a batch is in its life.
@@ -522,6 +575,97 @@ impl Store {
             low += 1;
         }
         self.low_water.store(low, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The status the issuer gave a credential, if it ever changed it.
+    pub fn status(&self, id: &str) -> Result<Option<StatusRecord>, StoreError> {
+        self.db
+            .get_cf(self.cf(STATUS), id)?
+            .map(|v| serde_json::from_slice(&v).map_err(corrupt))
+            .transpose()
+    }
+
+    /// Records a status change and queues it for the chain, in one write.
+    /// Refuses any change of a revoked credential but to `Revoked` again
+    /// (which changes nothing).
+    pub fn set_status(&self, id: &str, change: StatusChange) -> Result<StatusRecord, StoreError> {
+        let _guard = self.write.lock().expect("store lock");
+        if !self.contains(id)? {
+            return Err(StoreError::NoCredential(id.to_owned()));
+        }
+        let mut record = self.status(id)?.unwrap_or(StatusRecord {
+            status: CredentialStatus::Active,
+            transaction: None,
+            history: Vec::new(),
+        });
+        if record.status == CredentialStatus::Revoked {
+            return if change.status == CredentialStatus::Revoked {
+                Ok(record)
+            } else {
+                Err(StoreError::RevocationIsFinal(id.to_owned()))
+            };
+        }
+        if record.status == change.status {
+            return Ok(record);
+        }
+        record.status = change.status;
+        record.transaction = None;
+        record.history.push(change);
+        let seq = self.counter(NEXT_STATUS_SEQ)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(STATUS),
+            id,
+            serde_json::to_vec(&record).expect("record serializes"),
+        );
+        batch.put_cf(self.cf(STATUS_QUEUE), be(seq), id);
+        batch.put_cf(self.cf(META), NEXT_STATUS_SEQ, be(seq + 1));
+        self.db.write_opt(batch, &synced())?;
+        Ok(record)
+    }
+
+    /// Status changes waiting for the chain, oldest first: (queue key,
+    /// credential id), at most `max`.
+    pub fn pending_status(&self, max: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        self.db
+            .iterator_cf(self.cf(STATUS_QUEUE), rocksdb::IteratorMode::Start)
+            .take(max)
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((
+                    read_u64(&k)?,
+                    String::from_utf8(v.to_vec()).map_err(corrupt)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records that the chain shows the statuses behind queue entries
+    /// `done` (each credential's current status, written by `transaction`),
+    /// and drops the entries, in one write. A credential whose status changed
+    /// again meanwhile has a newer entry, which stays.
+    pub fn status_written(
+        &self,
+        done: &[(u64, String, CredentialStatus)],
+        transaction: alloy::primitives::B256,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write.lock().expect("store lock");
+        let mut batch = WriteBatch::default();
+        for (seq, id, written) in done {
+            batch.delete_cf(self.cf(STATUS_QUEUE), be(*seq));
+            if let Some(mut record) = self.status(id)? {
+                if record.status == *written {
+                    record.transaction = Some(transaction);
+                    batch.put_cf(
+                        self.cf(STATUS),
+                        id,
+                        serde_json::to_vec(&record).expect("record serializes"),
+                    );
+                }
+            }
+        }
+        self.db.write_opt(batch, &synced())?;
         Ok(())
     }
 

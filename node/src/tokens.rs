@@ -56,10 +56,15 @@ pub fn list(data_dir: &Path) -> Result<Vec<TokenRecord>, TokenError> {
         reason,
     };
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| err(e.to_string())),
+        Ok(bytes) => parse(&bytes).map_err(err),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(err(e.to_string())),
     }
+}
+
+/// Parses the text of a tokens file.
+pub fn parse(bytes: &[u8]) -> Result<Vec<TokenRecord>, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 fn write(data_dir: &Path, records: &[TokenRecord]) -> Result<(), TokenError> {

@@ -51,7 +51,13 @@ pub struct Report {
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The anchor's block time: when the credential provably existed.
+    #[serde(rename = "anchoredAt", skip_serializing_if = "Option::is_none")]
+    pub anchored_at: Option<String>,
     pub checks: Vec<Check>,
+    /// Things a verifier should know that do not fail the credential.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -64,6 +70,26 @@ impl Report {
 
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// Adds a check and updates the verdict.
+    pub fn add(&mut self, name: &'static str, status: Status, detail: &str) {
+        self.checks.push(Check {
+            name,
+            status,
+            detail: detail.to_owned(),
+        });
+        self.verdict = verdict_of(&self.checks);
+    }
+}
+
+fn verdict_of(checks: &[Check]) -> Verdict {
+    if checks.iter().any(|c| c.status == Status::Fail) {
+        Verdict::Invalid
+    } else if checks.iter().any(|c| c.status == Status::CouldNotCheck) {
+        Verdict::Unknown
+    } else {
+        Verdict::Valid
     }
 }
 
@@ -87,22 +113,13 @@ impl Builder {
     }
 
     fn finish(self, id: Option<String>, issuer: Option<String>) -> Report {
-        let verdict = if self.checks.iter().any(|c| c.status == Status::Fail) {
-            Verdict::Invalid
-        } else if self
-            .checks
-            .iter()
-            .any(|c| c.status == Status::CouldNotCheck)
-        {
-            Verdict::Unknown
-        } else {
-            Verdict::Valid
-        };
         Report {
-            verdict,
+            verdict: verdict_of(&self.checks),
             id,
             issuer,
+            anchored_at: None,
             checks: self.checks,
+            warnings: Vec::new(),
         }
     }
 }

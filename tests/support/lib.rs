@@ -578,3 +578,21 @@ pub fn unsigned_credential(subject: &str) -> Value {
         }
     })
 }
+
+/// Creates an issuer key in `dir`, funds its account on anvil and deploys a
+/// registry with `cairn contract deploy`; returns (key file, registry
+/// address, account).
+#[track_caller]
+pub fn deploy(anvil: &Anvil, dir: &Path) -> (PathBuf, String, String) {
+    let (key, _) = new_key(dir, "board");
+    let show = run(cairn().args(["key", "show"]).arg(&key)).success();
+    let account = field(&show.stdout, "address").expect("`cairn key show` prints the address");
+    anvil.fund(&account);
+    let r = run(cairn()
+        .args(["contract", "deploy", "--rpc-url", &anvil.url, "--key"])
+        .arg(&key))
+    .success();
+    let registry = r.stdout.trim().to_owned();
+    assert!(registry.starts_with("0x") && registry.len() == 42, "{r:#?}");
+    (key, registry, account)
+}

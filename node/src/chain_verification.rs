@@ -1,0 +1,393 @@
+//! The checks that need a chain: a credential's anchor proof against the
+//! registry, read from chain nodes the verifier chooses (`registry`), with
+//! no contact to the issuer.
+//!
+//! Four checks join the offline ones (`verification`):
+//! - `inclusion`: the Merkle path leads from the credential's digest to the
+//!   anchored root;
+//! - `binding`: the binding document in the proof is signed by the
+//!   credential's own issuer DID, the registry holds its hash from the
+//!   account it names, and it covers the anchor's block time;
+//! - `anchor`: the registry holds the root, from that same account, over the
+//!   same number of leaves, at least N confirmations deep; its block time is
+//!   the time by which the credential provably existed;
+//! - `revocation`: the registry's bits for the leaf: neither revoked nor
+//!   suspended.
+//!
+//! A disagreement between chain nodes fails the check it touches: a verifier
+//! must not pick a side. A node that does not answer makes it "could not
+//! check".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use alloy::primitives::{Address, B256};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::binding::{verify_binding, Binding};
+use crate::merkle::{credential_digest, Hash, InclusionProof, ANCHOR_PROOF_TYPE};
+use crate::registry::{ReadError, RegistryReader};
+use crate::verification::{Report, Status};
+
+/// How far before its anchor a credential's `validFrom` may lie before the
+/// report warns of backdating: issuers date a licence from the exam, which
+/// may be some days before they issue it.
+pub const BACKDATING_TOLERANCE_DAYS: i64 = 30;
+
+/// The anchor proof entry, parsed.
+struct AnchorEntry {
+    chain_id: u64,
+    registry: Address,
+    root: Hash,
+    inclusion: InclusionProof,
+    binding: Value,
+}
+
+fn parse_entry(doc: &Value) -> Result<Option<AnchorEntry>, String> {
+    let proofs: Vec<&Value> = match doc.get("proof") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(p @ Value::Object(_)) => vec![p],
+        _ => return Ok(None),
+    };
+    let mut entries = proofs
+        .into_iter()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE));
+    let Some(e) = entries.next() else {
+        return Ok(None);
+    };
+    if entries.next().is_some() {
+        return Err("more than one anchor proof".into());
+    }
+    let field = |name: &str| {
+        e.get(name)
+            .ok_or_else(|| format!("the anchor proof has no `{name}`"))
+    };
+    let chain_id = field("chain")?
+        .as_str()
+        .and_then(|c| c.strip_prefix("eip155:"))
+        .and_then(|n| n.parse().ok())
+        .ok_or("the anchor proof's `chain` is not eip155:<id>")?;
+    let registry = field("registry")?
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .ok_or("the anchor proof's `registry` is not an address")?;
+    let root = field("root")?
+        .as_str()
+        .and_then(|r| hex::decode(r.strip_prefix("0x").unwrap_or(r)).ok())
+        .and_then(|b| Hash::try_from(b).ok())
+        .ok_or("the anchor proof's `root` is not 32 bytes of hex")?;
+    let inclusion: InclusionProof = serde_json::from_value(serde_json::json!({
+        "leafIndex": field("leafIndex")?,
+        "leafCount": field("leafCount")?,
+        "path": field("path")?,
+    }))
+    .map_err(|e| format!("the anchor proof's path: {e}"))?;
+    Ok(Some(AnchorEntry {
+        chain_id,
+        registry,
+        root,
+        inclusion,
+        binding: field("binding")?.clone(),
+    }))
+}
+
+/// Chain checks for a verification run: the chain nodes, the depth asked
+/// for, and per-run caches.
+pub struct ChainVerifier {
+    reader: Arc<RegistryReader>,
+    confirmations: u64,
+    canonicalizer: Arc<crate::integrity::Canonicalizer>,
+    /// Binding documents are shared by every credential an issuer anchors
+    /// from one account: each is checked once, by digest. (What a document
+    /// says never changes; what the chain says of it is not cached here.)
+    bindings: Arc<Mutex<HashMap<Hash, BindingCell>>>,
+}
+
+type BindingCell = Arc<tokio::sync::OnceCell<Result<Binding, String>>>;
+
+fn read_outcome(e: ReadError) -> (Status, String) {
+    match e {
+        // Chain nodes that contradict each other: fail, loudly.
+        e @ ReadError::Disagree { .. } => (Status::Fail, e.to_string()),
+        e => (Status::CouldNotCheck, e.to_string()),
+    }
+}
+
+fn time(secs: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs as i64, 0).unwrap_or_default()
+}
+
+impl ChainVerifier {
+    pub fn new(reader: Arc<RegistryReader>, confirmations: u64) -> Self {
+        Self {
+            reader,
+            confirmations: confirmations.max(1),
+            canonicalizer: Arc::new(crate::integrity::Canonicalizer::new(
+                crate::context::Contexts::standard(),
+            )),
+            bindings: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The same verifier reading the chain afresh (see
+    /// [`RegistryReader::fresh`]).
+    pub fn with_fresh_reader(&self) -> Self {
+        Self {
+            reader: Arc::new(self.reader.fresh()),
+            confirmations: self.confirmations,
+            canonicalizer: self.canonicalizer.clone(),
+            bindings: self.bindings.clone(),
+        }
+    }
+
+    pub fn reader(&self) -> &RegistryReader {
+        &self.reader
+    }
+
+    async fn binding(&self, doc: &Value) -> Result<Binding, String> {
+        let key = credential_digest(doc).map_err(|e| e.to_string())?;
+        let cell = self
+            .bindings
+            .lock()
+            .expect("bindings lock")
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            verify_binding(&self.canonicalizer, doc)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .clone()
+    }
+
+    /// Adds the chain checks for credential `doc` to its offline `report`.
+    pub async fn check(&self, doc: &Value, report: &mut Report) {
+        let names = ["inclusion", "binding", "anchor", "revocation"];
+        let entry = match parse_entry(doc) {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                for name in names {
+                    report.add(
+                        name,
+                        Status::CouldNotCheck,
+                        "the credential carries no anchor proof (its batch may not be anchored yet)",
+                    );
+                }
+                return;
+            }
+            Err(m) => {
+                for name in names {
+                    report.add(name, Status::Fail, &m);
+                }
+                return;
+            }
+        };
+
+        // inclusion
+        let included = match credential_digest(doc) {
+            Ok(d) => entry.inclusion.verify(&d, &entry.root),
+            Err(_) => false,
+        };
+        if included {
+            report.add(
+                "inclusion",
+                Status::Pass,
+                &format!(
+                    "leaf {} of {} under root {}",
+                    entry.inclusion.leaf_index,
+                    entry.inclusion.leaf_count,
+                    hex::encode(entry.root)
+                ),
+            );
+        } else {
+            report.add(
+                "inclusion",
+                Status::Fail,
+                "the Merkle path does not lead from this credential to the anchored root",
+            );
+        }
+
+        if entry.chain_id != self.reader.chain_id() {
+            let why = format!(
+                "anchored on eip155:{}, but the chain nodes serve eip155:{}",
+                entry.chain_id,
+                self.reader.chain_id()
+            );
+            for name in ["binding", "anchor", "revocation"] {
+                report.add(name, Status::CouldNotCheck, &why);
+            }
+            return;
+        }
+        let issuer = report.issuer.clone().unwrap_or_default();
+        let root = B256::from(entry.root);
+
+        // The binding document itself (signature, issuer, chain), then what
+        // the registry holds for it.
+        let binding = match self.binding(&entry.binding).await {
+            Ok(b) if b.issuer != issuer => Err((
+                Status::Fail,
+                format!(
+                    "the binding is signed by {}, not by the credential's issuer {issuer}",
+                    b.issuer
+                ),
+            )),
+            Ok(b) if b.chain_id != entry.chain_id => Err((
+                Status::Fail,
+                format!(
+                    "the binding names chain {}, not {}",
+                    b.chain_id, entry.chain_id
+                ),
+            )),
+            Ok(b) => match self
+                .reader
+                .binding(entry.registry, B256::from(b.hash))
+                .await
+            {
+                Ok(f) if f.account == Address::ZERO => Err((
+                    Status::Fail,
+                    format!(
+                        "the registry holds no such binding: the issuer never bound {}",
+                        b.account
+                    ),
+                )),
+                Ok(f) if f.account != b.account => Err((
+                    Status::Fail,
+                    format!(
+                        "the binding was registered by {}, not by the account it names, {}",
+                        f.account, b.account
+                    ),
+                )),
+                Ok(_) => Ok(b),
+                Err(e) => Err(read_outcome(e)),
+            },
+            Err(m) => Err((Status::Fail, m)),
+        };
+
+        // The anchor: who, how many leaves, how deep.
+        let anchor = match self.reader.anchor(entry.registry, root).await {
+            Ok(a) if a.issuer == Address::ZERO => Err((
+                Status::Fail,
+                format!("root {} was never anchored in registry {}", hex::encode(entry.root), entry.registry),
+            )),
+            Ok(a) if a.leaf_count != entry.inclusion.leaf_count => Err((
+                Status::Fail,
+                format!("the registry's batch has {} leaves, the proof says {}", a.leaf_count, entry.inclusion.leaf_count),
+            )),
+            Ok(a) => match &binding {
+                Ok(b) if a.issuer != b.account => Err((
+                    Status::Fail,
+                    format!("anchored by {}, an account the issuer's binding does not name (it names {})", a.issuer, b.account),
+                )),
+                _ => match self.reader.head().await {
+                    Ok(head) => {
+                        let depth = (head + 1).saturating_sub(a.block_number);
+                        if depth < self.confirmations {
+                            Err((
+                                Status::CouldNotCheck,
+                                format!("{depth} of {} confirmations so far", self.confirmations),
+                            ))
+                        } else {
+                            Ok((a, depth))
+                        }
+                    }
+                    Err(e) => Err(read_outcome(e)),
+                },
+            },
+            Err(e) => Err(read_outcome(e)),
+        };
+
+        match (&binding, &anchor) {
+            (Ok(b), Ok((a, _))) if !b.covers(time(a.timestamp)) => report.add(
+                "binding",
+                Status::Fail,
+                &format!(
+                    "the binding of {} does not cover the anchor's time {}",
+                    b.account,
+                    time(a.timestamp).to_rfc3339()
+                ),
+            ),
+            (Ok(b), _) => report.add(
+                "binding",
+                Status::Pass,
+                &format!(
+                    "{} speaks for {issuer}",
+                    crate::binding::account_did(b.chain_id, b.account)
+                ),
+            ),
+            (Err((s, m)), _) => report.add("binding", *s, m),
+        }
+        match &anchor {
+            Ok((a, depth)) => {
+                let at = time(a.timestamp);
+                report.anchored_at = Some(crate::credential::fmt_time(at));
+                report.add(
+                    "anchor",
+                    Status::Pass,
+                    &format!(
+                        "block {}, {}, {depth} confirmations",
+                        a.block_number,
+                        at.to_rfc3339()
+                    ),
+                );
+                if let Some(from) = doc
+                    .get("validFrom")
+                    .and_then(Value::as_str)
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                {
+                    let days = (at - from.with_timezone(&Utc)).num_days();
+                    if days > BACKDATING_TOLERANCE_DAYS {
+                        report.warnings.push(format!(
+                            "validFrom {} is {days} days before the anchor ({}), the earliest time the credential provably existed",
+                            from.to_rfc3339(),
+                            at.to_rfc3339()
+                        ));
+                    }
+                }
+            }
+            Err((s, m)) => report.add("anchor", *s, m),
+        }
+
+        // Revocation, read only once the anchor stands.
+        match (&anchor, &binding) {
+            (Ok(_), Ok(_)) => {
+                match self
+                    .reader
+                    .status(
+                        entry.registry,
+                        root,
+                        entry.inclusion.leaf_index,
+                        entry.inclusion.leaf_count,
+                    )
+                    .await
+                {
+                    Ok(s) if s.revoked => {
+                        report.add("revocation", Status::Fail, "revoked by its issuer")
+                    }
+                    Ok(s) if s.suspended => {
+                        report.add("revocation", Status::Fail, "suspended by its issuer")
+                    }
+                    Ok(_) => {
+                        let head = self.reader.head().await.unwrap_or_default();
+                        report.add(
+                            "revocation",
+                            Status::Pass,
+                            &format!("neither revoked nor suspended as of block {head}"),
+                        )
+                    }
+                    Err(e) => {
+                        let (s, m) = read_outcome(e);
+                        report.add("revocation", s, &m)
+                    }
+                }
+            }
+            _ => report.add(
+                "revocation",
+                Status::CouldNotCheck,
+                "the anchor or binding does not stand, so the registry's flags say nothing",
+            ),
+        }
+    }
+}

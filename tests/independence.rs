@@ -1,0 +1,325 @@
+//! The proof of independence: credentials issued and anchored by a node on
+//! anvil, one revoked and one suspended, then the node stopped and its data
+//! directory deleted. `cairn verify` with only the credential files and
+//! anvil's RPC tells valid from revoked from suspended, and fails every
+//! forgery: an anchor sent by an account the issuer never bound, a signature
+//! by a key that is not the issuer's, an altered Merkle path, a root that was
+//! never anchored; it cannot vouch for an anchor short of its depth, and it
+//! refuses to choose between chain nodes that disagree.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn::anchor::{anchor_proof, with_anchor_proof, ChainConfig, RpcChain};
+use cairn::context::Contexts;
+use cairn::integrity::{Canonicalizer, SigningKey};
+use cairn::key::{IssuerKey, SigningKeyType};
+use cairn::merkle::{credential_digest, Batch};
+use cairn_tests::{
+    cairn, check, check_status, deploy, encode, node_token, run, unsigned_credential, Anvil,
+    NodeProcess,
+};
+use serde_json::{json, Value};
+
+fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+    p
+}
+
+/// `cairn verify --json --rpc-url ...` on files: (exit code, per-file reports).
+fn verify(files: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
+    let r = run(cairn().args(["verify", "--json"]).args(extra).args(files));
+    assert!(!r.stderr.contains("panicked"), "{r:#?}");
+    let report = r.json();
+    (r.code, report["credentials"].as_array().unwrap().clone())
+}
+
+fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
+        if s["status"] == status && s["onChain"] == "confirmed" {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{id}: {s}\n{}",
+            node.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn credentials_stand_and_fall_with_their_issuer_gone() {
+    let anvil = Anvil::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, account) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(
+        &data,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            &registry,
+            "--confirmations",
+            "1",
+            "--batch-max-age",
+            "1",
+        ],
+        &[],
+    );
+    let token = node_token(&data);
+    // Five credentials, the last dated long before its issuance.
+    let mut body = String::new();
+    for i in 0..5 {
+        let mut c = unsigned_credential(&format!("did:example:nurse{i}"));
+        if i == 4 {
+            c["validFrom"] = json!("2024-01-01T00:00:00Z");
+        }
+        body += &(json!({ "credential": c }).to_string() + "\n");
+    }
+    let lines: Vec<Value> = reqwest::blocking::Client::new()
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<String> = lines[..5]
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        node.wait_anchored(id, Duration::from_secs(60));
+    }
+    // Revoke one, suspend one, suspend and reinstate a third, through the CLI.
+    let cli = |cmd: &str, id: &str| {
+        run(cairn()
+            .args([cmd, "--node", &node.url, id, "--reason", "test"])
+            .env("CAIRN_TOKEN", &token))
+        .success()
+    };
+    cli("revoke", &ids[1]);
+    cli("suspend", &ids[2]);
+    cli("suspend", &ids[3]);
+    wait_status_confirmed(&node, &ids[3], "suspended");
+    cli("reinstate", &ids[3]);
+    wait_status_confirmed(&node, &ids[1], "revoked");
+    wait_status_confirmed(&node, &ids[2], "suspended");
+    wait_status_confirmed(&node, &ids[3], "active");
+    // Revocation is final, at the node too.
+    let r = run(cairn()
+        .args(["reinstate", "--node", &node.url, &ids[1]])
+        .env("CAIRN_TOKEN", &token));
+    assert!(r.one_line_error().contains("409"), "{r:#?}");
+
+    let files: Vec<PathBuf> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            write(
+                dir.path(),
+                &format!("c{i}"),
+                &node.get_json(&format!("/credentials/{}", encode(id))),
+            )
+        })
+        .collect();
+
+    // The issuer is gone for good.
+    assert_eq!(node.terminate(), Some(0));
+    std::fs::remove_dir_all(&data).unwrap();
+
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (code, reports) = verify(&paths, &["--rpc-url", &anvil.url]);
+    assert_eq!(code, 1, "two are invalid: {reports:#?}");
+    for i in [0, 3, 4] {
+        assert_eq!(reports[i]["verdict"], "valid", "c{i}: {:#}", reports[i]);
+        for name in ["inclusion", "binding", "anchor", "revocation"] {
+            assert_eq!(check_status(&reports[i], name), "pass", "c{i} {name}");
+        }
+        assert!(reports[i]["anchoredAt"].is_string());
+    }
+    assert_eq!(reports[1]["verdict"], "invalid");
+    assert_eq!(check_status(&reports[1], "revocation"), "fail");
+    assert!(check(&reports[1], "revocation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+    assert_eq!(check_status(&reports[2], "revocation"), "fail");
+    assert!(check(&reports[2], "revocation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("suspended"));
+    // Backdating is a warning, not a failure.
+    assert!(reports[0].get("warnings").is_none());
+    assert!(reports[4]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("before the anchor"));
+    // Same from the text report.
+    let r = run(cairn()
+        .args(["verify", "--rpc-url", &anvil.url])
+        .arg(&files[1]));
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("FAIL  revocation"), "{}", r.stdout);
+
+    let good: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let anchor_entry = good["proof"][1].clone();
+
+    // Not yet confirmed: asking for more depth than there is.
+    let (code, reports) = verify(
+        &[&files[0]],
+        &["--rpc-url", &anvil.url, "--confirmations", "1000"],
+    );
+    assert_eq!(code, 3);
+    assert_eq!(check_status(&reports[0], "anchor"), "could-not-check");
+    assert!(check(&reports[0], "anchor")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("of 1000 confirmations"));
+
+    // An altered path.
+    let mut altered = good.clone();
+    altered["proof"][1]["path"][0] = json!("00".repeat(32));
+    // A root that was never anchored.
+    let mut unanchored = good.clone();
+    unanchored["proof"][1]["root"] = json!("ab".repeat(32));
+    // Signed by a key that is not the issuer's, naming the issuer.
+    let stranger = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+    let mut unsigned = good.clone();
+    unsigned.as_object_mut().unwrap().remove("proof");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let canonicalizer = Canonicalizer::new(Contexts::standard());
+    let mut impostor = rt
+        .block_on(canonicalizer.sign(
+            unsigned.clone(),
+            &SigningKey::from_jwk(stranger.signing_jwk()).unwrap(),
+            &stranger.identity.verification_method,
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+    impostor = with_anchor_proof(impostor, anchor_entry.clone());
+    // Signed by the issuer and anchored, but from an account the issuer
+    // never bound: an attacker holding a copy of the issuer's key file
+    // cannot, but one holding a signed credential can anchor it anywhere.
+    let unbound = {
+        let issuer = IssuerKey::load(&key, cairn_tests::PASSPHRASE).unwrap();
+        let mut fresh = unsigned.clone();
+        fresh["id"] = json!("urn:uuid:5e1f0000-0000-4000-8000-000000000001");
+        let signed = rt
+            .block_on(canonicalizer.sign(
+                fresh,
+                &SigningKey::from_jwk(issuer.signing_jwk()).unwrap(),
+                &issuer.identity.verification_method,
+                "2026-01-01T00:00:00Z",
+            ))
+            .unwrap();
+        let attacker = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+        anvil.fund(&attacker.identity.address);
+        let batch = Batch::build(&[credential_digest(&signed).unwrap()]).unwrap();
+        let record = rt.block_on(async {
+            let chain = RpcChain::connect(
+                &anvil.url,
+                attacker.account_key(),
+                registry.parse().unwrap(),
+                ChainConfig {
+                    confirmations: 1,
+                    poll_interval: Duration::from_millis(20),
+                    ..ChainConfig::default()
+                },
+            )
+            .await
+            .unwrap();
+            chain.anchor(batch.root(), 1).await.unwrap().record
+        });
+        with_anchor_proof(
+            signed,
+            anchor_proof(&record, &batch.proof(0).unwrap(), &anchor_entry["binding"]),
+        )
+    };
+    let forged = [
+        write(dir.path(), "altered", &altered),
+        write(dir.path(), "unanchored", &unanchored),
+        write(dir.path(), "impostor", &impostor),
+        write(dir.path(), "unbound", &unbound),
+    ];
+    let paths: Vec<&Path> = forged.iter().map(PathBuf::as_path).collect();
+    let (code, reports) = verify(&paths, &["--rpc-url", &anvil.url]);
+    assert_eq!(code, 1);
+    for r in &reports {
+        assert_eq!(r["verdict"], "invalid", "{r:#}");
+    }
+    assert_eq!(check_status(&reports[0], "inclusion"), "fail");
+    assert_eq!(check_status(&reports[1], "anchor"), "fail");
+    assert!(check(&reports[1], "anchor")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("never anchored"));
+    assert_eq!(check_status(&reports[2], "issuer-key"), "fail");
+    assert_eq!(check_status(&reports[3], "signature"), "pass");
+    assert_eq!(check_status(&reports[3], "inclusion"), "pass");
+    assert_eq!(check_status(&reports[3], "anchor"), "fail");
+    assert!(check(&reports[3], "anchor")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("does not name"));
+
+    // Two chain nodes that disagree: a second anvil where the same account
+    // deployed the same registry but anchored nothing.
+    let other = Anvil::start(&[]);
+    other.fund(&account);
+    let r = run(cairn()
+        .args(["contract", "deploy", "--rpc-url", &other.url, "--key"])
+        .arg(&key))
+    .success();
+    assert_eq!(
+        r.stdout.trim(),
+        registry,
+        "same account, same first address"
+    );
+    let (code, reports) = verify(
+        &[&files[0]],
+        &["--rpc-url", &anvil.url, "--rpc-url", &other.url],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(check_status(&reports[0], "binding"), "fail");
+    assert!(check(&reports[0], "binding")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("disagree"));
+    // With a quorum of one, the first node answers alone.
+    let (code, _) = verify(
+        &[&files[0]],
+        &[
+            "--rpc-url",
+            &anvil.url,
+            "--rpc-url",
+            &other.url,
+            "--quorum",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0);
+    // Bad chain arguments are one-line errors.
+    let r = run(cairn()
+        .args(["verify", "--rpc-url", "http://127.0.0.1:9"])
+        .arg(&files[0]));
+    assert!(r.one_line_error().contains("--rpc-url"));
+    let r = run(cairn()
+        .args(["verify", "--rpc-url", &anvil.url, "--quorum", "2"])
+        .arg(&files[0]));
+    assert!(r.one_line_error().contains("--quorum"));
+}

@@ -1,0 +1,302 @@
+//! `cairn-load`: the node's end-to-end load benchmark (docs/performance.md).
+//!
+//! Starts the release `cairn-node` beside this binary on a fresh data
+//! directory (dev chain), then measures:
+//! - issuance over HTTP, one credential per `POST /credentials/issue` from
+//!   many concurrent clients, and through `POST /credentials/issue/bulk`:
+//!   signing, the synced RocksDB write and the 201 included;
+//! - `GET /credentials/{id}/proof` requests per second and latency
+//!   percentiles on loopback;
+//! - with `--million`, the node's resident memory while 1,000,000
+//!   credentials pass through (issued, sealed, anchored).
+//!
+//! Build and run: `cargo build --release --bins && target/release/cairn-load`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(about = "Load benchmark for cairn-node")]
+struct Args {
+    /// Credentials to issue one request each.
+    #[arg(long, default_value_t = 20_000)]
+    single: u64,
+    /// Credentials to issue in one bulk request.
+    #[arg(long, default_value_t = 50_000)]
+    bulk: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds of proof requests.
+    #[arg(long, default_value_t = 10)]
+    proof_seconds: u64,
+    /// Also pass 1,000,000 credentials through and report memory.
+    #[arg(long)]
+    million: bool,
+    /// The node to run [default: cairn-node beside this binary].
+    #[arg(long)]
+    node_bin: Option<PathBuf>,
+}
+
+fn credential(n: u64) -> Value {
+    json!({"credential": {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+        ],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Registered Nurse",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "id": format!("did:example:load{n}"),
+            "achievement": {
+                "id": "https://board.example/badges/registered-nurse",
+                "type": ["Achievement"],
+                "name": "Registered Nurse",
+                "description": "Licensed to practise as a registered nurse.",
+                "criteria": {"narrative": "Passed the national licensing examination."}
+            }
+        }
+    }})
+}
+
+struct Node {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+    token: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(bin: &std::path::Path) -> Node {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let mut child = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--batch-max-age", "2"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the node listens").unwrap();
+        if let Some(u) = line.strip_prefix("cairn-node listening on ") {
+            break u.to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let out = std::process::Command::new(bin)
+        .args(["token", "create", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    Node {
+        child,
+        url,
+        _dir: dir,
+        token,
+    }
+}
+
+/// The node's resident set size in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn issue_single(
+    node: &Node,
+    client: &reqwest::Client,
+    count: u64,
+    concurrency: usize,
+) -> (f64, Vec<String>) {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let next = next.clone();
+        let client = client.clone();
+        let url = format!("{}/credentials/issue", node.url);
+        let token = node.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    return ids;
+                }
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&credential(n))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                let v: Value = r.json().await.unwrap();
+                ids.push(v["verifiableCredential"]["id"].as_str().unwrap().to_owned());
+            }
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    (count as f64 / started.elapsed().as_secs_f64(), ids)
+}
+
+async fn issue_bulk(node: &Node, client: &reqwest::Client, from: u64, count: u64) -> f64 {
+    let mut body = Vec::with_capacity(count as usize * 700);
+    for n in from..from + count {
+        serde_json::to_writer(&mut body, &credential(n)).unwrap();
+        body.push(b'\n');
+    }
+    let started = Instant::now();
+    let r = client
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(&node.token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["issued"], count, "{summary}");
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn wait_anchored(node: &Node, client: &reqwest::Client, id: &str) {
+    let url = format!("{}/credentials/{id}/proof", node.url);
+    loop {
+        let v: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        if v["status"] == "anchored" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn proofs(node: &Node, ids: &[String], seconds: u64, concurrency: usize) -> (f64, Vec<u32>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ids = Arc::new(ids.to_vec());
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for c in 0..concurrency {
+        let stop = stop.clone();
+        let ids = ids.clone();
+        let base = node.url.clone();
+        tasks.push(tokio::spawn(async move {
+            // One connection per task, kept alive.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap();
+            let mut micros = Vec::new();
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                let url = format!("{base}/credentials/{}/proof", ids[i % ids.len()]);
+                i += concurrency;
+                let t = Instant::now();
+                let r = client.get(&url).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+                micros.push(t.elapsed().as_micros() as u32);
+            }
+            micros
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    (rate, all)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
+}
+
+fn main() {
+    let args = Args::parse();
+    let bin = args.node_bin.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .unwrap()
+            .with_file_name("cairn-node")
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let node = start_node(&bin);
+    let pid = node.child.id();
+    println!(
+        "cairn-node {} (pid {pid}), {} cores",
+        bin.display(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    rt.block_on(async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().unwrap();
+        let (rate, ids) = issue_single(&node, &client, args.single, args.concurrency).await;
+        println!("issue, one per request ({} clients): {:>8.0} credentials/s over {}", args.concurrency, rate, args.single);
+        let rate = issue_bulk(&node, &client, args.single, args.bulk).await;
+        println!("issue, bulk NDJSON:                  {:>8.0} credentials/s over {}", rate, args.bulk);
+        wait_anchored(&node, &client, ids.last().unwrap()).await;
+        println!("rss after {} credentials: {:.0} MiB", args.single + args.bulk, rss_mib(pid));
+        let sample: Vec<String> = ids.iter().step_by((ids.len() / 1000).max(1)).cloned().collect();
+        let (rate, lat) = proofs(&node, &sample, args.proof_seconds, args.concurrency).await;
+        println!(
+            "GET /credentials/{{id}}/proof ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            args.concurrency,
+            rate,
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.99),
+            percentile(&lat, 1.0)
+        );
+        if args.million {
+            let mut issued = args.single + args.bulk;
+            let target = 1_000_000u64;
+            let started = Instant::now();
+            let mut peak: f64 = 0.0;
+            while issued < target {
+                let chunk = (target - issued).min(100_000);
+                issue_bulk(&node, &client, issued, chunk).await;
+                issued += chunk;
+                let rss = rss_mib(pid);
+                peak = peak.max(rss);
+                println!("  {issued:>8} issued, {:>5.0} s, rss {rss:.0} MiB", started.elapsed().as_secs_f64());
+            }
+            println!(
+                "1,000,000 credentials: {:.0} credentials/s overall, peak rss {peak:.0} MiB, final rss {:.0} MiB",
+                (target - args.single - args.bulk) as f64 / started.elapsed().as_secs_f64(),
+                rss_mib(pid)
+            );
+        }
+    });
+}
