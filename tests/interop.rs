@@ -25,6 +25,12 @@ struct NodeVerdicts {
 /// Runs `node tests/interop/verify.mjs FILE...` from the repository root.
 #[track_caller]
 fn digital_bazaar_verify(files: &[&Path]) -> NodeVerdicts {
+    digital_bazaar_verify_with(&[], files)
+}
+
+/// Like [`digital_bazaar_verify`], with options before the files.
+#[track_caller]
+fn digital_bazaar_verify_with(options: &[String], files: &[&Path]) -> NodeVerdicts {
     let root = repo_root();
     let modules = root.join("node_modules");
     assert!(
@@ -36,6 +42,7 @@ fn digital_bazaar_verify(files: &[&Path]) -> NodeVerdicts {
     );
     let out = Command::new("node")
         .arg("tests/interop/verify.mjs")
+        .args(options)
         .args(files)
         .current_dir(&root)
         .stdin(Stdio::null())
@@ -343,4 +350,86 @@ fn digital_bazaar_verifies_anchored_credentials() {
         c["credentialSubject"]["id"] = json!("did:example:456");
     });
     assert_none_verified(&digital_bazaar_verify(&[&bad]));
+}
+
+/// Digital Bazaar's `@digitalbazaar/vc-bitstring-status-list` reads the
+/// status lists a node serves: the revoked credential's revocation bit and
+/// the suspended one's suspension bit are set, every other bit clear, and
+/// the lists' signatures verify as the issuer's.
+#[test]
+fn digital_bazaar_reads_cairn_status_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    let http = reqwest::blocking::Client::new();
+    let mut ids = Vec::new();
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let r: Value = http
+            .post(format!("{}/credentials/issue", node.url))
+            .bearer_auth(&token)
+            .json(&json!({"credential": unsigned_credential(&format!("did:example:s{i}"))}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let vc = r["verifiableCredential"].clone();
+        let entries = vc["credentialStatus"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["statusPurpose"], "revocation");
+        assert_eq!(entries[1]["statusPurpose"], "suspension");
+        ids.push(vc["id"].as_str().unwrap().to_owned());
+        let path = dir.path().join(format!("s{i}.json"));
+        write_json(&path, &vc);
+        files.push(path);
+    }
+    let change = |id: &str, status: &str| {
+        let r = http
+            .post(format!("{}/credentials/status", node.url))
+            .bearer_auth(&token)
+            .json(&json!({"credentialId": id,
+                "credentialStatus": [{"type": "BitstringStatusListCredential", "status": status}]}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    change(&ids[1], "revoked");
+    change(&ids[2], "suspended");
+    let mut options = vec!["--status".to_owned()];
+    for purpose in ["revocation", "suspension"] {
+        let url = format!("{}/status-lists/{purpose}-1", node.url);
+        let list = node.get_json(&format!("/status-lists/{purpose}-1"));
+        assert_eq!(list["id"], url.as_str());
+        let bits =
+            cairn::statuslist::decode(list["credentialSubject"]["encodedList"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(bits.len() as u64 * 8, cairn::statuslist::LIST_SIZE);
+        let path = dir.path().join(format!("{purpose}.json"));
+        write_json(&path, &list);
+        options.push("--context".into());
+        options.push(format!("{url}={}", path.display()));
+    }
+    assert_eq!(
+        node.get("/status-lists/revocation-2").status(),
+        404,
+        "no credential uses list 2"
+    );
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let v = digital_bazaar_verify_with(&options, &paths);
+    assert_all_verified(&v);
+    let set = |line: &Value, purpose: &str| -> bool {
+        line["statuses"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no statuses: {line:#}"))
+            .iter()
+            .find(|s| s["purpose"] == purpose)
+            .unwrap_or_else(|| panic!("no {purpose} status: {line:#}"))["set"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{purpose} not checked: {line:#}"))
+    };
+    assert_eq!(v.lines[0]["statusChecked"], true);
+    assert!(!set(&v.lines[0], "revocation") && !set(&v.lines[0], "suspension"));
+    assert!(set(&v.lines[1], "revocation") && !set(&v.lines[1], "suspension"));
+    assert!(!set(&v.lines[2], "revocation") && set(&v.lines[2], "suspension"));
 }

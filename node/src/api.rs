@@ -118,6 +118,7 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
+        .route("/status-lists/{id}", get(status_list))
         .route("/batches", get(batches))
         .route("/batches/{root}", get(batch))
         .route("/health", get(health))
@@ -690,6 +691,27 @@ async fn credential_status(State(node): State<Shared>, Path(id): Path<String>) -
         .into_response(),
         (Ok(None), Ok(false)) => unknown_credential(&id).into_response(),
         (Err(e), _) | (_, Err(e)) => Problem::internal(e.to_string()).into_response(),
+    }
+}
+
+/// `GET /status-lists/{id}` (`revocation-1`, `suspension-1`, ...): the
+/// issuer's signed Bitstring Status List credential.
+async fn status_list(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+    let unknown = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-status-list",
+            format!("no status list {id}"),
+        )
+        .field("id")
+    };
+    let Some((list, purpose)) = crate::statuslist::parse_list_name(&id) else {
+        return unknown().into_response();
+    };
+    match node.status_list(list, purpose).await {
+        Ok(Some(vc)) => axum::Json(vc).into_response(),
+        Ok(None) => unknown().into_response(),
+        Err(e) => Problem::internal(e.to_string()).into_response(),
     }
 }
 

@@ -70,6 +70,19 @@ impl Signer {
         .await
     }
 
+    /// Signs any VC 2.0 document as this issuer (status list credentials):
+    /// no Open Badges shape is required, but every term must be defined.
+    pub async fn sign_document(&self, doc: Value) -> Result<Value, SignError> {
+        let created = credential::fmt_time(chrono::Utc::now());
+        self.canonicalizer
+            .sign(doc, &self.key, &self.verification_method, &created)
+            .await
+            .map_err(|e| match e {
+                IntegrityError::Terms(m) => SignError::JsonLd(m),
+                other => SignError::Signature(other),
+            })
+    }
+
     /// Builds and signs a credential.
     pub async fn issue(&self, req: &credential::CredentialRequest) -> Result<Value, SignError> {
         let unsigned = credential::build(&self.profile, req)?;

@@ -28,6 +28,7 @@ pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
 pub mod registry;
+pub mod statuslist;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;

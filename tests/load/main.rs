@@ -32,6 +32,9 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Connections requesting proofs.
+    #[arg(long, default_value_t = 32)]
+    proof_connections: usize,
     /// Seconds of proof requests.
     #[arg(long, default_value_t = 10)]
     proof_seconds: u64,
@@ -270,10 +273,11 @@ fn main() {
         wait_anchored(&node, &client, ids.last().unwrap()).await;
         println!("rss after {} credentials: {:.0} MiB", args.single + args.bulk, rss_mib(pid));
         let sample: Vec<String> = ids.iter().step_by((ids.len() / 1000).max(1)).cloned().collect();
-        let (rate, lat) = proofs(&node, &sample, args.proof_seconds, args.concurrency).await;
+        let (rate, lat) =
+            proofs(&node, &sample, args.proof_seconds, args.proof_connections).await;
         println!(
             "GET /credentials/{{id}}/proof ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            args.concurrency,
+            args.proof_connections,
             rate,
             percentile(&lat, 0.50),
             percentile(&lat, 0.99),
