@@ -315,15 +315,23 @@ async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Re
     }
     .await;
     match result {
-        Ok(Issued::New(vc)) => {
+        Ok(Issued::New(vc, json)) => {
             let location = format!(
                 "/credentials/{}",
                 urlencode(vc["id"].as_str().unwrap_or(""))
             );
+            // The JSON as stored, wrapped: no second serialization.
+            let mut body = Vec::with_capacity(json.len() + 26);
+            body.extend_from_slice(b"{\"verifiableCredential\":");
+            body.extend_from_slice(&json);
+            body.push(b'}');
             (
                 StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                axum::Json(json!({"verifiableCredential": vc})),
+                [
+                    (header::LOCATION, location),
+                    (header::CONTENT_TYPE, "application/json".to_owned()),
+                ],
+                body,
             )
                 .into_response()
         }
@@ -374,7 +382,7 @@ async fn bulk_item(
     }
     .await;
     match outcome {
-        Ok(Issued::New(vc)) => {
+        Ok(Issued::New(vc, _)) => {
             json!({"index": index, "status": 201, "id": vc["id"], "verifiableCredential": vc})
         }
         Ok(Issued::Replayed(vc)) => {

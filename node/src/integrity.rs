@@ -165,6 +165,83 @@ pub struct Canonicalizer {
     contexts: Arc<Contexts>,
     processed: Arc<Mutex<HashMap<String, Arc<ActiveContext>>>>,
     config_templates: Arc<Mutex<HashMap<String, Option<ConfigTemplate>>>>,
+    status_templates: Arc<Mutex<HashMap<String, Option<StatusTemplate>>>>,
+}
+
+/// The canonical N-Quads that `credentialStatus` entries of the one shape
+/// Cairn writes (`BitstringStatusListEntry` with an `id` and four string
+/// members) add to a credential, with the entry's values as slots.
+///
+/// Expanding such an entry costs as much as the rest of a credential: its
+/// type brings a type-scoped context, and the JSON-LD crate copies the whole
+/// active context (VC 2.0 and Open Badges) to apply it. But the entries have
+/// IRIs for ids and plain literals, no blank node, so their quads neither
+/// affect nor depend on the canonical labels of the rest: the credential is
+/// canonicalized without them and their quads, made from this template, are
+/// merged in. A property test holds the result to full canonicalization.
+#[derive(Clone)]
+struct StatusTemplate {
+    /// N-Quads lines with the [`STATUS_SLOTS`] tokens in them.
+    lines: Vec<String>,
+}
+
+/// Stand-ins for the credential's id and an entry's values while a
+/// template is made: (token, member of the entry, or "" for the credential).
+const STATUS_SLOTS: [(&str, &str); 5] = [
+    ("urn:cairn:slot:credential", ""),
+    ("urn:cairn:slot:entry", "id"),
+    ("cairnslotpurpose", "statusPurpose"),
+    ("cairnslotindex", "statusListIndex"),
+    ("urn:cairn:slot:list", "statusListCredential"),
+];
+
+/// The entry members, in the order of [`STATUS_SLOTS`] after the first.
+const STATUS_MEMBERS: [&str; 4] = [
+    "id",
+    "statusPurpose",
+    "statusListIndex",
+    "statusListCredential",
+];
+
+/// Characters an IRI may have to go into an N-Quads line unescaped (and
+/// that JSON-LD leaves as they are in an absolute IRI).
+fn plain_iri(s: &str) -> bool {
+    s.contains(':')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":/.-_~#?=&%+@!$,;*()'[]".contains(&b))
+}
+
+fn plain_literal(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+}
+
+/// The credential's status entries, if every one has Cairn's shape and
+/// values that need no escaping; `None` sends the document the full way.
+fn plain_status_entries(doc: &Map<String, Value>) -> Option<Vec<[&str; 4]>> {
+    if !doc.get("id")?.as_str().is_some_and(plain_iri) {
+        return None;
+    }
+    let Value::Array(entries) = doc.get("credentialStatus")? else {
+        return None;
+    };
+    entries
+        .iter()
+        .map(|e| {
+            let e = e.as_object()?;
+            if e.len() != 5 || e.get("type")?.as_str()? != "BitstringStatusListEntry" {
+                return None;
+            }
+            let mut values = [""; 4];
+            for (slot, member) in values.iter_mut().zip(STATUS_MEMBERS) {
+                *slot = e.get(member)?.as_str()?;
+            }
+            let [id, purpose, index, list] = values;
+            (plain_iri(id) && plain_literal(purpose) && plain_literal(index) && plain_iri(list))
+                .then_some(values)
+        })
+        .collect()
 }
 
 /// The canonical N-Quads of a proof configuration, split around the value of
@@ -213,6 +290,7 @@ impl Canonicalizer {
             contexts: Arc::new(contexts),
             processed: Arc::default(),
             config_templates: Arc::default(),
+            status_templates: Arc::default(),
         }
     }
 
@@ -309,6 +387,105 @@ impl Canonicalizer {
     }
 
     async fn canonicalize(
+        &self,
+        doc: &Value,
+        without_proof: bool,
+        terms: Terms,
+    ) -> Result<String, IntegrityError> {
+        if let Some(fast) = self
+            .canonicalize_with_status_template(doc, without_proof, terms)
+            .await?
+        {
+            return Ok(fast);
+        }
+        self.canonicalize_fully(doc, without_proof, terms).await
+    }
+
+    /// [`StatusTemplate`]'s way, when it applies: `None` when it does not.
+    async fn canonicalize_with_status_template(
+        &self,
+        doc: &Value,
+        without_proof: bool,
+        terms: Terms,
+    ) -> Result<Option<String>, IntegrityError> {
+        let Some(map) = doc.as_object() else {
+            return Ok(None);
+        };
+        let Some(entries) = plain_status_entries(map) else {
+            return Ok(None);
+        };
+        let Some(template) = self.status_template(map).await else {
+            return Ok(None);
+        };
+        let credential = map["id"].as_str().expect("checked by plain_status_entries");
+        let mut rest = map.clone();
+        rest.remove("credentialStatus");
+        let rest = self
+            .canonicalize_fully(&Value::Object(rest), without_proof, terms)
+            .await?;
+        let mut lines: Vec<String> = rest.lines().map(|l| format!("{l}\n")).collect();
+        for values in entries {
+            for line in &template.lines {
+                let mut line = line.replace(STATUS_SLOTS[0].0, credential);
+                for ((token, _), value) in STATUS_SLOTS[1..].iter().zip(values) {
+                    line = line.replace(token, value);
+                }
+                lines.push(line);
+            }
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        Ok(Some(lines.concat()))
+    }
+
+    /// The status template for a credential with this `@context` and
+    /// `type`, made once (by canonicalizing a probe credential that has
+    /// only an id, its type and one entry of slots) and cached.
+    async fn status_template(&self, doc: &Map<String, Value>) -> Option<StatusTemplate> {
+        let mut probe = Map::new();
+        probe.insert("@context".into(), doc.get("@context")?.clone());
+        probe.insert("id".into(), json!(STATUS_SLOTS[0].0));
+        if let Some(t) = doc.get("type") {
+            probe.insert("type".into(), t.clone());
+        }
+        let mut entry = Map::new();
+        entry.insert("type".into(), json!("BitstringStatusListEntry"));
+        for (token, member) in &STATUS_SLOTS[1..] {
+            entry.insert((*member).into(), json!(token));
+        }
+        probe.insert("credentialStatus".into(), json!([entry]));
+        let key = serde_json::to_string(&(doc.get("@context"), doc.get("type"))).ok()?;
+        if let Some(known) = self.status_templates.lock().expect("cache lock").get(&key) {
+            return known.clone();
+        }
+        let template = match self
+            .canonicalize_fully(&Value::Object(probe), true, Terms::Check)
+            .await
+        {
+            // The entry's lines are those naming it; none may hold a blank
+            // node, and each slot must appear (or the shape is not ours).
+            Ok(canonical) if !canonical.contains("_:") => {
+                let lines: Vec<String> = canonical
+                    .lines()
+                    .filter(|l| l.contains(STATUS_SLOTS[1].0))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let all = lines.concat();
+                STATUS_SLOTS
+                    .iter()
+                    .all(|(token, _)| all.contains(token))
+                    .then_some(StatusTemplate { lines })
+            }
+            _ => None,
+        };
+        let mut cache = self.status_templates.lock().expect("cache lock");
+        if cache.len() < CONTEXT_CACHE_LIMIT {
+            cache.insert(key, template.clone());
+        }
+        template
+    }
+
+    async fn canonicalize_fully(
         &self,
         doc: &Value,
         without_proof: bool,
@@ -538,7 +715,7 @@ mod tests {
     }
 
     /// An OB 3.0 credential without JSON booleans, where ssi and the spec agree.
-    fn unsigned(issuer: &str) -> Value {
+    pub(super) fn unsigned(issuer: &str) -> Value {
         json!({
             "@context": ["https://www.w3.org/ns/credentials/v2",
                          "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
@@ -673,6 +850,44 @@ mod properties {
             prop_assert!(templates.len() == 1 && templates.values().all(Option::is_some));
         }
 
+
+        /// Status entries merged from the template give exactly the
+        /// canonical form of the whole credential, for any values the
+        /// template takes; values it does not take go the full way.
+        #[test]
+        fn status_template_matches_full_canonicalization(
+            index in "[0-9]{1,6}|[A-Za-z0-9_-]{1,12}",
+            purpose in "revocation|suspension|[a-z]{1,10}",
+            base in "https://[a-z0-9.-]{1,20}(:[0-9]{2,5})?(/[a-zA-Z0-9._~-]{0,10}){0,3}",
+            second in any::<bool>(),
+            odd in prop::option::of(r#"[ <>"{}|^`\\\x{80}-\x{10FFFF}]"#),
+        ) {
+            let canon = Canonicalizer::new(Contexts::standard());
+            let mut doc = super::tests::unsigned("did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2");
+            let list = format!("{base}/status-lists/{purpose}-1");
+            let mut entries = vec![json!({
+                "id": format!("{list}#{index}"), "type": "BitstringStatusListEntry",
+                "statusPurpose": purpose, "statusListIndex": index, "statusListCredential": list,
+            })];
+            if second {
+                entries.push(json!({
+                    "id": format!("{list}-b#{index}"), "type": "BitstringStatusListEntry",
+                    "statusPurpose": "suspension", "statusListIndex": index,
+                    "statusListCredential": format!("{list}-b"),
+                }));
+            }
+            if let Some(odd) = &odd {
+                entries[0]["statusListIndex"] = json!(format!("{index}{odd}"));
+            }
+            doc["credentialStatus"] = json!(entries);
+            let full = block_on(canon.canonicalize_fully(&doc, true, Terms::Allow)).unwrap();
+            let fast = block_on(canon.canonicalize_with_status_template(&doc, true, Terms::Allow)).unwrap();
+            prop_assert_eq!(fast.is_some(), odd.is_none(), "the template applies to plain values only");
+            if let Some(fast) = fast {
+                prop_assert_eq!(fast, full.clone());
+            }
+            prop_assert_eq!(block_on(canon.canonicalize(&doc, true, Terms::Allow)).unwrap(), full);
+        }
 
         /// Any text survives canonicalization: the proof over a name with
         /// quotes, backslashes, control characters or any Unicode verifies,

@@ -81,8 +81,8 @@ pub enum IssueError {
 
 /// How an accepted issuance request ended.
 pub enum Issued {
-    /// Signed and stored now.
-    New(Value),
+    /// Signed and stored now: the credential, and its JSON as stored.
+    New(Value, Vec<u8>),
     /// Stored before, under the same idempotency key: the stored credential.
     Replayed(Value),
 }
@@ -310,8 +310,9 @@ impl Node {
             SignError::Signature(e) => IssueError::Internal(e.to_string()),
         })?;
         let intake = self.intake.get().expect("the intake starts with the node");
+        let json = new.json.clone();
         match intake.submit(new).await {
-            Ok(_) => Ok(Issued::New(signed)),
+            Ok(_) => Ok(Issued::New(signed, json)),
             Err(StoreError::Duplicate(_)) => replay(self),
             Err(e) => Err(IssueError::Internal(e.to_string())),
         }

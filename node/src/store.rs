@@ -26,6 +26,7 @@
 //! two batches and none is lost between them; anchoring a batch is one write
 //! of its record, so every proof of the batch becomes complete at once.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -208,7 +209,13 @@ pub struct Store {
     low_water: AtomicU64,
     /// The next status list slot, and the end of the reserved block.
     slots: Mutex<(u64, u64)>,
+    /// Batch records by number, as last written: every proof request reads
+    /// one, and a batch changes at most twice (sealed, anchored).
+    batch_cache: std::sync::RwLock<HashMap<u64, BatchRecord>>,
 }
+
+/// Batch records kept in memory (about 300 bytes each).
+const BATCH_CACHE_LIMIT: usize = 100_000;
 
 fn synced() -> WriteOptions {
     let mut o = WriteOptions::default();
@@ -273,6 +280,7 @@ impl Store {
             issued: AtomicU64::new(0),
             low_water: AtomicU64::new(0),
             slots: Mutex::new((0, 0)),
+            batch_cache: std::sync::RwLock::new(HashMap::new()),
         };
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
         *store.slots.lock().expect("slots lock") = (reserved, reserved);
@@ -454,16 +462,34 @@ impl Store {
         batch.put_cf(self.cf(ROOTS), record.root, be(number));
         batch.put_cf(self.cf(META), NEXT_BATCH, be(number + 1));
         self.db.write_opt(batch, &synced())?;
+        self.remember(&record);
         self.queued
             .fetch_sub(entries.len() as u64, Ordering::Relaxed);
         Ok(Some(record))
     }
 
     pub fn batch(&self, number: u64) -> Result<Option<BatchRecord>, StoreError> {
-        self.db
+        if let Some(b) = self.batch_cache.read().expect("cache lock").get(&number) {
+            return Ok(Some(b.clone()));
+        }
+        let record: Option<BatchRecord> = self
+            .db
             .get_cf(self.cf(BATCHES), be(number))?
             .map(|v| serde_json::from_slice(&v).map_err(corrupt))
-            .transpose()
+            .transpose()?;
+        if let Some(r) = &record {
+            self.remember(r);
+        }
+        Ok(record)
+    }
+
+    /// Keeps a batch record written (or read) in the cache.
+    fn remember(&self, record: &BatchRecord) {
+        let mut cache = self.batch_cache.write().expect("cache lock");
+        if cache.len() >= BATCH_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(record.number, record.clone());
     }
 
     pub fn batch_by_root(&self, root: &Hash) -> Result<Option<BatchRecord>, StoreError> {
@@ -580,6 +606,7 @@ impl Store {
             serde_json::to_vec(&record).expect("record serializes"),
             &synced(),
         )?;
+        self.remember(&record);
         // Batches are anchored in order; skip past every anchored one.
         let mut low = self.low_water.load(Ordering::Relaxed);
         while let Some(b) = self.batch(low)? {
