@@ -135,6 +135,15 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         })
         .collect();
 
+    // A proof bundle, for verifying with no network at all.
+    let bundle_file = dir.path().join("bundle0.json");
+    run(cairn()
+        .args(["bundle", "--node", &node.url, &ids[0], "--out"])
+        .arg(&bundle_file))
+    .success();
+    let r = run(cairn().args(["bundle", "--node", &node.url, "urn:uuid:missing"]));
+    assert!(r.one_line_error().contains("404"));
+
     // The issuer is gone for good.
     assert_eq!(node.terminate(), Some(0));
     std::fs::remove_dir_all(&data).unwrap();
@@ -276,6 +285,70 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         .as_str()
         .unwrap()
         .contains("does not name"));
+
+    // Offline: the bundle against the block hash the verifier trusts (here
+    // read from anvil, as from any chain node or explorer it trusts).
+    let block = good["proof"][1]["blockNumber"].as_u64().unwrap();
+    let trusted = anvil.rpc(
+        "eth_getBlockByNumber",
+        json!([format!("0x{block:x}"), false]),
+    )["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, reports) = verify(&[&bundle_file], &["--offline", "--trust-block", &trusted]);
+    assert_eq!(code, 3, "revocation is unknown offline: {reports:#?}");
+    for name in ["signature", "issuer-key", "inclusion", "binding", "anchor"] {
+        assert_eq!(
+            check_status(&reports[0], name),
+            "pass",
+            "{name}: {:#}",
+            reports[0]
+        );
+    }
+    assert_eq!(check_status(&reports[0], "revocation"), "could-not-check");
+    assert!(check(&reports[0], "revocation")["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("as of block {block}")));
+    // Another block hash, or a doctored receipt, and the anchor fails.
+    let (code, reports) = verify(
+        &[&bundle_file],
+        &[
+            "--offline",
+            "--trust-block",
+            &format!("0x{}", "11".repeat(32)),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(check_status(&reports[0], "anchor"), "fail");
+    let mut doctored: Value =
+        serde_json::from_slice(&std::fs::read(&bundle_file).unwrap()).unwrap();
+    let receipt = doctored["anchorBundle"]["receipt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if receipt.ends_with('0') { "1" } else { "0" };
+    doctored["anchorBundle"]["receipt"] =
+        json!(format!("{}{flipped}", &receipt[..receipt.len() - 1]));
+    let doctored = write(dir.path(), "doctored-bundle", &doctored);
+    let (code, reports) = verify(&[&doctored], &["--offline", "--trust-block", &trusted]);
+    assert_eq!(code, 1);
+    assert!(
+        check(&reports[0], "anchor")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not in the block"),
+        "{:#}",
+        reports[0]
+    );
+    // --offline needs --trust-block, and a hash that is one.
+    let r = run(cairn().args(["verify", "--offline"]).arg(&bundle_file));
+    assert_ne!(r.code, 0);
+    let r = run(cairn()
+        .args(["verify", "--offline", "--trust-block", "nope"])
+        .arg(&bundle_file));
+    assert!(r.one_line_error().contains("--trust-block"));
 
     // Two chain nodes that disagree: a second anvil where the same account
     // deployed the same registry but anchored nothing.

@@ -77,8 +77,12 @@ fn anchored_on_chain(rpc_url: &str, registry: &str, root: &str) -> (Address, u64
 /// Checks a credential's anchor proof entry: its path leads from the
 /// credential's digest to the root, which the registry holds from the
 /// node's account.
-fn check_anchored(vc: &Value, rpc_url: &str, account: &str) {
-    let proofs = vc["proof"].as_array().expect("a proof set");
+/// A credential's anchor proof entry, its inclusion proof and root, after
+/// checking that the path leads from the credential to the root.
+fn included(vc: &Value) -> (&Value, InclusionProof, [u8; 32]) {
+    let proofs = vc["proof"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no anchor proof: {vc:#}"));
     assert_eq!(proofs.len(), 2, "issuer proof and anchor proof: {vc:#}");
     let anchor = &proofs[1];
     assert_eq!(anchor["type"], cairn::merkle::ANCHOR_PROOF_TYPE);
@@ -90,7 +94,16 @@ fn check_anchored(vc: &Value, rpc_url: &str, account: &str) {
         .unwrap()
         .try_into()
         .unwrap();
-    assert!(inclusion.verify(&credential_digest(vc).unwrap(), &root));
+    assert!(
+        inclusion.verify(&credential_digest(vc).unwrap(), &root),
+        "{}",
+        vc["id"]
+    );
+    (anchor, inclusion, root)
+}
+
+fn check_anchored(vc: &Value, rpc_url: &str, account: &str) {
+    let (anchor, inclusion, root) = included(vc);
     let (issuer, leaves) = anchored_on_chain(
         rpc_url,
         anchor["registry"].as_str().unwrap(),
@@ -878,22 +891,7 @@ fn no_acknowledged_credential_is_lost_across_kills() {
     assert_eq!(unique.len(), acknowledged.len());
     for id in &acknowledged {
         let vc = node.get_json(&format!("/credentials/{}", encode(id)));
-        let proofs = vc["proof"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{id} has no anchor proof"));
-        let anchor = &proofs[1];
-        let inclusion: InclusionProof = serde_json::from_value(json!({
-            "leafIndex": anchor["leafIndex"], "leafCount": anchor["leafCount"], "path": anchor["path"],
-        }))
-        .unwrap();
-        let root: [u8; 32] = hex::decode(anchor["root"].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        assert!(
-            inclusion.verify(&credential_digest(&vc).unwrap(), &root),
-            "{id}"
-        );
+        let (anchor, _, _) = included(&vc);
         assert!(roots.contains(anchor["root"].as_str().unwrap()));
     }
     eprintln!("checked in {:?} overall", test_started.elapsed());

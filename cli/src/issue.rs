@@ -61,6 +61,32 @@ pub struct IssueArgs {
     pub out: Option<PathBuf>,
 }
 
+/// What every credential of one `cairn issue` run shares.
+pub struct Shared {
+    pub achievement: serde_json::Value,
+    pub evidence: Option<serde_json::Value>,
+    /// The URLs of the `--context` extension contexts, for `@context`.
+    pub extra_contexts: Vec<String>,
+}
+
+impl Shared {
+    pub fn read(args: &IssueArgs) -> Result<Self, Failure> {
+        Ok(Self {
+            achievement: read_json(&args.achievement, "--achievement")?,
+            evidence: args
+                .evidence
+                .as_ref()
+                .map(|p| read_json(p, "--evidence"))
+                .transpose()?,
+            extra_contexts: args
+                .contexts
+                .iter()
+                .filter_map(|s| s.rsplit_once('=').map(|(url, _)| url.to_owned()))
+                .collect(),
+        })
+    }
+}
+
 pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
     if let Some(csv) = &args.csv {
         return crate::roster::run(&args, csv);
@@ -71,12 +97,11 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         .as_deref()
         .expect("clap requires --recipient without --csv")
         .parse()?;
-    let achievement = read_json(&args.achievement, "--achievement")?;
-    let evidence = args
-        .evidence
-        .as_ref()
-        .map(|p| read_json(p, "--evidence"))
-        .transpose()?;
+    let Shared {
+        achievement,
+        evidence,
+        extra_contexts,
+    } = Shared::read(&args)?;
     let valid_from = args
         .valid_from
         .as_deref()
@@ -88,11 +113,6 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         .map(|s| parse_time(s, true).map_err(|e| Failure(format!("--valid-until: {e}"))))
         .transpose()?;
     let contexts = load_contexts(&args.contexts)?;
-    let extra_contexts = args
-        .contexts
-        .iter()
-        .filter_map(|s| s.rsplit_once('=').map(|(url, _)| url.to_owned()))
-        .collect();
     if let Some(out) = &args.out {
         if out.exists() {
             return Err(Failure(format!("{} already exists", out.display())));

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod batches;
+mod bundle;
 mod client;
 mod contract;
 mod issue;
@@ -46,6 +47,8 @@ enum Command {
     Issue(Box<issue::IssueArgs>),
     /// Show where a credential stands on its node (batch, anchor, proof).
     Proof(proof::ProofArgs),
+    /// Fetch a credential's proof bundle from its node, for offline checks.
+    Bundle(bundle::BundleArgs),
     /// List a node's batches.
     Batches(batches::BatchesArgs),
     /// Revoke a credential on its node (final).
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Issue(args) => issue::run(*args),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Contract(cmd) => contract::run(cmd),
         Command::Revoke(args) => status::run(args, "revoked"),
         Command::Suspend(args) => status::run(args, "suspended"),

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::client::{problem_text, Client};
 use crate::issue::IssueArgs;
-use crate::{block_on, read_json, Failure};
+use crate::{block_on, Failure};
 
 /// The columns a roster may have, by normalized header name.
 #[derive(Default)]
@@ -64,17 +64,11 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
         .as_deref()
         .expect("clap requires --node with --csv");
     let client = Client::new(node, args.node.token.clone())?;
-    let achievement = read_json(&args.achievement, "--achievement")?;
-    let evidence = args
-        .evidence
-        .as_ref()
-        .map(|p| read_json(p, "--evidence"))
-        .transpose()?;
-    let extra_contexts: Vec<String> = args
-        .contexts
-        .iter()
-        .filter_map(|s| s.rsplit_once('=').map(|(url, _)| url.to_owned()))
-        .collect();
+    let crate::issue::Shared {
+        achievement,
+        evidence,
+        extra_contexts,
+    } = crate::issue::Shared::read(args)?;
     let bytes =
         std::fs::read(csv_path).map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
     let mut reader = csv::ReaderBuilder::new()

@@ -35,6 +35,14 @@ pub struct VerifyArgs {
     /// Ethereum, 128 on Polygon, 1 on local dev chains].
     #[arg(long, requires = "rpc_urls")]
     confirmations: Option<u64>,
+    /// Check proof bundles (`cairn bundle`) with no network, against
+    /// --trust-block; revocation is then reported as unknown.
+    #[arg(long, requires = "trust_block", conflicts_with = "rpc_urls")]
+    offline: bool,
+    /// The hash of the block that holds the anchor, as the verifier trusts
+    /// it (from a chain node it trusts, or a block explorer).
+    #[arg(long, value_name = "HASH", requires = "offline")]
+    trust_block: Option<String>,
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
@@ -57,6 +65,14 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
     let mut reports = verify_items(&verifier, &items, now);
     if !args.rpc_urls.is_empty() {
         check_chain(&args, &items, &mut reports)?;
+    }
+    if let Some(hash) = &args.trust_block {
+        let trusted: alloy::primitives::B256 = hash.parse().map_err(|_| {
+            Failure(format!(
+                "--trust-block {hash}: expected a 32-byte hex block hash"
+            ))
+        })?;
+        check_bundles(&items, &mut reports, trusted);
     }
 
     let overall = if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
@@ -100,6 +116,61 @@ struct Item {
     file: PathBuf,
     line: Option<usize>,
     bytes: Result<Vec<u8>, String>,
+    /// The anchor bundle, when the file is a proof bundle
+    /// (`{verifiableCredential, anchorBundle}`).
+    bundle: Option<serde_json::Value>,
+}
+
+impl Item {
+    fn new(file: &Path, line: Option<usize>, bytes: Result<Vec<u8>, String>) -> Self {
+        // A proof bundle: verify the credential inside, keep the bundle.
+        if let Ok(b) = &bytes {
+            if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(b) {
+                if let (Some(vc), Some(bundle)) =
+                    (o.remove("verifiableCredential"), o.remove("anchorBundle"))
+                {
+                    return Self {
+                        file: file.to_owned(),
+                        line,
+                        bytes: Ok(serde_json::to_vec(&vc).expect("JSON serializes")),
+                        bundle: Some(bundle),
+                    };
+                }
+            }
+        }
+        Self {
+            file: file.to_owned(),
+            line,
+            bytes,
+            bundle: None,
+        }
+    }
+}
+
+/// The offline chain checks, from each file's proof bundle.
+fn check_bundles(items: &[Item], reports: &mut [Report], trusted: alloy::primitives::B256) {
+    let rt = runtime();
+    let canonicalizer = cairn::integrity::Canonicalizer::new(cairn::context::Contexts::standard());
+    for (item, report) in items.iter().zip(reports.iter_mut()) {
+        let Ok(bytes) = &item.bytes else { continue };
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            continue;
+        };
+        match &item.bundle {
+            Some(bundle) => rt.block_on(cairn::chain_verification::check_bundle(
+                &canonicalizer,
+                &doc,
+                bundle,
+                trusted,
+                report,
+            )),
+            None => report.add(
+                "anchor",
+                Status::CouldNotCheck,
+                "not a proof bundle: make one with `cairn bundle`, or verify with --rpc-url",
+            ),
+        }
+    }
 }
 
 impl Item {
@@ -144,23 +215,11 @@ fn push_file(items: &mut Vec<Item>, path: &Path) {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                items.push(Item {
-                    file: path.to_owned(),
-                    line: Some(n + 1),
-                    bytes: Ok(line.to_vec()),
-                });
+                items.push(Item::new(path, Some(n + 1), Ok(line.to_vec())));
             }
         }
-        Ok(bytes) => items.push(Item {
-            file: path.to_owned(),
-            line: None,
-            bytes: Ok(bytes),
-        }),
-        Err(e) => items.push(Item {
-            file: path.to_owned(),
-            line: None,
-            bytes: Err(e.to_string()),
-        }),
+        Ok(bytes) => items.push(Item::new(path, None, Ok(bytes))),
+        Err(e) => items.push(Item::new(path, None, Err(e.to_string()))),
     }
 }
 

@@ -118,6 +118,7 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
+        .route("/credentials/{id}/bundle", get(bundle))
         .route("/status-lists/{id}", get(status_list))
         .route("/batches", get(batches))
         .route("/batches/{root}", get(batch))
@@ -349,16 +350,17 @@ async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Re
     }
 }
 
+/// What a credential id keeps unescaped in a URL path segment: RFC 3986's
+/// unreserved characters and `:` (so `urn:uuid:...` reads as it is).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
 fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
 /// One line of a bulk response.
@@ -719,6 +721,26 @@ async fn status_list(State(node): State<Shared>, Path(id): Path<String>) -> Resp
     match node.status_list(list, purpose).await {
         Ok(Some(vc)) => axum::Json(vc).into_response(),
         Ok(None) => unknown().into_response(),
+        Err(e) => Problem::internal(e.to_string()).into_response(),
+    }
+}
+
+/// `GET /credentials/{id}/bundle`: the credential with the anchor's
+/// receipt, block header and receipt proof, for verifying with no network.
+async fn bundle(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+    match node.bundle(&id).await {
+        Ok(Some(b)) => axum::Json(b).into_response(),
+        Ok(None) => match node.store.contains(&id) {
+            Ok(true) => Problem::new(
+                StatusCode::CONFLICT,
+                "not-anchored",
+                format!("{id} is not anchored yet; its bundle exists once it is"),
+            )
+            .field("id")
+            .into_response(),
+            Ok(false) => unknown_credential(&id).into_response(),
+            Err(e) => Problem::internal(e.to_string()).into_response(),
+        },
         Err(e) => Problem::internal(e.to_string()).into_response(),
     }
 }

@@ -391,3 +391,113 @@ impl ChainVerifier {
         }
     }
 }
+
+/// The chain checks from a proof bundle and one block hash the verifier
+/// trusts, with no network (`cairn verify --offline --trust-block`): the
+/// anchor as the bundle's receipt shows it in that block. Revocation cannot
+/// be known offline; the report says as of which block the rest holds.
+pub async fn check_bundle(
+    canonicalizer: &crate::integrity::Canonicalizer,
+    doc: &Value,
+    bundle: &Value,
+    trusted: B256,
+    report: &mut Report,
+) {
+    let entry = match parse_entry(doc) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            for name in ["inclusion", "binding", "anchor", "revocation"] {
+                report.add(name, Status::Fail, "the credential carries no anchor proof");
+            }
+            return;
+        }
+        Err(m) => {
+            for name in ["inclusion", "binding", "anchor", "revocation"] {
+                report.add(name, Status::Fail, &m);
+            }
+            return;
+        }
+    };
+    let included = credential_digest(doc).is_ok_and(|d| entry.inclusion.verify(&d, &entry.root));
+    report.add(
+        "inclusion",
+        if included { Status::Pass } else { Status::Fail },
+        if included {
+            "the Merkle path leads to the anchored root"
+        } else {
+            "the Merkle path does not lead from this credential to the anchored root"
+        },
+    );
+    let issuer = report.issuer.clone().unwrap_or_default();
+    let binding = match verify_binding(canonicalizer, &entry.binding).await {
+        Ok(b) if b.issuer != issuer => Err(format!(
+            "the binding is signed by {}, not by the credential's issuer {issuer}",
+            b.issuer
+        )),
+        Ok(b) if b.chain_id != entry.chain_id => Err(format!(
+            "the binding names chain {}, not {}",
+            b.chain_id, entry.chain_id
+        )),
+        Ok(b) => Ok(b),
+        Err(e) => Err(e.to_string()),
+    };
+    let facts = crate::bundle::verify(bundle, trusted, entry.registry, B256::from(entry.root));
+    match (&binding, &facts) {
+        (Ok(b), Ok(f)) if !b.covers(time(f.timestamp)) => report.add(
+            "binding",
+            Status::Fail,
+            &format!(
+                "the binding of {} does not cover the anchor's time",
+                b.account
+            ),
+        ),
+        (Ok(b), _) => report.add(
+            "binding",
+            Status::Pass,
+            &format!(
+                "{} speaks for {issuer} (signature checked; its registration needs a chain node)",
+                crate::binding::account_did(b.chain_id, b.account)
+            ),
+        ),
+        (Err(m), _) => report.add("binding", Status::Fail, m),
+    }
+    match (&facts, &binding) {
+        (Err(e), _) => report.add("anchor", Status::Fail, &e.to_string()),
+        (Ok(f), Ok(b)) if f.issuer != b.account => report.add(
+            "anchor",
+            Status::Fail,
+            &format!(
+                "anchored by {}, an account the issuer's binding does not name (it names {})",
+                f.issuer, b.account
+            ),
+        ),
+        (Ok(f), _) if f.leaf_count != entry.inclusion.leaf_count => report.add(
+            "anchor",
+            Status::Fail,
+            &format!(
+                "the anchor covers {} leaves, the proof says {}",
+                f.leaf_count, entry.inclusion.leaf_count
+            ),
+        ),
+        (Ok(f), _) => {
+            report.anchored_at = Some(crate::credential::fmt_time(time(f.timestamp)));
+            report.add(
+                "anchor",
+                Status::Pass,
+                &format!(
+                    "in trusted block {} ({trusted}), {}",
+                    f.block_number,
+                    time(f.timestamp).to_rfc3339()
+                ),
+            );
+        }
+    }
+    let block = facts.as_ref().map_or(0, |f| f.block_number);
+    report.add(
+        "revocation",
+        Status::CouldNotCheck,
+        &format!(
+            "offline: everything above holds as of block {block}; whether the issuer revoked or suspended it since needs a chain node (--rpc-url)"
+        ),
+    );
+}

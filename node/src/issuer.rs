@@ -104,13 +104,6 @@ impl Signer {
         if unsigned.get("proof").is_some() {
             return Err(FieldError::new("proof", "the credential is already signed").into());
         }
-        let created = credential::fmt_time(chrono::Utc::now());
-        self.canonicalizer
-            .sign(unsigned, &self.key, &self.verification_method, &created)
-            .await
-            .map_err(|e| match e {
-                IntegrityError::Terms(m) => SignError::JsonLd(m),
-                other => SignError::Signature(other),
-            })
+        self.sign_document(unsigned).await
     }
 }

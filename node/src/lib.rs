@@ -10,6 +10,7 @@ pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;
 pub mod binding;
+pub mod bundle;
 pub mod chain_verification;
 pub mod config;
 pub mod context;

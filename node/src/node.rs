@@ -97,6 +97,11 @@ pub struct Node {
     pub metrics: Metrics,
     pub intake: OnceLock<Intake>,
     pub chain: OnceLock<ChainInfo>,
+    /// The chain node the node anchors through, for proof bundles.
+    pub chain_provider: OnceLock<alloy::providers::DynProvider>,
+    /// Proof bundles by anchor transaction (a batch's never changes, short of
+    /// a reorganisation, which gives a new transaction).
+    bundles: std::sync::Mutex<HashMap<alloy::primitives::B256, Arc<Value>>>,
     /// The chain checks of `POST /credentials/verify`.
     pub chain_verifier: OnceLock<crate::chain_verification::ChainVerifier>,
     /// The issuer's chain account (from its key).
@@ -166,6 +171,8 @@ impl Node {
             intake: OnceLock::new(),
             chain: OnceLock::new(),
             chain_verifier: OnceLock::new(),
+            chain_provider: OnceLock::new(),
+            bundles: std::sync::Mutex::new(HashMap::new()),
             account: crate::key::eth_address(key.account_key().verifying_key())
                 .parse()
                 .expect("an EIP-55 address parses"),
@@ -316,6 +323,49 @@ impl Node {
             Err(StoreError::Duplicate(_)) => replay(self),
             Err(e) => Err(IssueError::Internal(e.to_string())),
         }
+    }
+
+    /// The credential with its proof bundle (see `bundle`), once anchored.
+    pub async fn bundle(&self, id: &str) -> Result<Option<Value>, NodeError> {
+        let Some(vc) = self.current_form(id)? else {
+            return Ok(None);
+        };
+        let Some(anchor) = self
+            .store
+            .placement(id)?
+            .and_then(|p| p.record.anchor().cloned())
+        else {
+            return Ok(None);
+        };
+        let cached = self
+            .bundles
+            .lock()
+            .expect("bundles lock")
+            .get(&anchor.transaction)
+            .cloned();
+        let bundle = match cached {
+            Some(b) => b,
+            None => {
+                let provider = self
+                    .chain_provider
+                    .get()
+                    .ok_or_else(|| NodeError::Setup("the chain is not connected yet".into()))?;
+                let b = Arc::new(
+                    crate::bundle::build(provider, anchor.transaction)
+                        .await
+                        .map_err(|e| NodeError::Setup(e.to_string()))?,
+                );
+                let mut cache = self.bundles.lock().expect("bundles lock");
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(anchor.transaction, b.clone());
+                b
+            }
+        };
+        Ok(Some(
+            json!({"verifiableCredential": vc, "anchorBundle": *bundle}),
+        ))
     }
 
     pub fn base_url(&self) -> &str {
@@ -677,6 +727,7 @@ pub async fn run(
             });
             tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
                 account = %chain.account(), "chain connected");
+            let _ = node.chain_provider.set(chain.provider().clone());
             match crate::registry::RegistryReader::connect(
                 &[chain_url(&node, dev_url.as_deref())],
                 1,

@@ -214,16 +214,23 @@ pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
             }
         }
         recheck(&node, &chain, &mut recent).await;
-        let wait = if failed {
-            failures += 1;
-            backoff(failures)
-        } else {
-            Duration::from_secs(5)
-        };
-        tokio::select! {
-            _ = node.anchor_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+        idle(&node.anchor_wake, failed, &mut failures).await;
+    }
+}
+
+/// Waits for `wake` or a while: five seconds after a round that went well,
+/// a growing [`backoff`] after failures in a row.
+async fn idle(wake: &tokio::sync::Notify, failed: bool, failures: &mut u32) {
+    let wait = if failed {
+        *failures += 1;
+        backoff(*failures)
+    } else {
+        *failures = 0;
+        Duration::from_secs(5)
+    };
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = tokio::time::sleep(wait) => {}
     }
 }
 
@@ -350,15 +357,6 @@ pub async fn status_writer(node: Arc<Node>, chain: Arc<RpcChain>) {
                 }
             }
         }
-        let wait = if failed {
-            failures += 1;
-            backoff(failures)
-        } else {
-            Duration::from_secs(5)
-        };
-        tokio::select! {
-            _ = node.status_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+        idle(&node.status_wake, failed, &mut failures).await;
     }
 }

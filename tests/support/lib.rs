@@ -538,15 +538,13 @@ impl Drop for NodeProcess {
 
 /// Percent-encodes a credential id for a path segment.
 pub fn encode(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b':');
+    percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string()
 }
 
 /// `cairn-node token create --data-dir DIR`: a fresh bearer token.

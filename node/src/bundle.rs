@@ -1,0 +1,194 @@
+//! Proof bundles: what a verifier with no network needs to check an anchor
+//! against one block hash it trusts.
+//!
+//! A bundle holds the anchor transaction's receipt (EIP-2718 encoded), the
+//! RLP header of its block, and the Merkle-Patricia proof that ties the
+//! receipt to the header's receipts root. Given a trusted block hash, the
+//! header is checked by its hash, the receipt by the proof, and the registry's
+//! `Anchored(root, issuer, leafCount)` log in the receipt says who anchored
+//! what. Revocation is not in it: a bundle shows how things stood when the
+//! anchor was mined, and only a chain node knows what the issuer did since.
+
+use alloy::consensus::{Eip658Value, Header, ReceiptEnvelope, TxReceipt};
+use alloy::eips::{Decodable2718, Encodable2718};
+use alloy::primitives::{keccak256, Address, Bytes, B256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rlp::{Decodable, Encodable};
+use alloy::sol_types::SolEvent;
+use alloy::trie::{proof::ProofRetainer, root::adjust_index_for_rlp, HashBuilder, Nibbles};
+use serde_json::{json, Value};
+
+use crate::anchor::CairnRegistry;
+
+/// The `type` of a bundle.
+pub const BUNDLE_TYPE: &str = "CairnAnchorBundle2026";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("chain RPC: {0}")]
+    Rpc(String),
+    #[error("bundle: {0}")]
+    Malformed(String),
+    #[error("the bundle's block header hashes to {got}, not the trusted {trusted}")]
+    Untrusted { got: B256, trusted: B256 },
+    #[error("the receipt is not in the block: {0}")]
+    NotInBlock(String),
+    #[error("the anchor transaction failed")]
+    Failed,
+    #[error("the receipt holds no Anchored log for root {0} from registry {1}")]
+    NoAnchor(B256, Address),
+}
+
+/// What a bundle proves, against the trusted block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFacts {
+    pub block_number: u64,
+    pub timestamp: u64,
+    pub issuer: Address,
+    pub leaf_count: u64,
+}
+
+fn rpc(e: impl std::fmt::Display) -> BundleError {
+    BundleError::Rpc(e.to_string())
+}
+
+/// The key of receipt `index` in a block's receipts trie.
+fn key(index: usize) -> Nibbles {
+    let mut buf = Vec::new();
+    index.encode(&mut buf);
+    Nibbles::unpack(&buf)
+}
+
+/// Builds the bundle of transaction `tx` (mined) from a chain node.
+pub async fn build(provider: &DynProvider, tx: B256) -> Result<Value, BundleError> {
+    let receipt = provider
+        .get_transaction_receipt(tx)
+        .await
+        .map_err(rpc)?
+        .ok_or_else(|| BundleError::Rpc(format!("no receipt for {tx}")))?;
+    let block_hash = receipt
+        .block_hash
+        .ok_or_else(|| BundleError::Rpc("the receipt has no block".into()))?;
+    let block = provider
+        .get_block_by_hash(block_hash)
+        .await
+        .map_err(rpc)?
+        .ok_or_else(|| BundleError::Rpc(format!("no block {block_hash}")))?;
+    // Every receipt of the block, in order: the trie is built over them all.
+    let mut encoded = Vec::new();
+    for hash in block.transactions.hashes() {
+        let r = provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(rpc)?
+            .ok_or_else(|| BundleError::Rpc(format!("no receipt for {hash}")))?;
+        encoded.push(r.inner.into_primitives_receipt().encoded_2718());
+    }
+    let index = receipt
+        .transaction_index
+        .ok_or_else(|| BundleError::Rpc("the receipt has no index".into()))?
+        as usize;
+    let target = key(index);
+    let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(vec![target]));
+    for i in 0..encoded.len() {
+        let i = adjust_index_for_rlp(i, encoded.len());
+        builder.add_leaf(key(i), &encoded[i]);
+    }
+    let root = builder.root();
+    let header = block.header.inner;
+    if root != header.receipts_root {
+        return Err(BundleError::Rpc(format!(
+            "the receipts of block {block_hash} make root {root}, not its receiptsRoot {}",
+            header.receipts_root
+        )));
+    }
+    let proof: Vec<String> = builder
+        .take_proof_nodes()
+        .into_nodes_sorted()
+        .into_iter()
+        .map(|(_, node)| hex::encode(node))
+        .collect();
+    let mut header_rlp = Vec::new();
+    header.encode(&mut header_rlp);
+    Ok(json!({
+        "type": BUNDLE_TYPE,
+        "blockHash": block_hash,
+        "header": hex::encode(header_rlp),
+        "transactionIndex": index,
+        "receipt": hex::encode(&encoded[index]),
+        "receiptProof": proof,
+    }))
+}
+
+fn bytes_of(v: &Value, field: &str) -> Result<Vec<u8>, BundleError> {
+    let s = v
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| BundleError::Malformed(format!("no `{field}`")))?;
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| BundleError::Malformed(format!("`{field}`: {e}")))
+}
+
+/// Checks a bundle against a trusted block hash: the root `root` was
+/// anchored in `registry` in that block; returns by whom and over how many
+/// leaves.
+pub fn verify(
+    bundle: &Value,
+    trusted: B256,
+    registry: Address,
+    root: B256,
+) -> Result<BundleFacts, BundleError> {
+    let header_rlp = bytes_of(bundle, "header")?;
+    let got = keccak256(&header_rlp);
+    if got != trusted {
+        return Err(BundleError::Untrusted { got, trusted });
+    }
+    let header = Header::decode(&mut &header_rlp[..])
+        .map_err(|e| BundleError::Malformed(format!("header: {e}")))?;
+    let receipt_bytes = bytes_of(bundle, "receipt")?;
+    let index = bundle
+        .get("transactionIndex")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| BundleError::Malformed("no `transactionIndex`".into()))?;
+    let proof: Vec<Bytes> = bundle
+        .get("receiptProof")
+        .and_then(Value::as_array)
+        .ok_or_else(|| BundleError::Malformed("no `receiptProof`".into()))?
+        .iter()
+        .map(|n| {
+            n.as_str()
+                .and_then(|s| hex::decode(s).ok())
+                .map(Bytes::from)
+                .ok_or_else(|| BundleError::Malformed("a proof node is not hex".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    alloy::trie::proof::verify_proof(
+        header.receipts_root,
+        key(index as usize),
+        Some(receipt_bytes.clone()),
+        &proof,
+    )
+    .map_err(|e| BundleError::NotInBlock(e.to_string()))?;
+    let receipt = ReceiptEnvelope::decode_2718(&mut &receipt_bytes[..])
+        .map_err(|e| BundleError::Malformed(format!("receipt: {e}")))?;
+    if receipt.status_or_post_state() != Eip658Value::Eip658(true) {
+        return Err(BundleError::Failed);
+    }
+    let log = receipt
+        .logs()
+        .iter()
+        .find(|l| {
+            l.address == registry
+                && l.topics().first() == Some(&CairnRegistry::Anchored::SIGNATURE_HASH)
+                && l.topics().get(1) == Some(&root)
+        })
+        .ok_or(BundleError::NoAnchor(root, registry))?;
+    let event = CairnRegistry::Anchored::decode_log_data(&log.data)
+        .map_err(|e| BundleError::Malformed(format!("Anchored log: {e}")))?;
+    Ok(BundleFacts {
+        block_number: header.number,
+        timestamp: header.timestamp,
+        issuer: event.issuer,
+        leaf_count: event.leafCount.saturating_to::<u64>(),
+    })
+}
