@@ -102,16 +102,7 @@ pub fn problem_text(status: u16, p: &Value) -> String {
     }
 }
 
-/// What a credential id keeps unescaped in a URL path segment: RFC 3986's
-/// unreserved characters and `:` (so `urn:uuid:...` reads as it is).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b':');
-
 /// Percent-encodes a credential id for a URL path segment.
 pub fn segment(id: &str) -> String {
-    percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string()
+    cairn::credential::path_segment(id)
 }

@@ -319,7 +319,7 @@ async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Re
         Ok(Issued::New(vc, json)) => {
             let location = format!(
                 "/credentials/{}",
-                urlencode(vc["id"].as_str().unwrap_or(""))
+                crate::credential::path_segment(vc["id"].as_str().unwrap_or(""))
             );
             // The JSON as stored, wrapped: no second serialization.
             let mut body = Vec::with_capacity(json.len() + 26);
@@ -348,19 +348,6 @@ async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Re
             p.into_response()
         }
     }
-}
-
-/// What a credential id keeps unescaped in a URL path segment: RFC 3986's
-/// unreserved characters and `:` (so `urn:uuid:...` reads as it is).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b':');
-
-fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
 /// One line of a bulk response.

@@ -230,6 +230,20 @@ pub fn build_unsigned(req: &CredentialRequest) -> Result<Value, FieldError> {
     Ok(Value::Object(vc))
 }
 
+/// What a credential id keeps unescaped in a URL path segment: RFC 3986's
+/// unreserved characters and `:` (so `urn:uuid:...` reads as it is).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
+/// A credential id as a URL path segment (`/credentials/{id}`).
+pub fn path_segment(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string()
+}
+
 /// Formats a time the way Cairn writes `validFrom`: UTC, whole seconds.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -411,6 +425,15 @@ pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_become_path_segments() {
+        assert_eq!(path_segment("urn:uuid:1f0e-ab"), "urn:uuid:1f0e-ab");
+        assert_eq!(
+            path_segment("https://board.example/c/7 b?x=1"),
+            "https:%2F%2Fboard.example%2Fc%2F7%20b%3Fx%3D1"
+        );
+    }
 
     fn achievement() -> Value {
         json!({
