@@ -9,13 +9,18 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut parts = text.splitn(3, '\u{0}');
-    let (Some(recipient), Some(date), Some(achievement)) = (parts.next(), parts.next(), parts.next())
+    let (Some(recipient), Some(date), Some(achievement)) =
+        (parts.next(), parts.next(), parts.next())
     else {
         return;
     };
     let _ = parse_time(date, true);
-    let Ok(recipient) = recipient.parse() else { return };
-    let Ok(achievement) = serde_json::from_str(achievement) else { return };
+    let Ok(recipient) = recipient.parse() else {
+        return;
+    };
+    let Ok(achievement) = serde_json::from_str(achievement) else {
+        return;
+    };
     let issuer = IssuerProfile {
         id: "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2".into(),
         ..Default::default()

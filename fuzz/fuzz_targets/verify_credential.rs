@@ -12,7 +12,9 @@ use libfuzzer_sys::fuzz_target;
 static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| Verifier::new(Contexts::standard()));
 
 fuzz_target!(|data: &[u8]| {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
     let report = rt.block_on(VERIFIER.verify(data, now));
     if report.verdict == Verdict::Valid {
