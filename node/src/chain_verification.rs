@@ -101,10 +101,13 @@ pub struct ChainVerifier {
     /// Binding documents are shared by every credential an issuer anchors
     /// from one account: each is checked once, by digest. (What a document
     /// says never changes; what the chain says of it is not cached here.)
-    bindings: Arc<Mutex<HashMap<Hash, BindingCell>>>,
+    bindings: Arc<Mutex<BindingCache>>,
 }
 
 type BindingCell = Arc<tokio::sync::OnceCell<Result<Binding, String>>>;
+
+/// Binding documents by signature, each with its check.
+type BindingCache = HashMap<String, Vec<(Value, BindingCell)>>;
 
 fn read_outcome(e: ReadError) -> (Status, String) {
     match e {
@@ -146,14 +149,22 @@ impl ChainVerifier {
     }
 
     async fn binding(&self, doc: &Value) -> Result<Binding, String> {
-        let key = credential_digest(doc).map_err(|e| e.to_string())?;
-        let cell = self
-            .bindings
-            .lock()
-            .expect("bindings lock")
-            .entry(key)
-            .or_default()
-            .clone();
+        // Keyed by the signature, and the document compared in full: no
+        // canonical digest per credential on the verification hot path, and
+        // a document that borrows another's signature is a different entry.
+        let signature = doc["proof"]["proofValue"].as_str().unwrap_or("").to_owned();
+        let cell = {
+            let mut cache = self.bindings.lock().expect("bindings lock");
+            let entries = cache.entry(signature).or_default();
+            match entries.iter().find(|(d, _)| d == doc) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = BindingCell::default();
+                    entries.push((doc.clone(), cell.clone()));
+                    cell
+                }
+            }
+        };
         cell.get_or_init(|| async {
             verify_binding(&self.canonicalizer, doc)
                 .await

@@ -328,13 +328,12 @@ impl Canonicalizer {
         Ok(processed)
     }
 
-    /// Expands `doc` against its (cached) context.
-    /// Expands `doc` against its (cached) context, leaving out its `proof`
-    /// member with `without_proof` (the unsecured document of Data Integrity).
+    /// Expands `doc` against its (cached) context, leaving out the members
+    /// named in `skip` (`proof`: the unsecured document of Data Integrity).
     async fn expand(
         &self,
         doc: &Value,
-        without_proof: bool,
+        skip: &[&str],
         policy: jld::expansion::Policy,
     ) -> Result<jld::ExpandedDocument, String> {
         use jld::expansion::Error as E;
@@ -342,11 +341,6 @@ impl Canonicalizer {
         let active = match map.get("@context") {
             Some(context) => self.active_context(context).await?,
             None => ActiveContext::default(),
-        };
-        let skip: &[&str] = if without_proof {
-            &["@context", "proof"]
-        } else {
-            &["@context"]
         };
         let text = serde_json::to_string(&Without(map, skip)).expect("JSON value serializes");
         let (value, _) = jld::syntax::Value::parse_str(&text).map_err(|e| e.to_string())?;
@@ -372,7 +366,7 @@ impl Canonicalizer {
     pub async fn check_terms(&self, doc: &Value) -> Result<(), String> {
         // Proofs are not the credential's claims: the issuer's is judged by
         // its signature, and others (the anchor proof) by their own checks.
-        self.expand(doc, true, STRICT).await.map(|_| ())
+        self.expand(doc, &["proof"], STRICT).await.map(|_| ())
     }
 
     /// The RDFC-1.0 canonical N-Quads of a JSON-LD document. With `terms`,
@@ -398,7 +392,8 @@ impl Canonicalizer {
         {
             return Ok(fast);
         }
-        self.canonicalize_fully(doc, without_proof, terms).await
+        let skip: &[&str] = if without_proof { &["proof"] } else { &[] };
+        self.canonicalize_fully(doc, skip, terms).await
     }
 
     /// [`StatusTemplate`]'s way, when it applies: `None` when it does not.
@@ -418,11 +413,12 @@ impl Canonicalizer {
             return Ok(None);
         };
         let credential = map["id"].as_str().expect("checked by plain_status_entries");
-        let mut rest = map.clone();
-        rest.remove("credentialStatus");
-        let rest = self
-            .canonicalize_fully(&Value::Object(rest), without_proof, terms)
-            .await?;
+        let skip: &[&str] = if without_proof {
+            &["proof", "credentialStatus"]
+        } else {
+            &["credentialStatus"]
+        };
+        let rest = self.canonicalize_fully(doc, skip, terms).await?;
         let mut lines: Vec<String> = rest.lines().map(|l| format!("{l}\n")).collect();
         for values in entries {
             for line in &template.lines {
@@ -442,6 +438,10 @@ impl Canonicalizer {
     /// `type`, made once (by canonicalizing a probe credential that has
     /// only an id, its type and one entry of slots) and cached.
     async fn status_template(&self, doc: &Map<String, Value>) -> Option<StatusTemplate> {
+        let key = serde_json::to_string(&(doc.get("@context"), doc.get("type"))).ok()?;
+        if let Some(known) = self.status_templates.lock().expect("cache lock").get(&key) {
+            return known.clone();
+        }
         let mut probe = Map::new();
         probe.insert("@context".into(), doc.get("@context")?.clone());
         probe.insert("id".into(), json!(STATUS_SLOTS[0].0));
@@ -454,12 +454,8 @@ impl Canonicalizer {
             entry.insert((*member).into(), json!(token));
         }
         probe.insert("credentialStatus".into(), json!([entry]));
-        let key = serde_json::to_string(&(doc.get("@context"), doc.get("type"))).ok()?;
-        if let Some(known) = self.status_templates.lock().expect("cache lock").get(&key) {
-            return known.clone();
-        }
         let template = match self
-            .canonicalize_fully(&Value::Object(probe), true, Terms::Check)
+            .canonicalize_fully(&Value::Object(probe), &["proof"], Terms::Check)
             .await
         {
             // The entry's lines are those naming it; none may hold a blank
@@ -488,16 +484,16 @@ impl Canonicalizer {
     async fn canonicalize_fully(
         &self,
         doc: &Value,
-        without_proof: bool,
+        skip: &[&str],
         terms: Terms,
     ) -> Result<String, IntegrityError> {
         let mut expanded = match terms {
             Terms::Check => self
-                .expand(doc, without_proof, STRICT)
+                .expand(doc, skip, STRICT)
                 .await
                 .map_err(IntegrityError::Terms)?,
             Terms::Allow => self
-                .expand(doc, without_proof, Default::default())
+                .expand(doc, skip, Default::default())
                 .await
                 .map_err(IntegrityError::JsonLd)?,
         };
@@ -681,12 +677,17 @@ impl Canonicalizer {
     }
 }
 
-/// Serializes a JSON object without some of its members, without copying it.
+/// Serializes a JSON object without its `@context` and the members named,
+/// without copying it.
 struct Without<'a>(&'a Map<String, Value>, &'a [&'a str]);
 
 impl serde::Serialize for Without<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().filter(|(k, _)| !self.1.contains(&k.as_str())))
+        s.collect_map(
+            self.0
+                .iter()
+                .filter(|(k, _)| *k != "@context" && !self.1.contains(&k.as_str())),
+        )
     }
 }
 
@@ -880,7 +881,7 @@ mod properties {
                 entries[0]["statusListIndex"] = json!(format!("{index}{odd}"));
             }
             doc["credentialStatus"] = json!(entries);
-            let full = block_on(canon.canonicalize_fully(&doc, true, Terms::Allow)).unwrap();
+            let full = block_on(canon.canonicalize_fully(&doc, &["proof"], Terms::Allow)).unwrap();
             let fast = block_on(canon.canonicalize_with_status_template(&doc, true, Terms::Allow)).unwrap();
             prop_assert_eq!(fast.is_some(), odd.is_none(), "the template applies to plain values only");
             if let Some(fast) = fast {

@@ -538,13 +538,7 @@ impl Drop for NodeProcess {
 
 /// Percent-encodes a credential id for a path segment.
 pub fn encode(id: &str) -> String {
-    const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~')
-        .remove(b':');
-    percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string()
+    cairn::credential::path_segment(id)
 }
 
 /// `cairn-node token create --data-dir DIR`: a fresh bearer token.
