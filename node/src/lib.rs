@@ -29,6 +29,7 @@ pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
 pub mod registry;
+mod shape;
 pub mod statuslist;
 #[cfg(feature = "server")]
 pub mod store;
