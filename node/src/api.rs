@@ -564,10 +564,9 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
             None => return Err(Problem::bad("verifiableCredential", "missing")),
         };
         let verifier = node.verifier.clone();
-        let bytes = serde_json::to_vec(&vc).expect("JSON serializes");
-        let mut report = node
+        let (mut report, vc) = node
             .pool
-            .run(move || async move { verifier.verify(&bytes, at).await })
+            .run(move || async move { (verifier.verify_value(&vc, at).await, vc) })
             .await
             .map_err(|e| Problem::internal(e.to_string()))?;
         // The chain checks, read afresh: a revocation is never served stale.

@@ -88,30 +88,54 @@ pub enum MerkleError {
 /// SHA-256 of the JCS form of `credential` without its anchor proofs.
 pub fn credential_digest(credential: &Value) -> Result<Hash, MerkleError> {
     let obj = credential.as_object().ok_or(MerkleError::NotAnObject)?;
-    let mut obj = obj.clone();
-    if let Some(proof) = obj.remove("proof") {
-        let is_anchor =
-            |p: &Value| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE);
-        let kept = match proof {
-            Value::Array(list) => {
-                let kept: Vec<Value> = list.into_iter().filter(|p| !is_anchor(p)).collect();
-                match kept.len() {
-                    0 => None,
-                    // A proof set of one is written as a single object, as
-                    // it was before the anchor proof joined it.
-                    1 => kept.into_iter().next(),
-                    _ => Some(Value::Array(kept)),
-                }
+    let is_anchor = |p: &Value| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE);
+    let proof = match obj.get("proof") {
+        Some(Value::Array(list)) => {
+            let kept: Vec<&Value> = list.iter().filter(|p| !is_anchor(p)).collect();
+            match kept.len() {
+                0 => Proof::Absent,
+                // A proof set of one is written as a single object, as it
+                // was before the anchor proof joined it.
+                1 => Proof::One(kept[0]),
+                _ => Proof::Set(kept),
             }
-            p if is_anchor(&p) => None,
-            p => Some(p),
-        };
-        if let Some(kept) = kept {
-            obj.insert("proof".into(), kept);
         }
-    }
-    let jcs = serde_json_canonicalizer::to_vec(&obj).expect("a JSON value serializes");
+        Some(p) if is_anchor(p) => Proof::Absent,
+        Some(p) => Proof::One(p),
+        None => Proof::Absent,
+    };
+    let jcs = serde_json_canonicalizer::to_vec(&WithoutAnchor(obj, proof))
+        .expect("a JSON value serializes");
     Ok(Sha256::digest(jcs).into())
+}
+
+/// A credential without its anchor proof, serialized from the borrowed
+/// parts: the digest is taken for every credential a verifier reads, and a
+/// copy of each would cost more than the hashing.
+struct WithoutAnchor<'a>(&'a serde_json::Map<String, Value>, Proof<'a>);
+
+enum Proof<'a> {
+    Absent,
+    One(&'a Value),
+    Set(Vec<&'a Value>),
+}
+
+impl serde::Serialize for WithoutAnchor<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if k != "proof" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        match &self.1 {
+            Proof::Absent => {}
+            Proof::One(p) => map.serialize_entry("proof", p)?,
+            Proof::Set(ps) => map.serialize_entry("proof", ps)?,
+        }
+        map.end()
+    }
 }
 
 /// A sealed batch: the tree over its credentials' digests, in order.
@@ -427,6 +451,23 @@ mod tests {
         assert_eq!(
             credential_digest(&plain).unwrap(),
             credential_digest(&anchored).unwrap()
+        );
+        // The digest is JCS of the credential with the anchor proof taken
+        // out: a set of one becomes the object, a set of none goes.
+        let jcs = |v: &Value| -> Hash {
+            Sha256::digest(serde_json_canonicalizer::to_vec(v).unwrap()).into()
+        };
+        assert_eq!(credential_digest(&anchored).unwrap(), jcs(&plain));
+        let second = serde_json::json!({"type": "DataIntegrityProof", "proofValue": "z3"});
+        let two = serde_json::json!({"id": "urn:x", "proof": [issuer_proof, {"type": ANCHOR_PROOF_TYPE}, second]});
+        assert_eq!(
+            credential_digest(&two).unwrap(),
+            jcs(&serde_json::json!({"id": "urn:x", "proof": [issuer_proof, second]}))
+        );
+        let only_anchor = serde_json::json!({"id": "urn:x", "proof": {"type": ANCHOR_PROOF_TYPE}});
+        assert_eq!(
+            credential_digest(&only_anchor).unwrap(),
+            jcs(&serde_json::json!({"id": "urn:x"}))
         );
         let mut other = plain.clone();
         other["proof"]["proofValue"] = "z2".into();

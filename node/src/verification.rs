@@ -145,48 +145,46 @@ impl Verifier {
 
     /// Verifies one credential given as JSON bytes, as of `now`.
     pub async fn verify(&self, bytes: &[u8], now: DateTime<Utc>) -> Report {
+        match parse(bytes) {
+            Ok(doc) => self.verify_value(&doc, now).await,
+            Err(report) => *report,
+        }
+    }
+
+    /// Verifies one credential, parsed, as of `now`.
+    pub async fn verify_value(&self, doc: &Value, now: DateTime<Utc>) -> Report {
         let mut report = Builder::default();
-        let doc: Value = match serde_json::from_slice::<Value>(bytes) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                report.push("json", Err(Fail("not a JSON object".into())));
-                return report.finish(None, None);
-            }
-            Err(e) => {
-                report.push("json", Err(Fail(format!("malformed JSON: {e}"))));
-                return report.finish(None, None);
-            }
-        };
+        if !doc.is_object() {
+            report.push("json", Err(Fail("not a JSON object".into())));
+            return report.finish(None, None);
+        }
         report.push("json", Ok(String::new()));
         let id = doc.get("id").and_then(Value::as_str).map(str::to_owned);
-        let issuer = issuer_id(&doc).map(str::to_owned);
+        let issuer = issuer_id(doc).map(str::to_owned);
 
         report.push(
             "open-badges",
-            check_shape(&doc)
+            check_shape(doc)
                 .map(|()| String::new())
                 .map_err(|e| Fail(e.to_string())),
         );
         // The signature check expands the document strictly, so the same
         // expansion answers the contexts check; only when the signature
         // check stops early, or on undefined terms, is a second one needed.
-        let proof = issuer_proof(&doc);
+        let proof = issuer_proof(doc);
         let (contexts, signature) = match &proof {
-            Err(e) => (self.check_contexts(&doc).await, Err(Fail(e.clone()))),
-            Ok(p) => match self.canonicalizer.verify(&doc, p, Terms::Check).await {
+            Err(e) => (self.check_contexts(doc).await, Err(Fail(e.clone()))),
+            Ok(p) => match self.canonicalizer.verify(doc, p, Terms::Check).await {
                 Ok(()) => (Ok(String::new()), Ok(suite_of(p))),
                 Err(IntegrityError::Terms(m)) => (
                     Err(Fail(m)),
-                    signature_outcome(self.canonicalizer.verify(&doc, p, Terms::Allow).await, p),
+                    signature_outcome(self.canonicalizer.verify(doc, p, Terms::Allow).await, p),
                 ),
                 Err(IntegrityError::BadSignature) => (
                     Ok(String::new()),
                     Err(Fail("the signature does not verify".into())),
                 ),
-                Err(other) => (
-                    self.check_contexts(&doc).await,
-                    Err(Fail(other.to_string())),
-                ),
+                Err(other) => (self.check_contexts(doc).await, Err(Fail(other.to_string()))),
             },
         };
         report.push("contexts", contexts);
@@ -210,7 +208,7 @@ impl Verifier {
             },
         };
         report.push("proof-purpose", purpose);
-        report.push("validity", check_validity(&doc, now));
+        report.push("validity", check_validity(doc, now));
 
         report.finish(id, issuer)
     }
@@ -221,6 +219,22 @@ impl Verifier {
             .await
             .map(|()| String::new())
             .map_err(Fail)
+    }
+}
+
+/// Parses a credential: a JSON object, or the report that says why not.
+pub fn parse(bytes: &[u8]) -> Result<Value, Box<Report>> {
+    let mut report = Builder::default();
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => {
+            report.push("json", Err(Fail("not a JSON object".into())));
+            Err(Box::new(report.finish(None, None)))
+        }
+        Err(e) => {
+            report.push("json", Err(Fail(format!("malformed JSON: {e}"))));
+            Err(Box::new(report.finish(None, None)))
+        }
     }
 }
 
