@@ -2,20 +2,19 @@
 //! offline, and with `--rpc-url` against the registry on chain, with no
 //! contact to the issuer.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cairn::chain_verification::ChainVerifier;
 use cairn::credential::parse_time;
 use cairn::registry::{default_confirmations, RegistryReader};
-use cairn::verification::{Report, Status, Verdict, Verifier};
+use cairn::verification::{parse, Report, Status, Verdict, Verifier};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use serde_json::json;
 
-use crate::{load_contexts, runtime, Failure};
+use crate::{load_contexts, Failure};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -61,20 +60,16 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
         None => Utc::now(),
     };
     let items = collect(&args.files)?;
-    let verifier = Verifier::new(contexts);
-    let mut reports = verify_items(&verifier, &items, now);
-    if !args.rpc_urls.is_empty() {
-        check_chain(&args, &items, &mut reports)?;
-    }
-    if let Some(hash) = &args.trust_block {
-        let trusted: alloy::primitives::B256 = hash.parse().map_err(|_| {
+    let trusted: Option<alloy::primitives::B256> = match &args.trust_block {
+        Some(hash) => Some(hash.parse().map_err(|_| {
             Failure(format!(
                 "--trust-block {hash}: expected a 32-byte hex block hash"
             ))
-        })?;
-        check_bundles(&items, &mut reports, trusted);
-    }
-
+        })?),
+        None => None,
+    };
+    let items = Arc::new(items);
+    let reports = verify_all(&args, items.clone(), contexts, now, trusted)?;
     let overall = if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
         Verdict::Invalid
     } else if reports.iter().any(|r| r.verdict == Verdict::Unknown) {
@@ -82,28 +77,44 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
     } else {
         Verdict::Valid
     };
+    // One buffered writer: a report is a dozen lines, and stdout alone
+    // flushes each.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        let credentials: Vec<_> = items
+        #[derive(serde::Serialize)]
+        struct Entry<'a> {
+            #[serde(flatten)]
+            report: &'a Report,
+            file: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            line: Option<usize>,
+        }
+        let credentials: Vec<Entry> = items
             .iter()
             .zip(&reports)
-            .map(|(item, report)| {
-                let mut v = serde_json::to_value(report).expect("report serializes");
-                v["file"] = json!(item.file.display().to_string());
-                if let Some(line) = item.line {
-                    v["line"] = json!(line);
-                }
-                v
+            .map(|(item, report)| Entry {
+                report,
+                file: item.file.display().to_string(),
+                line: item.line,
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"verdict": overall, "credentials": credentials}))?
-        );
+        #[derive(serde::Serialize)]
+        struct Run<'a> {
+            verdict: Verdict,
+            credentials: Vec<Entry<'a>>,
+        }
+        let run = Run {
+            verdict: overall,
+            credentials,
+        };
+        serde_json::to_writer_pretty(&mut out, &run)?;
+        writeln!(out)?;
     } else {
         for (item, report) in items.iter().zip(&reports) {
-            print_report(&item.label(), report);
+            print_report(&mut out, &item.label(), report)?;
         }
     }
+    out.flush()?;
     Ok(match overall {
         Verdict::Valid => ExitCode::SUCCESS,
         Verdict::Invalid => ExitCode::from(1),
@@ -113,63 +124,22 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
 
 /// One credential to verify: from a file, or a line of an NDJSON file.
 struct Item {
-    file: PathBuf,
+    file: Arc<Path>,
     line: Option<usize>,
     bytes: Result<Vec<u8>, String>,
-    /// The anchor bundle, when the file is a proof bundle
-    /// (`{verifiableCredential, anchorBundle}`).
-    bundle: Option<serde_json::Value>,
 }
 
-impl Item {
-    fn new(file: &Path, line: Option<usize>, bytes: Result<Vec<u8>, String>) -> Self {
-        // A proof bundle: verify the credential inside, keep the bundle.
-        if let Ok(b) = &bytes {
-            if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(b) {
-                if let (Some(vc), Some(bundle)) =
-                    (o.remove("verifiableCredential"), o.remove("anchorBundle"))
-                {
-                    return Self {
-                        file: file.to_owned(),
-                        line,
-                        bytes: Ok(serde_json::to_vec(&vc).expect("JSON serializes")),
-                        bundle: Some(bundle),
-                    };
-                }
-            }
+/// A credential, and its anchor bundle when the file is a proof bundle
+/// (`{verifiableCredential, anchorBundle}`, as `cairn bundle` writes).
+fn unwrap_bundle(doc: serde_json::Value) -> (serde_json::Value, Option<serde_json::Value>) {
+    match doc {
+        serde_json::Value::Object(mut o)
+            if o.contains_key("verifiableCredential") && o.contains_key("anchorBundle") =>
+        {
+            let vc = o.remove("verifiableCredential").unwrap_or_default();
+            (vc, o.remove("anchorBundle"))
         }
-        Self {
-            file: file.to_owned(),
-            line,
-            bytes,
-            bundle: None,
-        }
-    }
-}
-
-/// The offline chain checks, from each file's proof bundle.
-fn check_bundles(items: &[Item], reports: &mut [Report], trusted: alloy::primitives::B256) {
-    let rt = runtime();
-    let canonicalizer = cairn::integrity::Canonicalizer::new(cairn::context::Contexts::standard());
-    for (item, report) in items.iter().zip(reports.iter_mut()) {
-        let Ok(bytes) = &item.bytes else { continue };
-        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-            continue;
-        };
-        match &item.bundle {
-            Some(bundle) => rt.block_on(cairn::chain_verification::check_bundle(
-                &canonicalizer,
-                &doc,
-                bundle,
-                trusted,
-                report,
-            )),
-            None => report.add(
-                "anchor",
-                Status::CouldNotCheck,
-                "not a proof bundle: make one with `cairn bundle`, or verify with --rpc-url",
-            ),
-        }
+        doc => (doc, None),
     }
 }
 
@@ -209,118 +179,139 @@ fn push_file(items: &mut Vec<Item>, path: &Path) {
     let ndjson = path
         .extension()
         .is_some_and(|x| x == "ndjson" || x == "jsonl");
+    let file: Arc<Path> = path.into();
+    let item = |line, bytes| Item {
+        file: file.clone(),
+        line,
+        bytes,
+    };
     match std::fs::read(path) {
         Ok(bytes) if ndjson => {
             for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                items.push(Item::new(path, Some(n + 1), Ok(line.to_vec())));
+                items.push(item(Some(n + 1), Ok(line.to_vec())));
             }
         }
-        Ok(bytes) => items.push(Item::new(path, None, Ok(bytes))),
-        Err(e) => items.push(Item::new(path, None, Err(e.to_string()))),
+        Ok(bytes) => items.push(item(None, Ok(bytes))),
+        Err(e) => items.push(item(None, Err(e.to_string()))),
     }
 }
 
-/// The chain checks, for every credential the offline checks could read.
-/// One runtime for all: the chain nodes' connections are shared, and every
-/// anchor, binding and status bitmap is read once per run.
-fn check_chain(args: &VerifyArgs, items: &[Item], reports: &mut [Report]) -> Result<(), Failure> {
+/// Verifies every item in one pass on every core: each credential is
+/// parsed once, checked offline, then against the chain (`--rpc-url`) or
+/// its proof bundle (`--trust-block`). One runtime for all, so the chain
+/// nodes' connections are shared and every anchor, binding and status
+/// bitmap is read once per run. Reports come back in the order of `items`.
+fn verify_all(
+    args: &VerifyArgs,
+    items: Arc<Vec<Item>>,
+    contexts: cairn::context::Contexts,
+    now: DateTime<Utc>,
+    trusted: Option<alloy::primitives::B256>,
+) -> Result<Vec<Report>, Failure> {
     use futures_util::StreamExt;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| Failure(e.to_string()))?;
     rt.block_on(async {
-        let quorum = args.quorum.unwrap_or(args.rpc_urls.len());
-        if quorum == 0 || quorum > args.rpc_urls.len() {
-            return Err(Failure(format!(
-                "--quorum {quorum}: between 1 and the {} --rpc-url given",
-                args.rpc_urls.len()
-            )));
-        }
-        let reader = RegistryReader::connect(&args.rpc_urls, quorum)
-            .await
-            .map_err(|e| Failure(format!("--rpc-url: {e}")))?;
-        let depth = args
-            .confirmations
-            .unwrap_or_else(|| default_confirmations(reader.chain_id()));
-        let chain = Arc::new(ChainVerifier::new(Arc::new(reader), depth));
-        let work = items.iter().zip(reports.iter_mut()).map(|(item, report)| {
-            let chain = chain.clone();
-            async move {
-                let Ok(bytes) = &item.bytes else { return };
-                let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-                    return;
+        let chain = match args.rpc_urls.is_empty() {
+            true => None,
+            false => Some(Arc::new(connect(args).await?)),
+        };
+        let verifier = Arc::new(Verifier::new(contexts));
+        let canonicalizer = Arc::new(cairn::integrity::Canonicalizer::new(
+            cairn::context::Contexts::standard(),
+        ));
+        let work = (0..items.len()).map(|i| {
+            let (items, verifier, chain, canonicalizer) =
+                (items.clone(), verifier.clone(), chain.clone(), canonicalizer.clone());
+            tokio::spawn(async move {
+                let item = &items[i];
+                let (doc, bundle) = match &item.bytes {
+                    Ok(bytes) => match parse(bytes) {
+                        Ok(doc) => unwrap_bundle(doc),
+                        Err(report) => return *report,
+                    },
+                    Err(e) => return Report::unreadable(e),
                 };
-                if doc.is_object() {
-                    chain.check(&doc, report).await;
+                let mut report = verifier.verify_value(&doc, now).await;
+                if let Some(chain) = &chain {
+                    chain.check(&doc, &mut report).await;
                 }
-            }
+                if let Some(trusted) = trusted {
+                    match &bundle {
+                        Some(bundle) => {
+                            cairn::chain_verification::check_bundle(
+                                &canonicalizer,
+                                &doc,
+                                bundle,
+                                trusted,
+                                &mut report,
+                            )
+                            .await
+                        }
+                        None => report.add(
+                            "anchor",
+                            Status::CouldNotCheck,
+                            "not a proof bundle: make one with `cairn bundle`, or verify with --rpc-url",
+                        ),
+                    }
+                }
+                report
+            })
         });
-        futures_util::stream::iter(work)
-            .buffer_unordered(64)
-            .collect::<Vec<()>>()
+        // Enough in flight to keep every core busy while a few wait on the
+        // chain; `buffered` keeps the order.
+        let reports: Vec<_> = futures_util::stream::iter(work)
+            .buffered(4 * workers + 16)
+            .collect()
             .await;
-        Ok(())
+        reports
+            .into_iter()
+            .map(|r| r.map_err(|e| Failure(format!("verification worker failed: {e}"))))
+            .collect()
     })
 }
 
-/// Verifies on every core; reports come back in the order of `items`.
-fn verify_items(verifier: &Verifier, items: &[Item], now: DateTime<Utc>) -> Vec<Report> {
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len());
-    let mut reports: Vec<Option<Report>> = vec![None; items.len()];
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let rt = runtime();
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        let report = match &item.bytes {
-                            Ok(bytes) => rt.block_on(verifier.verify(bytes, now)),
-                            Err(e) => Report::unreadable(e),
-                        };
-                        done.push((i, report));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("verification worker panicked") {
-                reports[i] = Some(r);
-            }
-        }
-    });
-    reports
-        .into_iter()
-        .map(|r| r.expect("every file verified"))
-        .collect()
+/// The chain checks' verifier, from `--rpc-url`, `--quorum` and
+/// `--confirmations`.
+async fn connect(args: &VerifyArgs) -> Result<ChainVerifier, Failure> {
+    let quorum = args.quorum.unwrap_or(args.rpc_urls.len());
+    if quorum == 0 || quorum > args.rpc_urls.len() {
+        return Err(Failure(format!(
+            "--quorum {quorum}: between 1 and the {} --rpc-url given",
+            args.rpc_urls.len()
+        )));
+    }
+    let reader = RegistryReader::connect(&args.rpc_urls, quorum)
+        .await
+        .map_err(|e| Failure(format!("--rpc-url: {e}")))?;
+    let depth = args
+        .confirmations
+        .unwrap_or_else(|| default_confirmations(reader.chain_id()));
+    Ok(ChainVerifier::new(Arc::new(reader), depth))
 }
 
-fn print_report(label: &str, report: &Report) {
+fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::Result<()> {
     let verdict = match report.verdict {
         Verdict::Valid => "VALID",
         Verdict::Invalid => "INVALID",
         Verdict::Unknown => "COULD NOT CHECK",
     };
-    println!("{label}: {verdict}");
+    writeln!(out, "{label}: {verdict}")?;
     if let Some(id) = &report.id {
-        println!("  id      {id}");
+        writeln!(out, "  id      {id}")?;
     }
     if let Some(issuer) = &report.issuer {
-        println!("  issuer  {issuer}");
+        writeln!(out, "  issuer  {issuer}")?;
     }
     if let Some(at) = &report.anchored_at {
-        println!("  existed by {at} (anchor block time)");
+        writeln!(out, "  existed by {at} (anchor block time)")?;
     }
     for check in &report.checks {
         let status = match check.status {
@@ -329,12 +320,13 @@ fn print_report(label: &str, report: &Report) {
             Status::CouldNotCheck => "????",
         };
         if check.detail.is_empty() {
-            println!("  {status}  {}", check.name);
+            writeln!(out, "  {status}  {}", check.name)?;
         } else {
-            println!("  {status}  {:<14} {}", check.name, check.detail);
+            writeln!(out, "  {status}  {:<14} {}", check.name, check.detail)?;
         }
     }
     for w in &report.warnings {
-        println!("  warning: {w}");
+        writeln!(out, "  warning: {w}")?;
     }
+    Ok(())
 }
