@@ -252,6 +252,57 @@ fn the_node_issues_batches_and_anchors_on_its_dev_chain() {
 }
 
 /// Every bad request gets a 4xx problem+json naming the field at fault.
+/// A client that sends its whole bulk upload before reading any of the
+/// response (as Python's urllib and requests do) gets every result: the node
+/// keeps issuing while the results wait, though they are more than the
+/// sockets hold.
+#[test]
+fn a_bulk_upload_sent_whole_before_reading_completes() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    // 5,000 items with long descriptions: about 20 MB each way, more than
+    // loopback's socket buffers hold.
+    let count = 5000;
+    let body: String = (0..count)
+        .map(|i| {
+            let mut vc = unsigned_credential(&format!("did:example:upload{i}"));
+            vc["description"] = json!("A long description. ".repeat(200));
+            json!({"credential": vc}).to_string() + "\n"
+        })
+        .collect();
+    let addr = node.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "POST /credentials/issue/bulk HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+        .write_all(body.as_bytes())
+        .expect("the node reads the whole upload while no result is read");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "{}",
+        &response[..200.min(response.len())]
+    );
+    let summary = response
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"summary\""))
+        .expect("a summary line");
+    let summary: Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(summary["summary"]["issued"], count, "{summary}");
+}
+
 #[test]
 fn bad_requests_get_problems_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,11 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_BULK_ARRAY_BODY: usize = 64 << 20;
 /// One NDJSON line.
 pub const MAX_LINE: usize = 1 << 20;
+/// Bulk results held for a client that is not reading yet (about 3 KB
+/// each: the credential is in its line), so that one sending a whole upload
+/// before reading gets about 16,000 items through before the node waits.
+const RESULTS_AHEAD: usize = 16_384;
+
 /// Items in one bulk request.
 pub const MAX_BULK_ITEMS: usize = 100_000;
 /// Time to receive a single request body.
@@ -511,10 +516,23 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
             "failed": tally.failed.load(Ordering::Relaxed),
         }})
     });
-    let body = results.chain(summary).map(|v| {
-        let mut line = serde_json::to_vec(&v).expect("JSON serializes");
-        line.push(b'\n');
-        Ok::<_, Infallible>(Bytes::from(line))
+    // Issue whether or not the client reads yet. Clients that send the whole
+    // upload before reading a byte (Python's urllib and requests) would
+    // otherwise stall for good: once the sockets hold a few MB of results,
+    // writing stops, so reading items stops, so their upload never ends.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(RESULTS_AHEAD);
+    tokio::spawn(async move {
+        let mut lines = std::pin::pin!(results.chain(summary));
+        while let Some(v) = lines.next().await {
+            let mut line = serde_json::to_vec(&v).expect("JSON serializes");
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() {
+                break; // the client went away: issue no more
+            }
+        }
+    });
+    let body = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
     });
     (
         StatusCode::OK,
