@@ -142,6 +142,10 @@ const CONTEXT_CACHE_LIMIT: usize = 64;
 /// issuer and kind it sees.
 const TEMPLATE_CACHE_LIMIT: usize = 512;
 
+/// The longest shape key templated (a credential's is about 1 KB): with
+/// [`TEMPLATE_CACHE_LIMIT`], it bounds what the caches can hold.
+const SHAPE_KEY_LIMIT: usize = 16 * 1024;
+
 type ActiveContext = jld::Context<IriBuf, BlankIdBuf>;
 
 /// Whether canonicalization also insists that every term is defined.
@@ -300,8 +304,10 @@ impl Canonicalizer {
             return self.canonicalize_fully(doc, skip, terms).await;
         };
         let shape = Shape::of(map, skip);
-        if shape.bad_iri.is_some() {
-            // Whether it is an IRI there, only expansion knows.
+        // Whether an undecodable IRI is an IRI there, only expansion knows;
+        // and a shape past the bound would let hostile documents fill the
+        // caches with megabytes each. Both go the full way.
+        if shape.bad_iri.is_some() || shape.key.len() > SHAPE_KEY_LIMIT {
             return self.canonicalize_fully(doc, skip, terms).await;
         }
         let skeleton = format!("{terms:?} {}", shape.key);
@@ -824,6 +830,29 @@ mod properties {
             }]);
         }
         doc
+    }
+
+    /// A document whose shape is past the bound (here a long type, which
+    /// the shape holds whole) is canonicalized the full way, and nothing
+    /// of it is cached.
+    #[test]
+    fn an_oversized_shape_is_not_cached() {
+        let canon = Canonicalizer::new(Contexts::standard());
+        let long_type = format!("https://example.org/{}", "t".repeat(SHAPE_KEY_LIMIT));
+        let doc = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential", long_type],
+            "issuer": "did:example:board",
+            "credentialSubject": {"id": "did:example:nurse"}
+        });
+        let full = block_on(canon.canonicalize_fully(&doc, &[], Terms::Allow)).unwrap();
+        assert!(full.contains(&long_type));
+        assert_eq!(
+            block_on(canon.canonicalize(&doc, false, Terms::Allow)).unwrap(),
+            full
+        );
+        assert!(canon.templates.lock().unwrap().is_empty());
+        assert!(canon.plans.lock().unwrap().is_empty());
     }
 
     /// An IRI whose percent-encoding is not UTF-8 makes the `json-ld`
