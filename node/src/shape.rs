@@ -15,18 +15,20 @@
 //! - values that steer expansion: `type` and the keywords (`@context`,
 //!   `@type`, `@language`...) are kept whole;
 //! - an IRI expands to itself only if its scheme is not a prefix the active
-//!   context defines (`xsd:string` is not an IRI under OB 3.0's context), so
-//!   a string's class is kept: text, or an IRI with its scheme and whether an
-//!   authority (`//`) follows it.
+//!   context defines (where a context defines `ex`, `ex:thing` expands to
+//!   the prefix's IRI followed by `thing`), so a string's class is kept:
+//!   text, or an IRI with its scheme and whether an authority (`//`) follows.
 //!
 //! A shape's template comes from expanding a probe: the document with a
 //! token of the same class in place of each string. A token that comes out
 //! whole, as a literal's value or as a subject, object or graph IRI, marks a
 //! slot. A token anywhere else (a predicate, a type, a datatype, a language,
-//! part of a longer IRI) or nowhere means the shape cannot be templated, and
-//! its documents go the full way. Filling the slots gives the quads that
-//! expanding the document gives; RDFC-1.0 then labels and orders them as
-//! ever. A property test holds the result to full canonicalization.
+//! part of a longer IRI) or nowhere shows a value that steers expansion
+//! after all (`proofPurpose`'s value is a term, a context may alias `@type`):
+//! that value is fixed in the shape's key and the probe made again. Filling
+//! the slots gives the quads that expanding the document gives; RDFC-1.0
+//! then labels and orders them as ever. A property test holds the result to
+//! full canonicalization.
 
 use std::collections::HashMap;
 
