@@ -359,6 +359,11 @@ impl Canonicalizer {
         shape: &Shape<'_>,
         mut fixed: Vec<usize>,
     ) -> (Vec<usize>, Option<Template>) {
+        if shape.nested_context
+            || !crate::shape::plain_contexts(map.get("@context"), &self.contexts).await
+        {
+            return (fixed, None);
+        }
         // Each round fixes what the last one showed steers expansion; a
         // fixed value can steer others (a type brings a context), so more
         // than one round may be needed, but never many.
@@ -925,32 +930,33 @@ mod properties {
         );
     }
 
-    /// A value that steers expansion where the shape cannot tell (here
-    /// `kind`, an alias of `@type` that only the contexts know) is fixed
-    /// in the shape once a probe shows it: each value gets its own
-    /// template, and each gives the full canonical form.
+    /// A value that steers expansion where the shape cannot tell is fixed
+    /// in the shape once a probe shows it: `proofPurpose`'s value is a term
+    /// of the Data Integrity context, so each purpose gets its own template
+    /// while `created` and the method stay slots; each gives the full form.
     #[test]
-    fn a_hidden_type_alias_is_fixed_in_the_shape() {
+    fn a_steering_value_is_fixed_in_the_shape() {
         let canon = Canonicalizer::new(Contexts::standard());
-        let doc = |kind: &str, subject: &str| {
+        let config = |purpose: &str, created: &str| {
             json!({
-                "@context": ["https://www.w3.org/ns/credentials/v2", {"kind": "@type"}],
-                "type": ["VerifiableCredential"],
-                "kind": kind,
-                "issuer": "did:example:board",
-                "credentialSubject": {"id": subject}
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": "DataIntegrityProof",
+                "cryptosuite": EDDSA_RDFC_2022,
+                "created": created,
+                "verificationMethod": "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2#z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+                "proofPurpose": purpose,
             })
         };
-        for (kind, subject) in [
-            ("https://example.org/Licence", "did:example:nurse"),
-            ("https://example.org/Permit", "did:example:nurse"),
-            ("https://example.org/Licence", "did:example:surgeon"),
+        for (purpose, created) in [
+            ("assertionMethod", "2026-01-01T00:00:00Z"),
+            ("authentication", "2026-01-01T00:00:00Z"),
+            ("assertionMethod", "2027-06-30T12:00:00Z"),
         ] {
-            let doc = doc(kind, subject);
-            let full = block_on(canon.canonicalize_fully(&doc, &[], Terms::Allow)).unwrap();
-            assert!(full.contains(&format!("<{kind}>")) && full.contains(subject));
+            let config = config(purpose, created);
+            let full = block_on(canon.canonicalize_fully(&config, &[], Terms::Allow)).unwrap();
+            assert!(full.contains(purpose) && full.contains(created));
             assert_eq!(
-                block_on(canon.canonicalize(&doc, false, Terms::Allow)).unwrap(),
+                block_on(canon.canonicalize(&config, false, Terms::Allow)).unwrap(),
                 full
             );
         }
@@ -958,10 +964,92 @@ mod properties {
         assert_eq!(
             templates.values().filter(|t| t.is_some()).count(),
             2,
-            "one per kind"
+            "one per purpose"
         );
-        // Slots in document order: credentialSubject.id, issuer, kind.
-        assert_eq!(canon.plans.lock().unwrap().values().next(), Some(&vec![2]));
+        assert_eq!(canon.plans.lock().unwrap().len(), 1);
+    }
+
+    /// Contexts whose terms the shape cannot see through (a keyword alias,
+    /// an IRI-looking term, a reverse property) get no templates, and the
+    /// documents that a review found to fool them canonicalize as in full,
+    /// each after the one that would have made the template.
+    #[test]
+    fn tricky_contexts_and_fixed_values_match_full_canonicalization() {
+        let vc = "https://www.w3.org/ns/credentials/v2";
+        let subject = |extra: Value, p: &str| {
+            let mut ctx = json!({"p": {"@id": "https://e.org/p", "@type": "@vocab"}});
+            ctx.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            json!({
+                "@context": [vc, ctx], "id": "urn:s", "type": ["VerifiableCredential"],
+                "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s", "p": p}
+            })
+        };
+        let graph = |a: &str, b: &str| {
+            json!({
+                "@context": [vc, {"g": "@graph"}],
+                "g": [{"id": a, "name": "x"}, {"id": b, "name": "x"}]
+            })
+        };
+        let pairs = [
+            (
+                subject(json!({"urn:": "https://evil.example/"}), "urn:a"),
+                subject(json!({"urn:": "https://evil.example/"}), "urn:"),
+            ),
+            (
+                subject(
+                    json!({"urn:x": {"@reverse": "https://evil.example/r"}}),
+                    "urn:a",
+                ),
+                subject(
+                    json!({"urn:x": {"@reverse": "https://evil.example/r"}}),
+                    "urn:x",
+                ),
+            ),
+            (
+                subject(json!({"urn:x": null}), "urn:a"),
+                subject(json!({"urn:x": null}), "urn:x"),
+            ),
+            (
+                json!({"@context": [vc, {"urn:": "@id"}], "type": ["VerifiableCredential"],
+                    "credentialSubject": {"id": "urn:a", "name": "n"}}),
+                json!({"@context": [vc, {"urn:": "@id"}], "type": ["VerifiableCredential"],
+                    "credentialSubject": {"id": "urn:", "name": "n"}}),
+            ),
+            (
+                json!({"@context": [vc], "type": ["VerifiableCredential"],
+                    "credentialSubject": {"id": "_:s", "name": "n\u{0}x"}, "issuer": "_:t"}),
+                json!({"@context": [vc], "type": ["VerifiableCredential"],
+                    "credentialSubject": {"id": "_:s\u{0}n", "name": "x"}, "issuer": "_:t"}),
+            ),
+            (
+                graph("https://a.example/B", "https://a.example/C"),
+                graph("https://a.example/%41", "https://a.example/A"),
+            ),
+            (
+                json!({"@context": [vc, {"g": "@graph"}], "g": [{"name": "x"}, {"name": "y"}]}),
+                json!({"@context": [vc, {"g": "@graph"}], "g": [{"name": "x"}, {"name": "x"}]}),
+            ),
+        ];
+        for (a, b) in pairs {
+            for (first, second) in [(&a, &b), (&b, &a)] {
+                let canon = Canonicalizer::new(Contexts::standard());
+                for doc in [first, second] {
+                    for terms in [Terms::Allow, Terms::Check] {
+                        let fast = block_on(canon.canonicalize(doc, false, terms))
+                            .map_err(|e| e.to_string());
+                        let full = block_on(canon.canonicalize_fully(doc, &[], terms))
+                            .map_err(|e| e.to_string());
+                        match (&fast, &full) {
+                            (Ok(x), Ok(y)) => assert_eq!(x, y, "{terms:?} {doc}"),
+                            (Err(_), Err(_)) => {}
+                            _ => panic!("{fast:?} but {full:?} for {terms:?} {doc}"),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     proptest! {

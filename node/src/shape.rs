@@ -36,6 +36,8 @@ use serde_json::{Map, Value};
 use ssi::json_ld::rdf_types::{Id, LexicalQuad, Literal, LiteralType, Quad, Term};
 use ssi::json_ld::{Iri, IriBuf};
 
+use crate::context::Contexts;
+
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 
 /// What a shape keeps of a string.
@@ -71,6 +73,9 @@ pub(crate) struct Shape<'a> {
     /// The first IRI (or member name) whose percent-encoding does not
     /// decode to UTF-8, which the `json-ld` crate cannot hash.
     pub bad_iri: Option<&'a str>,
+    /// Whether a nested object has its own `@context` (which
+    /// [`plain_contexts`] does not read).
+    pub nested_context: bool,
 }
 
 fn bad_percent(s: &str) -> bool {
@@ -87,9 +92,15 @@ impl<'a> Shape<'a> {
             key: String::with_capacity(1024),
             values: Vec::with_capacity(32),
             bad_iri: None,
+            nested_context: false,
         };
         shape.object(doc, skip);
         shape
+    }
+
+    fn nested(&mut self, map: &'a Map<String, Value>) {
+        self.nested_context |= map.contains_key("@context");
+        self.object(map, &[]);
     }
 
     fn object(&mut self, map: &'a Map<String, Value>, skip: &[&str]) {
@@ -136,7 +147,7 @@ impl<'a> Shape<'a> {
                 }
                 self.key.push(']');
             }
-            Value::Object(map) => self.object(map, &[]),
+            Value::Object(map) => self.nested(map),
             other => self.key.push_str(&other.to_string()),
         }
     }
@@ -169,15 +180,104 @@ impl<'a> Shape<'a> {
             .collect()
     }
 
-    /// `prefix` (the shape's key) with the values of the slots in `fixed`.
+    /// `prefix` (the shape's key) with the values of the slots in `fixed`,
+    /// each as its slot number and its JSON string: no two sets of fixed
+    /// values give the same key.
     pub fn key_with(&self, prefix: &str, fixed: &[usize]) -> String {
         let mut key = prefix.to_owned();
         for &i in fixed {
-            key.push('\0');
-            key.push_str(self.values.get(i).copied().unwrap_or_default());
+            let value = Value::from(self.values.get(i).copied().unwrap_or_default());
+            key.push_str(&format!(" {i}={value}"));
         }
         key
     }
+}
+
+/// Whether the contexts a document names (inline, or bundled and named by
+/// URL, and the scoped contexts in them) let its shapes have templates:
+/// every term they define is plain.
+/// - Its name has no `:`. An IRI-looking string that is itself a term (a
+///   context may define `urn:` or `urn:x`) expands to the term's mapping,
+///   where the shape assumes an IRI expands to itself.
+/// - It aliases no keyword but `id` (`@id`) and `type` (`@type`), which the
+///   shape knows. An alias of `@graph` or `@included` would put its nodes in
+///   a set where equal nodes merge, which distinct probe tokens never do.
+/// - It is no reverse property, and the context imports nothing.
+///
+/// Checked once per shape, when its template is made; any doubt (an
+/// unknown context, more than a few dozen to read) says no.
+pub(crate) async fn plain_contexts(context: Option<&Value>, loader: &Contexts) -> bool {
+    use ssi::json_ld::syntax::{Parse, Value as Json};
+    use ssi::json_ld::Loader;
+    let Some(context) = context else {
+        return true;
+    };
+    let Ok((root, _)) = Json::parse_str(&context.to_string()) else {
+        return false;
+    };
+    let mut pending = vec![root];
+    let mut read = std::collections::HashSet::new();
+    for _ in 0..64 {
+        let Some(context) = pending.pop() else {
+            return true;
+        };
+        match context {
+            Json::String(url) => {
+                if !read.insert(url.to_string()) {
+                    continue;
+                }
+                let Ok(iri) = Iri::new(url.as_str()) else {
+                    return false;
+                };
+                let Ok(doc) = loader.load(iri).await else {
+                    return false;
+                };
+                match doc
+                    .document()
+                    .as_object()
+                    .and_then(|o| o.get("@context").next())
+                {
+                    Some(inner) => pending.push(inner.clone()),
+                    None => return false,
+                }
+            }
+            Json::Array(items) => pending.extend(items),
+            Json::Object(definitions) => {
+                for entry in definitions.iter() {
+                    let (term, definition) = (entry.key.as_str(), &entry.value);
+                    if term == "@import" {
+                        return false;
+                    }
+                    if term.starts_with('@') {
+                        continue;
+                    }
+                    if term.contains(':') {
+                        return false;
+                    }
+                    let target = match definition {
+                        Json::String(s) => Some(s.as_str()),
+                        Json::Object(o) => {
+                            if o.get("@reverse").next().is_some() {
+                                return false;
+                            }
+                            if let Some(scoped) = o.get("@context").next() {
+                                pending.push(scoped.clone());
+                            }
+                            o.get("@id").next().and_then(Json::as_str)
+                        }
+                        _ => None,
+                    };
+                    if let Some(keyword) = target.filter(|t| t.starts_with('@')) {
+                        if !matches!((term, keyword), ("id", "@id") | ("type", "@type")) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `doc` as [`Shape::of`] walks it, with `tokens[i]` in place of the `i`th
@@ -435,6 +535,52 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn bundled_contexts_are_plain_and_tricky_ones_are_not() {
+        fn block_on<F: std::future::Future>(f: F) -> F::Output {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(f)
+        }
+        let contexts = Contexts::standard();
+        let vc = json!("https://www.w3.org/ns/credentials/v2");
+        for plain in [
+            json!([vc, crate::context::OB_V3_0_3]),
+            json!([vc, "https://w3id.org/security/data-integrity/v2", {"ex": "https://example.org/ns#"}]),
+            json!([vc, {"licence": {"@id": "https://example.org/licence", "@type": "@id"}}]),
+        ] {
+            let ok = block_on(plain_contexts(Some(&plain), &contexts));
+            assert!(ok, "{plain}");
+        }
+        for tricky in [
+            json!([vc, {"urn:": "https://evil.example/"}]),
+            json!([vc, {"urn:x": null}]),
+            json!([vc, {"r": {"@reverse": "https://evil.example/r"}}]),
+            json!([vc, {"g": "@graph"}]),
+            json!([vc, {"inc": {"@id": "@included"}}]),
+            json!([vc, {"T": {"@id": "https://e/T", "@context": {"kind": "@type"}}}]),
+            json!([vc, {"@import": "https://example.org/more"}]),
+            json!([vc, "https://example.org/unknown"]),
+        ] {
+            let ok = block_on(plain_contexts(Some(&tricky), &contexts));
+            assert!(!ok, "{tricky}");
+        }
+    }
+
+    #[test]
+    fn fixed_values_never_share_a_key() {
+        let a = json!({"id": "_:s", "name": "n\u{0}x"});
+        let b = json!({"id": "_:s\u{0}n", "name": "x"});
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        let (sa, sb) = (Shape::of(a, &[]), Shape::of(b, &[]));
+        assert_eq!(sa.key, sb.key);
+        assert_ne!(sa.key_with("k", &[0, 1]), sb.key_with("k", &[0, 1]));
+        let c = json!({"id": "_:s", "name": "x"});
+        let sc = Shape::of(c.as_object().unwrap(), &[]);
+        assert_ne!(sc.key_with("k", &[0]), sc.key_with("k", &[1]));
     }
 
     #[test]
