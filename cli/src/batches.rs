@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::client::{Client, NodeArgs};
+use crate::client::NodeArgs;
 use crate::{block_on, Failure};
 
 #[derive(Args)]
@@ -20,11 +20,7 @@ pub struct BatchesArgs {
 }
 
 pub fn run(args: BatchesArgs) -> Result<ExitCode, Failure> {
-    let node = args
-        .node
-        .node
-        .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
-    let client = Client::new(&node, None)?;
+    let client = args.node.client()?;
     let mut all = Vec::new();
     let mut from = 0u64;
     loop {

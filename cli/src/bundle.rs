@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::client::{segment, Client, NodeArgs};
+use crate::client::{segment, NodeArgs};
 use crate::{block_on, Failure};
 
 #[derive(Args)]
@@ -21,11 +21,7 @@ pub struct BundleArgs {
 }
 
 pub fn run(args: BundleArgs) -> Result<ExitCode, Failure> {
-    let node = args
-        .node
-        .node
-        .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
-    let client = Client::new(&node, None)?;
+    let client = args.node.client()?;
     let bundle =
         block_on(client.json(client.get(&format!("/credentials/{}/bundle", segment(&args.id)))))?;
     let mut text = serde_json::to_string_pretty(&bundle)?;

@@ -16,6 +16,17 @@ pub struct NodeArgs {
     pub token: Option<String>,
 }
 
+impl NodeArgs {
+    /// A client for the node these arguments name, which they must.
+    pub fn client(&self) -> Result<Client, Failure> {
+        let node = self
+            .node
+            .as_deref()
+            .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
+        Client::new(node, self.token.clone())
+    }
+}
+
 pub struct Client {
     base: String,
     token: Option<String>,

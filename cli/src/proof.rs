@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::client::{segment, Client, NodeArgs};
+use crate::client::{segment, NodeArgs};
 use crate::{block_on, Failure};
 
 #[derive(Args)]
@@ -16,11 +16,7 @@ pub struct ProofArgs {
 }
 
 pub fn run(args: ProofArgs) -> Result<ExitCode, Failure> {
-    let node = args
-        .node
-        .node
-        .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
-    let client = Client::new(&node, None)?;
+    let client = args.node.client()?;
     let proof =
         block_on(client.json(client.get(&format!("/credentials/{}/proof", segment(&args.id)))))?;
     println!("{}", serde_json::to_string_pretty(&proof)?);

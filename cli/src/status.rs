@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::client::{Client, NodeArgs};
+use crate::client::NodeArgs;
 use crate::{block_on, Failure};
 
 #[derive(Args)]
@@ -24,11 +24,7 @@ pub struct StatusArgs {
 
 /// Sends the change; `status` is `revoked`, `suspended` or `active`.
 pub fn run(args: StatusArgs, status: &str) -> Result<ExitCode, Failure> {
-    let node = args
-        .node
-        .node
-        .ok_or_else(|| Failure("--node is required (or CAIRN_NODE)".into()))?;
-    let client = Client::new(&node, args.node.token)?;
+    let client = args.node.client()?;
     let mut body = json!({
         "credentialId": args.id,
         "credentialStatus": [{"type": "BitstringStatusListCredential", "status": status}],
