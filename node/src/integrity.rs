@@ -148,6 +148,16 @@ const SHAPE_KEY_LIMIT: usize = 16 * 1024;
 
 type ActiveContext = jld::Context<IriBuf, BlankIdBuf>;
 
+#[derive(Default)]
+struct ShapeCache {
+    /// Per shape, the slots whose values steer expansion, which the
+    /// template key holds.
+    plans: HashMap<String, Vec<usize>>,
+    /// Templates by shape and values of the fixed slots; `None` for shapes
+    /// that have none.
+    templates: HashMap<String, Option<Arc<Template>>>,
+}
+
 /// Whether canonicalization also insists that every term is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terms {
@@ -179,12 +189,8 @@ const STRICT: jld::expansion::Policy = jld::expansion::Policy {
 pub struct Canonicalizer {
     contexts: Arc<Contexts>,
     processed: Arc<Mutex<HashMap<String, Arc<ActiveContext>>>>,
-    /// Per shape (and [`Terms`]), the slots whose values steer expansion,
-    /// which the template key holds.
-    plans: Arc<Mutex<HashMap<String, Vec<usize>>>>,
-    /// Templates by [`Terms`], shape and values of the fixed slots; `None`
-    /// for shapes that have none.
-    templates: Arc<Mutex<HashMap<String, Option<Arc<Template>>>>>,
+    /// Shape templates, one cache per [`Terms`] (indexed by it).
+    shapes: Arc<[Mutex<ShapeCache>; 2]>,
     /// Part of every probe token: random, so no document holds one.
     nonce: Arc<str>,
 }
@@ -194,8 +200,7 @@ impl Canonicalizer {
         Self {
             contexts: Arc::new(contexts),
             processed: Arc::default(),
-            plans: Arc::default(),
-            templates: Arc::default(),
+            shapes: Arc::default(),
             nonce: format!("{:016x}", rand::random::<u64>()).into(),
         }
     }
@@ -320,34 +325,24 @@ impl Canonicalizer {
         if shape.bad_iri.is_some() || shape.key.len() > SHAPE_KEY_LIMIT {
             return self.canonicalize_fully(doc, skip, terms).await;
         }
-        let skeleton = format!("{terms:?} {}", shape.key);
-        let plan = self
-            .plans
-            .lock()
-            .expect("cache lock")
-            .get(&skeleton)
-            .cloned();
-        let plan = plan.unwrap_or_default();
-        let key = shape.key_with(&skeleton, &plan);
-        let known = self
-            .templates
-            .lock()
-            .expect("cache lock")
-            .get(&key)
-            .cloned();
+        let cache = &self.shapes[terms as usize];
+        let (plan, known) = {
+            let cache = cache.lock().expect("cache lock");
+            let plan = cache.plans.get(&shape.key).cloned().unwrap_or_default();
+            let known = cache.templates.get(shape.key_with(&plan).as_ref()).cloned();
+            (plan, known)
+        };
         let template = match known {
             Some(template) => template,
             None => {
                 let (fixed, template) = self.template(map, skip, terms, &shape, plan.clone()).await;
                 let template = template.map(Arc::new);
-                let key = if fixed != plan {
-                    let key = shape.key_with(&skeleton, &fixed);
-                    bounded_insert(&self.plans, skeleton, fixed.clone());
-                    key
-                } else {
-                    key
-                };
-                bounded_insert(&self.templates, key, template.clone());
+                let mut cache = cache.lock().expect("cache lock");
+                if fixed != plan {
+                    bounded_insert(&mut cache.plans, shape.key.clone(), fixed.clone());
+                }
+                let key = shape.key_with(&fixed).into_owned();
+                bounded_insert(&mut cache.templates, key, template.clone());
                 template
             }
         };
@@ -382,6 +377,12 @@ impl Canonicalizer {
                 return (fixed, None);
             };
             let probe = crate::shape::probe(map, skip, &tokens);
+            // The probe is built by a walk of its own: its strings must be
+            // the tokens, in slot order, or slots would be filled crosswise.
+            match probe.as_object() {
+                Some(p) if Shape::of(p, skip).values == tokens => {}
+                _ => return (fixed, None),
+            }
             let Ok(quads) = self.quads(&probe, skip, terms).await else {
                 return (fixed, None);
             };
@@ -589,8 +590,7 @@ impl serde::Serialize for Without<'_> {
 /// Inserts into a cache of at most [`TEMPLATE_CACHE_LIMIT`] entries.
 /// Hostile input may bring endless shapes: make room rather than stop
 /// learning the issuer's own.
-fn bounded_insert<V>(cache: &Mutex<HashMap<String, V>>, key: String, value: V) {
-    let mut cache = cache.lock().expect("cache lock");
+fn bounded_insert<V>(cache: &mut HashMap<String, V>, key: String, value: V) {
     if cache.len() >= TEMPLATE_CACHE_LIMIT && !cache.contains_key(&key) {
         let evict = cache.keys().next().cloned();
         evict.map(|k| cache.remove(&k));
@@ -866,8 +866,16 @@ mod properties {
             block_on(canon.canonicalize(&doc, false, Terms::Allow)).unwrap(),
             full
         );
-        assert!(canon.templates.lock().unwrap().is_empty());
-        assert!(canon.plans.lock().unwrap().is_empty());
+        assert!(canon.shapes[Terms::Allow as usize]
+            .lock()
+            .unwrap()
+            .templates
+            .is_empty());
+        assert!(canon.shapes[Terms::Allow as usize]
+            .lock()
+            .unwrap()
+            .plans
+            .is_empty());
     }
 
     /// An IRI whose percent-encoding is not UTF-8 makes the `json-ld`
@@ -932,7 +940,8 @@ mod properties {
             block_on(canon.canonicalize(&doc, true, Terms::Check)).unwrap(),
             full
         );
-        let templates = canon.templates.lock().unwrap();
+        let cache = canon.shapes[Terms::Check as usize].lock().unwrap();
+        let templates = &cache.templates;
         assert_eq!(templates.len(), 1);
         assert!(
             templates.values().all(Option::is_some),
@@ -970,13 +979,14 @@ mod properties {
                 full
             );
         }
-        let templates = canon.templates.lock().unwrap();
+        let cache = canon.shapes[Terms::Allow as usize].lock().unwrap();
+        let templates = &cache.templates;
         assert_eq!(
             templates.values().filter(|t| t.is_some()).count(),
             2,
             "one per purpose"
         );
-        assert_eq!(canon.plans.lock().unwrap().len(), 1);
+        assert_eq!(cache.plans.len(), 1);
     }
 
     /// Contexts whose terms the shape cannot see through (a keyword alias,

@@ -180,16 +180,19 @@ impl<'a> Shape<'a> {
             .collect()
     }
 
-    /// `prefix` (the shape's key) with the values of the slots in `fixed`,
-    /// each as its slot number and its JSON string: no two sets of fixed
-    /// values give the same key.
-    pub fn key_with(&self, prefix: &str, fixed: &[usize]) -> String {
-        let mut key = prefix.to_owned();
+    /// The shape's key with the values of the slots in `fixed`, each as its
+    /// slot number and its JSON string: no two sets of fixed values give the
+    /// same key. With none fixed (an issuer's credentials), the key itself.
+    pub fn key_with(&self, fixed: &[usize]) -> std::borrow::Cow<'_, str> {
+        if fixed.is_empty() {
+            return self.key.as_str().into();
+        }
+        let mut key = self.key.clone();
         for &i in fixed {
             let value = Value::from(self.values.get(i).copied().unwrap_or_default());
             key.push_str(&format!(" {i}={value}"));
         }
-        key
+        key.into()
     }
 }
 
@@ -577,10 +580,10 @@ mod tests {
         let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
         let (sa, sb) = (Shape::of(a, &[]), Shape::of(b, &[]));
         assert_eq!(sa.key, sb.key);
-        assert_ne!(sa.key_with("k", &[0, 1]), sb.key_with("k", &[0, 1]));
+        assert_ne!(sa.key_with(&[0, 1]), sb.key_with(&[0, 1]));
         let c = json!({"id": "_:s", "name": "x"});
         let sc = Shape::of(c.as_object().unwrap(), &[]);
-        assert_ne!(sc.key_with("k", &[0]), sc.key_with("k", &[1]));
+        assert_ne!(sc.key_with(&[0]), sc.key_with(&[1]));
     }
 
     #[test]
