@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn::chain_verification::ChainVerifier;
+use cairn::chain_verification::{Bindings, ChainVerifier};
 use cairn::credential::parse_time;
 use cairn::registry::{default_confirmations, RegistryReader};
 use cairn::verification::{parse, Report, Status, Verdict, Verifier};
@@ -219,17 +219,16 @@ fn verify_all(
         .build()
         .map_err(|e| Failure(e.to_string()))?;
     rt.block_on(async {
+        let verifier = Arc::new(Verifier::new(contexts));
+        let canonicalizer = verifier.canonicalizer().clone();
         let chain = match args.rpc_urls.is_empty() {
             true => None,
-            false => Some(Arc::new(connect(args).await?)),
+            false => Some(Arc::new(connect(args, canonicalizer.clone()).await?)),
         };
-        let verifier = Arc::new(Verifier::new(contexts));
-        let canonicalizer = Arc::new(cairn::integrity::Canonicalizer::new(
-            cairn::context::Contexts::standard(),
-        ));
+        let bindings = Arc::new(Bindings::new(canonicalizer));
         let work = (0..items.len()).map(|i| {
-            let (items, verifier, chain, canonicalizer) =
-                (items.clone(), verifier.clone(), chain.clone(), canonicalizer.clone());
+            let (items, verifier, chain, bindings) =
+                (items.clone(), verifier.clone(), chain.clone(), bindings.clone());
             tokio::spawn(async move {
                 let item = &items[i];
                 let (doc, bundle) = match &item.bytes {
@@ -247,7 +246,7 @@ fn verify_all(
                     match &bundle {
                         Some(bundle) => {
                             cairn::chain_verification::check_bundle(
-                                &canonicalizer,
+                                &bindings,
                                 &doc,
                                 bundle,
                                 trusted,
@@ -280,7 +279,10 @@ fn verify_all(
 
 /// The chain checks' verifier, from `--rpc-url`, `--quorum` and
 /// `--confirmations`.
-async fn connect(args: &VerifyArgs) -> Result<ChainVerifier, Failure> {
+async fn connect(
+    args: &VerifyArgs,
+    canonicalizer: cairn::integrity::Canonicalizer,
+) -> Result<ChainVerifier, Failure> {
     let quorum = args.quorum.unwrap_or(args.rpc_urls.len());
     if quorum == 0 || quorum > args.rpc_urls.len() {
         return Err(Failure(format!(
@@ -294,7 +296,7 @@ async fn connect(args: &VerifyArgs) -> Result<ChainVerifier, Failure> {
     let depth = args
         .confirmations
         .unwrap_or_else(|| default_confirmations(reader.chain_id()));
-    Ok(ChainVerifier::new(Arc::new(reader), depth))
+    Ok(ChainVerifier::new(Arc::new(reader), depth, canonicalizer))
 }
 
 fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::Result<()> {

@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::binding::{verify_binding, Binding};
+use crate::integrity::Canonicalizer;
 use crate::merkle::{credential_digest, Hash, InclusionProof, ANCHOR_PROOF_TYPE};
 use crate::registry::{ReadError, RegistryReader};
 use crate::verification::{Report, Status};
@@ -97,65 +98,37 @@ fn parse_entry(doc: &Value) -> Result<Option<AnchorEntry>, String> {
 pub struct ChainVerifier {
     reader: Arc<RegistryReader>,
     confirmations: u64,
-    canonicalizer: Arc<crate::integrity::Canonicalizer>,
-    /// Binding documents are shared by every credential an issuer anchors
-    /// from one account: each is checked once, by digest. (What a document
-    /// says never changes; what the chain says of it is not cached here.)
-    bindings: Arc<Mutex<BindingCache>>,
+    bindings: Arc<Bindings>,
+}
+
+/// Binding documents and their checks. An issuer anchors every credential
+/// from one account under one binding document: each is checked once.
+/// (What a document says never changes; what the chain says of it is not
+/// kept here.)
+pub struct Bindings {
+    canonicalizer: Canonicalizer,
+    /// By signature, with the document compared in full: no canonical
+    /// digest per credential on the verification hot path, and a document
+    /// that borrows another's signature is a different entry.
+    checked: Mutex<HashMap<String, Vec<(Value, BindingCell)>>>,
 }
 
 type BindingCell = Arc<tokio::sync::OnceCell<Result<Binding, String>>>;
 
-/// Binding documents by signature, each with its check.
-type BindingCache = HashMap<String, Vec<(Value, BindingCell)>>;
-
-fn read_outcome(e: ReadError) -> (Status, String) {
-    match e {
-        // Chain nodes that contradict each other: fail, loudly.
-        e @ ReadError::Disagree { .. } => (Status::Fail, e.to_string()),
-        e => (Status::CouldNotCheck, e.to_string()),
-    }
-}
-
-fn time(secs: u64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs as i64, 0).unwrap_or_default()
-}
-
-impl ChainVerifier {
-    pub fn new(reader: Arc<RegistryReader>, confirmations: u64) -> Self {
+impl Bindings {
+    pub fn new(canonicalizer: Canonicalizer) -> Self {
         Self {
-            reader,
-            confirmations: confirmations.max(1),
-            canonicalizer: Arc::new(crate::integrity::Canonicalizer::new(
-                crate::context::Contexts::standard(),
-            )),
-            bindings: Arc::new(Mutex::new(HashMap::new())),
+            canonicalizer,
+            checked: Mutex::default(),
         }
     }
 
-    /// The same verifier reading the chain afresh (see
-    /// [`RegistryReader::fresh`]).
-    pub fn with_fresh_reader(&self) -> Self {
-        Self {
-            reader: Arc::new(self.reader.fresh()),
-            confirmations: self.confirmations,
-            canonicalizer: self.canonicalizer.clone(),
-            bindings: self.bindings.clone(),
-        }
-    }
-
-    pub fn reader(&self) -> &RegistryReader {
-        &self.reader
-    }
-
-    async fn binding(&self, doc: &Value) -> Result<Binding, String> {
-        // Keyed by the signature, and the document compared in full: no
-        // canonical digest per credential on the verification hot path, and
-        // a document that borrows another's signature is a different entry.
+    /// The binding document `doc`, checked (signature, issuer, chain).
+    async fn check(&self, doc: &Value) -> Result<Binding, String> {
         let signature = doc["proof"]["proofValue"].as_str().unwrap_or("").to_owned();
         let cell = {
-            let mut cache = self.bindings.lock().expect("bindings lock");
-            let entries = cache.entry(signature).or_default();
+            let mut checked = self.checked.lock().expect("bindings lock");
+            let entries = checked.entry(signature).or_default();
             match entries.iter().find(|(d, _)| d == doc) {
                 Some((_, cell)) => cell.clone(),
                 None => {
@@ -174,52 +147,120 @@ impl ChainVerifier {
         .clone()
     }
 
+    /// The binding an anchor proof carries, if it speaks for the
+    /// credential's `issuer` on the proof's chain.
+    async fn for_credential(&self, entry: &AnchorEntry, issuer: &str) -> Result<Binding, String> {
+        match self.check(&entry.binding).await? {
+            b if b.issuer != issuer => Err(format!(
+                "the binding is signed by {}, not by the credential's issuer {issuer}",
+                b.issuer
+            )),
+            b if b.chain_id != entry.chain_id => Err(format!(
+                "the binding names chain {}, not {}",
+                b.chain_id, entry.chain_id
+            )),
+            b => Ok(b),
+        }
+    }
+}
+
+/// The anchor proof entry of `doc`; without one (`missing` says how that
+/// counts) or with a malformed one, every chain check is reported and
+/// `None` returned.
+fn entry_or_report(
+    doc: &Value,
+    report: &mut Report,
+    missing: (Status, &str),
+) -> Option<AnchorEntry> {
+    let (status, why) = match parse_entry(doc) {
+        Ok(Some(entry)) => return Some(entry),
+        Ok(None) => (missing.0, missing.1.to_owned()),
+        Err(m) => (Status::Fail, m),
+    };
+    for name in ["inclusion", "binding", "anchor", "revocation"] {
+        report.add(name, status, &why);
+    }
+    None
+}
+
+/// The `inclusion` check: the Merkle path leads from the credential's
+/// digest to the anchored root.
+fn check_inclusion(doc: &Value, entry: &AnchorEntry, report: &mut Report) {
+    if credential_digest(doc).is_ok_and(|d| entry.inclusion.verify(&d, &entry.root)) {
+        report.add(
+            "inclusion",
+            Status::Pass,
+            &format!(
+                "leaf {} of {} under root {}",
+                entry.inclusion.leaf_index,
+                entry.inclusion.leaf_count,
+                hex::encode(entry.root)
+            ),
+        );
+    } else {
+        report.add(
+            "inclusion",
+            Status::Fail,
+            "the Merkle path does not lead from this credential to the anchored root",
+        );
+    }
+}
+
+fn read_outcome(e: ReadError) -> (Status, String) {
+    match e {
+        // Chain nodes that contradict each other: fail, loudly.
+        e @ ReadError::Disagree { .. } => (Status::Fail, e.to_string()),
+        e => (Status::CouldNotCheck, e.to_string()),
+    }
+}
+
+fn time(secs: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs as i64, 0).unwrap_or_default()
+}
+
+impl ChainVerifier {
+    /// Binding documents are canonicalized with `canonicalizer`: share the
+    /// offline verifier's, so its processed contexts and templates serve
+    /// both.
+    pub fn new(
+        reader: Arc<RegistryReader>,
+        confirmations: u64,
+        canonicalizer: Canonicalizer,
+    ) -> Self {
+        Self {
+            reader,
+            confirmations: confirmations.max(1),
+            bindings: Arc::new(Bindings::new(canonicalizer)),
+        }
+    }
+
+    /// The same verifier reading the chain afresh (see
+    /// [`RegistryReader::fresh`]).
+    pub fn with_fresh_reader(&self) -> Self {
+        Self {
+            reader: Arc::new(self.reader.fresh()),
+            confirmations: self.confirmations,
+            bindings: self.bindings.clone(),
+        }
+    }
+
+    pub fn reader(&self) -> &RegistryReader {
+        &self.reader
+    }
+
     /// Adds the chain checks for credential `doc` to its offline `report`.
     pub async fn check(&self, doc: &Value, report: &mut Report) {
-        let names = ["inclusion", "binding", "anchor", "revocation"];
-        let entry = match parse_entry(doc) {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                for name in names {
-                    report.add(
-                        name,
-                        Status::CouldNotCheck,
-                        "the credential carries no anchor proof (its batch may not be anchored yet)",
-                    );
-                }
-                return;
-            }
-            Err(m) => {
-                for name in names {
-                    report.add(name, Status::Fail, &m);
-                }
-                return;
-            }
+        let Some(entry) = entry_or_report(
+            doc,
+            report,
+            (
+                Status::CouldNotCheck,
+                "the credential carries no anchor proof (its batch may not be anchored yet)",
+            ),
+        ) else {
+            return;
         };
-
-        // inclusion
-        let included = match credential_digest(doc) {
-            Ok(d) => entry.inclusion.verify(&d, &entry.root),
-            Err(_) => false,
-        };
-        if included {
-            report.add(
-                "inclusion",
-                Status::Pass,
-                &format!(
-                    "leaf {} of {} under root {}",
-                    entry.inclusion.leaf_index,
-                    entry.inclusion.leaf_count,
-                    hex::encode(entry.root)
-                ),
-            );
-        } else {
-            report.add(
-                "inclusion",
-                Status::Fail,
-                "the Merkle path does not lead from this credential to the anchored root",
-            );
-        }
+        check_inclusion(doc, &entry, report);
 
         if entry.chain_id != self.reader.chain_id() {
             let why = format!(
@@ -237,21 +278,7 @@ impl ChainVerifier {
 
         // The binding document itself (signature, issuer, chain), then what
         // the registry holds for it.
-        let binding = match self.binding(&entry.binding).await {
-            Ok(b) if b.issuer != issuer => Err((
-                Status::Fail,
-                format!(
-                    "the binding is signed by {}, not by the credential's issuer {issuer}",
-                    b.issuer
-                ),
-            )),
-            Ok(b) if b.chain_id != entry.chain_id => Err((
-                Status::Fail,
-                format!(
-                    "the binding names chain {}, not {}",
-                    b.chain_id, entry.chain_id
-                ),
-            )),
+        let binding = match self.bindings.for_credential(&entry, &issuer).await {
             Ok(b) => match self
                 .reader
                 .binding(entry.registry, B256::from(b.hash))
@@ -408,50 +435,19 @@ impl ChainVerifier {
 /// anchor as the bundle's receipt shows it in that block. Revocation cannot
 /// be known offline; the report says as of which block the rest holds.
 pub async fn check_bundle(
-    canonicalizer: &crate::integrity::Canonicalizer,
+    bindings: &Bindings,
     doc: &Value,
     bundle: &Value,
     trusted: B256,
     report: &mut Report,
 ) {
-    let entry = match parse_entry(doc) {
-        Ok(Some(e)) => e,
-        Ok(None) => {
-            for name in ["inclusion", "binding", "anchor", "revocation"] {
-                report.add(name, Status::Fail, "the credential carries no anchor proof");
-            }
-            return;
-        }
-        Err(m) => {
-            for name in ["inclusion", "binding", "anchor", "revocation"] {
-                report.add(name, Status::Fail, &m);
-            }
-            return;
-        }
+    let missing = (Status::Fail, "the credential carries no anchor proof");
+    let Some(entry) = entry_or_report(doc, report, missing) else {
+        return;
     };
-    let included = credential_digest(doc).is_ok_and(|d| entry.inclusion.verify(&d, &entry.root));
-    report.add(
-        "inclusion",
-        if included { Status::Pass } else { Status::Fail },
-        if included {
-            "the Merkle path leads to the anchored root"
-        } else {
-            "the Merkle path does not lead from this credential to the anchored root"
-        },
-    );
+    check_inclusion(doc, &entry, report);
     let issuer = report.issuer.clone().unwrap_or_default();
-    let binding = match verify_binding(canonicalizer, &entry.binding).await {
-        Ok(b) if b.issuer != issuer => Err(format!(
-            "the binding is signed by {}, not by the credential's issuer {issuer}",
-            b.issuer
-        )),
-        Ok(b) if b.chain_id != entry.chain_id => Err(format!(
-            "the binding names chain {}, not {}",
-            b.chain_id, entry.chain_id
-        )),
-        Ok(b) => Ok(b),
-        Err(e) => Err(e.to_string()),
-    };
+    let binding = bindings.for_credential(&entry, &issuer).await;
     let facts = crate::bundle::verify(bundle, trusted, entry.registry, B256::from(entry.root));
     match (&binding, &facts) {
         (Ok(b), Ok(f)) if !b.covers(time(f.timestamp)) => report.add(

@@ -740,6 +740,7 @@ pub async fn run(
                         .set(crate::chain_verification::ChainVerifier::new(
                             Arc::new(reader),
                             node.settings.confirmations,
+                            node.verifier.canonicalizer().clone(),
                         ));
                 }
                 Err(e) => tracing::warn!(error = %e, "verification will skip the chain checks"),

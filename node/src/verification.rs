@@ -143,6 +143,12 @@ impl Verifier {
         }
     }
 
+    /// Its canonicalizer, to share with the chain checks (binding
+    /// documents name the same contexts).
+    pub fn canonicalizer(&self) -> &Canonicalizer {
+        &self.canonicalizer
+    }
+
     /// Verifies one credential given as JSON bytes, as of `now`.
     pub async fn verify(&self, bytes: &[u8], now: DateTime<Utc>) -> Report {
         match parse(bytes) {
