@@ -36,19 +36,13 @@ fn verify(files: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
 }
 
 fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
-    let started = std::time::Instant::now();
-    loop {
+    node.poll(Duration::from_secs(60), || {
         let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
-        if s["status"] == status && s["onChain"] == "confirmed" {
-            return;
+        match s["status"] == status && s["onChain"] == "confirmed" {
+            true => Ok(()),
+            false => Err(format!("{id}: {s}")),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{id}: {s}\n{}",
-            node.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 #[test]

@@ -893,20 +893,14 @@ fn no_acknowledged_credential_is_lost_across_kills() {
 
     // A last start drains everything.
     let node = NodeProcess::start(&data, &args, &[]);
-    let started = Instant::now();
-    loop {
+    node.poll(Duration::from_secs(120), || {
         let health = node.get_json("/health");
         let sealed = node.get_json("/batches?state=sealed");
-        if health["queued"] == 0 && sealed["batches"].as_array().unwrap().is_empty() {
-            break;
+        match health["queued"] == 0 && sealed["batches"].as_array().unwrap().is_empty() {
+            true => Ok(()),
+            false => Err(format!("not drained: {health} {sealed}")),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "not drained: {health} {sealed}\n{}",
-            node.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
     eprintln!("drained in {:?}", drain.elapsed());
     let issued = node.get_json("/health")["issued"].as_u64().unwrap();
     assert!(issued >= acknowledged.len() as u64);

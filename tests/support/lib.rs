@@ -513,17 +513,33 @@ impl NodeProcess {
     /// Polls `/credentials/{id}/proof` until the credential is anchored.
     #[track_caller]
     pub fn wait_anchored(&self, id: &str, timeout: std::time::Duration) -> Value {
+        self.poll(timeout, || {
+            let proof = self.get_json(&format!("/credentials/{}/proof", encode(id)));
+            match proof["status"] == "anchored" {
+                true => Ok(proof),
+                false => Err(format!("{id} not anchored after {timeout:?}: {proof}")),
+            }
+        })
+    }
+
+    /// Calls `ready` until it gives a value; after `timeout`, fails with
+    /// what it said last and the node's log.
+    #[track_caller]
+    pub fn poll<T>(
+        &self,
+        timeout: std::time::Duration,
+        mut ready: impl FnMut() -> Result<T, String>,
+    ) -> T {
         let started = std::time::Instant::now();
         loop {
-            let proof = self.get_json(&format!("/credentials/{}/proof", encode(id)));
-            if proof["status"] == "anchored" {
-                return proof;
+            match ready() {
+                Ok(value) => return value,
+                Err(last) => assert!(
+                    started.elapsed() < timeout,
+                    "{last}\nlog:\n{}",
+                    self.log_text()
+                ),
             }
-            assert!(
-                started.elapsed() < timeout,
-                "{id} not anchored after {timeout:?}: {proof}\nlog:\n{}",
-                self.log_text()
-            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
