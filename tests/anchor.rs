@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
-use cairn::anchor::{
-    anchor_proof, with_anchor_proof, Anchored, CairnRegistry, ChainConfig, RpcChain,
-};
-use cairn::context::Contexts;
-use cairn::credential::{CredentialRequest, IssuerProfile};
+use cairn::anchor::{Anchored, ChainConfig, RpcChain};
 use cairn::devchain::DevChain;
 use cairn::issuer::Signer;
 use cairn::key::{IssuerKey, SigningKeyType};
-use cairn::merkle::{credential_digest, Batch, Hash};
 use cairn_tests::{achievement_json, Anvil};
+use cairn_verifier::context::Contexts;
+use cairn_verifier::credential::{CredentialRequest, IssuerProfile};
+use cairn_verifier::merkle::{credential_digest, Batch, Hash};
+use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
+use cairn_verifier::registry::{call, CairnRegistry};
 
 fn issuer() -> IssuerKey {
     IssuerKey::generate(Some("Board of Nursing".into()), SigningKeyType::Ed25519).unwrap()
@@ -181,8 +181,13 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     );
 
     // Every credential's proof leads to the root the contract holds.
-    let registry = CairnRegistry::new(record.registry, chain.provider());
-    let on_chain = registry.anchors(record.root).call().await.unwrap();
+    let on_chain = call(
+        chain.provider(),
+        record.registry,
+        CairnRegistry::anchorsCall { root: record.root },
+    )
+    .await
+    .unwrap();
     assert_eq!(on_chain.issuer, chain.account());
     assert_eq!(on_chain.leafCount, U256::from(1000));
     assert_eq!(on_chain.blockNumber, record.block_number);
@@ -201,8 +206,8 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
         )
         .await
         .unwrap();
-    let canonicalizer = cairn::integrity::Canonicalizer::new(Contexts::standard());
-    let bound = cairn::binding::verify_binding(&canonicalizer, &binding)
+    let canonicalizer = cairn_verifier::integrity::Canonicalizer::new(Contexts::standard());
+    let bound = cairn_verifier::binding::verify_binding(&canonicalizer, &binding)
         .await
         .unwrap();
     assert_eq!(bound.issuer, key.identity.did);
@@ -217,15 +222,25 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     }
     assert!(again.sent.is_empty(), "registered once");
     assert_eq!(again.transaction, registered.transaction);
-    let on_chain = registry.bindings(bound.hash.into()).call().await.unwrap();
+    let on_chain = call(
+        chain.provider(),
+        record.registry,
+        CairnRegistry::bindingsCall {
+            bindingHash: bound.hash.into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(on_chain.account, chain.account());
     let anchor_time = chrono::DateTime::from_timestamp(
-        registry
-            .anchors(record.root)
-            .call()
-            .await
-            .unwrap()
-            .timestamp as i64,
+        call(
+            chain.provider(),
+            record.registry,
+            CairnRegistry::anchorsCall { root: record.root },
+        )
+        .await
+        .unwrap()
+        .timestamp as i64,
         0,
     )
     .unwrap();
@@ -233,9 +248,9 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     // A binding edited to name another account no longer verifies.
     let mut forged_binding = binding.clone();
     forged_binding["credentialSubject"]["id"] =
-        cairn::binding::account_did(31337, Address::repeat_byte(0x11)).into();
+        cairn_verifier::binding::account_did(31337, Address::repeat_byte(0x11)).into();
     assert!(
-        cairn::binding::verify_binding(&canonicalizer, &forged_binding)
+        cairn_verifier::binding::verify_binding(&canonicalizer, &forged_binding)
             .await
             .is_err()
     );
@@ -243,7 +258,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     // Each credential carries its anchor proof; its digest, and so its
     // proof, is unchanged by it, and `cairn`'s verifier still accepts the
     // issuer's signature beside it.
-    let verifier = cairn::verification::Verifier::new(Contexts::standard());
+    let verifier = cairn_verifier::verification::Verifier::new(Contexts::standard());
     for i in [0, 499, 999] {
         let anchored = with_anchor_proof(
             credentials[i].clone(),
@@ -256,7 +271,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
             .await;
         assert_eq!(
             report.verdict,
-            cairn::verification::Verdict::Valid,
+            cairn_verifier::verification::Verdict::Valid,
             "{report:?}"
         );
         // Re-anchoring replaces the anchor proof rather than adding one.
@@ -323,9 +338,15 @@ async fn a_reorged_anchor_is_sent_again() {
     let reverted: bool = rpc(&chain, "evm_revert", serde_json::json!([snapshot])).await;
     assert!(reverted);
     let _: serde_json::Value = rpc(&chain, "anvil_mine", serde_json::json!(["0x3"])).await;
-    let registry = CairnRegistry::new(first.registry, chain.provider());
+    let on_chain = call(
+        chain.provider(),
+        first.registry,
+        CairnRegistry::anchorsCall { root: first.root },
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        registry.anchors(first.root).call().await.unwrap().issuer,
+        on_chain.issuer,
         Address::ZERO,
         "the reorg dropped the anchor"
     );
@@ -337,10 +358,14 @@ async fn a_reorged_anchor_is_sent_again() {
         again.record.block_hash, first.block_hash,
         "the proofs' anchor changes"
     );
-    assert_eq!(
-        registry.anchors(first.root).call().await.unwrap().issuer,
-        chain.account()
-    );
+    let on_chain = call(
+        chain.provider(),
+        first.registry,
+        CairnRegistry::anchorsCall { root: first.root },
+    )
+    .await
+    .unwrap();
+    assert_eq!(on_chain.issuer, chain.account());
     // A standing anchor needs nothing.
     assert!(chain.recheck(&again.record).await.unwrap().is_none());
 }

@@ -10,15 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn::anchor::{anchor_proof, with_anchor_proof, ChainConfig, RpcChain};
-use cairn::context::Contexts;
-use cairn::integrity::{Canonicalizer, SigningKey};
+use cairn::anchor::{ChainConfig, RpcChain};
 use cairn::key::{IssuerKey, SigningKeyType};
-use cairn::merkle::{credential_digest, Batch};
 use cairn_tests::{
     cairn, check, check_status, deploy, encode, node_token, run, unsigned_credential, Anvil,
     NodeProcess,
 };
+use cairn_verifier::context::Contexts;
+use cairn_verifier::integrity::{Canonicalizer, SigningKey};
+use cairn_verifier::merkle::{credential_digest, Batch};
+use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
 use serde_json::{json, Value};
 
 fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {

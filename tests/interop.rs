@@ -293,8 +293,8 @@ fn w3c_ecdsa_rdfc_2019_p256_vector_verifies() {
 /// proof's type; tampering is still caught.
 #[test]
 fn digital_bazaar_verifies_anchored_credentials() {
-    use cairn::anchor::{anchor_proof, with_anchor_proof, AnchorRecord};
-    use cairn::merkle::{credential_digest, Batch};
+    use cairn_verifier::merkle::{credential_digest, Batch};
+    use cairn_verifier::proof::{anchor_proof, with_anchor_proof, AnchorRecord};
 
     let Board {
         dir,
@@ -327,11 +327,11 @@ fn digital_bazaar_verifies_anchored_credentials() {
     let issuer = cairn::key::IssuerKey::load(&key, PASSPHRASE).unwrap();
     let signer = cairn::issuer::Signer::new(
         &issuer,
-        cairn::credential::IssuerProfile {
+        cairn_verifier::credential::IssuerProfile {
             id: issuer.identity.did.clone(),
             ..Default::default()
         },
-        cairn::context::Contexts::standard(),
+        cairn_verifier::context::Contexts::standard(),
     );
     let binding = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -401,10 +401,11 @@ fn digital_bazaar_reads_cairn_status_lists() {
         let url = format!("{}/status-lists/{purpose}-1", node.url);
         let list = node.get_json(&format!("/status-lists/{purpose}-1"));
         assert_eq!(list["id"], url.as_str());
-        let bits =
-            cairn::statuslist::decode(list["credentialSubject"]["encodedList"].as_str().unwrap())
-                .unwrap();
-        assert_eq!(bits.len() as u64 * 8, cairn::statuslist::LIST_SIZE);
+        let bits = cairn_verifier::statuslist::decode(
+            list["credentialSubject"]["encodedList"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(bits.len() as u64 * 8, cairn_verifier::statuslist::LIST_SIZE);
         let path = dir.path().join(format!("{purpose}.json"));
         write_json(&path, &list);
         options.push("--context".into());

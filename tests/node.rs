@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
-use cairn::merkle::{credential_digest, InclusionProof};
 use cairn_tests::{
     cairn, deploy, encode, node_token, run, unsigned_credential, write_achievement, Anvil,
     NodeProcess,
 };
+use cairn_verifier::merkle::{credential_digest, InclusionProof};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
@@ -66,10 +66,19 @@ fn anchored_on_chain(rpc_url: &str, registry: &str, root: &str) -> (Address, u64
         .build()
         .unwrap();
     rt.block_on(async {
-        let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
-        let registry = cairn::anchor::CairnRegistry::new(registry.parse().unwrap(), &provider);
+        use alloy::providers::Provider;
+        use cairn_verifier::registry::{call, CairnRegistry};
+        let provider = ProviderBuilder::new()
+            .connect_http(rpc_url.parse().unwrap())
+            .erased();
         let root: B256 = root.parse().unwrap();
-        let a = registry.anchors(root).call().await.unwrap();
+        let a = call(
+            &provider,
+            registry.parse().unwrap(),
+            CairnRegistry::anchorsCall { root },
+        )
+        .await
+        .unwrap();
         (a.issuer, a.leafCount.to::<u64>())
     })
 }
@@ -85,7 +94,7 @@ fn included(vc: &Value) -> (&Value, InclusionProof, [u8; 32]) {
         .unwrap_or_else(|| panic!("no anchor proof: {vc:#}"));
     assert_eq!(proofs.len(), 2, "issuer proof and anchor proof: {vc:#}");
     let anchor = &proofs[1];
-    assert_eq!(anchor["type"], cairn::merkle::ANCHOR_PROOF_TYPE);
+    assert_eq!(anchor["type"], cairn_verifier::proof::ANCHOR_PROOF_TYPE);
     let inclusion: InclusionProof = serde_json::from_value(json!({
         "leafIndex": anchor["leafIndex"], "leafCount": anchor["leafCount"], "path": anchor["path"],
     }))

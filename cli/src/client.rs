@@ -115,5 +115,5 @@ pub fn problem_text(status: u16, p: &Value) -> String {
 
 /// Percent-encodes a credential id for a URL path segment.
 pub fn segment(id: &str) -> String {
-    cairn::credential::path_segment(id)
+    cairn_verifier::credential::path_segment(id)
 }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn::credential::{parse_time, CredentialRequest, IssuerProfile, Recipient};
 use cairn::issuer::Signer;
+use cairn_verifier::credential::{parse_time, CredentialRequest, IssuerProfile, Recipient};
 use clap::Args;
 
 use crate::client::{Client, NodeArgs};
@@ -131,7 +131,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
     let signed = match (&args.key, &args.node.node) {
         (_, Some(node)) => {
             let client = Client::new(node, args.node.token.clone())?;
-            let unsigned = cairn::credential::build_unsigned(&request)?;
+            let unsigned = cairn_verifier::credential::build_unsigned(&request)?;
             let reply = block_on(
                 client.json(
                     client
@@ -158,7 +158,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
 fn sign_locally(
     args: &IssueArgs,
     key: &std::path::Path,
-    contexts: cairn::context::Contexts,
+    contexts: cairn_verifier::context::Contexts,
     request: &CredentialRequest,
 ) -> Result<serde_json::Value, Failure> {
     let key = crate::key::unlock(key)?;

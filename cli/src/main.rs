@@ -60,7 +60,8 @@ enum Command {
     /// Deploy the registry contract.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
-    /// Verify credentials, offline.
+    /// Verify credentials: offline, against the chain (--rpc-url), or from
+    /// proof bundles (--offline --trust-block).
     Verify(verify::VerifyArgs),
     /// Create a demo issuer, issue a credential and verify it.
     Quickstart(quickstart::QuickstartArgs),
@@ -101,8 +102,8 @@ fn main() -> ExitCode {
 }
 
 /// Parses `URL=FILE` and reads the file: an issuer's extension context.
-pub fn load_contexts(specs: &[String]) -> Result<cairn::context::Contexts, Failure> {
-    let mut contexts = cairn::context::Contexts::standard();
+pub fn load_contexts(specs: &[String]) -> Result<cairn_verifier::context::Contexts, Failure> {
+    let mut contexts = cairn_verifier::context::Contexts::standard();
     for spec in specs {
         let (url, path) = spec
             .rsplit_once('=')

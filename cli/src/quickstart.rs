@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn::credential::{CredentialRequest, IssuerProfile};
 use cairn::issuer::Signer;
 use cairn::key::{IssuerKey, SigningKeyType};
-use cairn::verification::{Verdict, Verifier};
+use cairn_verifier::credential::{CredentialRequest, IssuerProfile};
+use cairn_verifier::verification::{Verdict, Verifier};
 use clap::Args;
 use serde_json::json;
 
@@ -72,7 +72,7 @@ pub fn run(args: QuickstartArgs) -> Result<ExitCode, Failure> {
             name: key.identity.name.clone(),
             ..Default::default()
         },
-        cairn::context::Contexts::standard(),
+        cairn_verifier::context::Contexts::standard(),
     );
     let request = CredentialRequest {
         achievement,
@@ -90,7 +90,7 @@ pub fn run(args: QuickstartArgs) -> Result<ExitCode, Failure> {
     println!("issued   {}", cred_path.display());
 
     let report = block_on(
-        Verifier::new(cairn::context::Contexts::standard())
+        Verifier::new(cairn_verifier::context::Contexts::standard())
             .verify(text.as_bytes(), chrono::Utc::now()),
     );
     for check in &report.checks {

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cairn::credential::{build_unsigned, parse_time, CredentialRequest, Recipient};
+use cairn_verifier::credential::{build_unsigned, parse_time, CredentialRequest, Recipient};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn::chain_verification::{Bindings, ChainVerifier};
-use cairn::credential::parse_time;
-use cairn::registry::{default_confirmations, RegistryReader};
-use cairn::verification::{parse, Report, Status, Verdict, Verifier};
+use cairn_verifier::chain_verification::{Anchors, ChainVerifier, Verification};
+use cairn_verifier::credential::parse_time;
+use cairn_verifier::registry::{default_confirmations, RegistryReader};
+use cairn_verifier::verification::{Report, Status, Verdict, Verifier};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -129,20 +129,6 @@ struct Item {
     bytes: Result<Vec<u8>, String>,
 }
 
-/// A credential, and its anchor bundle when the file is a proof bundle
-/// (`{verifiableCredential, anchorBundle}`, as `cairn bundle` writes).
-fn unwrap_bundle(doc: serde_json::Value) -> (serde_json::Value, Option<serde_json::Value>) {
-    match doc {
-        serde_json::Value::Object(mut o)
-            if o.contains_key("verifiableCredential") && o.contains_key("anchorBundle") =>
-        {
-            let vc = o.remove("verifiableCredential").unwrap_or_default();
-            (vc, o.remove("anchorBundle"))
-        }
-        doc => (doc, None),
-    }
-}
-
 impl Item {
     fn label(&self) -> String {
         match self.line {
@@ -207,7 +193,7 @@ fn push_file(items: &mut Vec<Item>, path: &Path) {
 fn verify_all(
     args: &VerifyArgs,
     items: Arc<Vec<Item>>,
-    contexts: cairn::context::Contexts,
+    contexts: cairn_verifier::context::Contexts,
     now: DateTime<Utc>,
     trusted: Option<alloy::primitives::B256>,
 ) -> Result<Vec<Report>, Failure> {
@@ -219,49 +205,22 @@ fn verify_all(
         .build()
         .map_err(|e| Failure(e.to_string()))?;
     rt.block_on(async {
-        let verifier = Arc::new(Verifier::new(contexts));
-        let canonicalizer = verifier.canonicalizer().clone();
-        let chain = match args.rpc_urls.is_empty() {
-            true => None,
-            false => Some(Arc::new(connect(args, canonicalizer.clone()).await?)),
+        let offline = Arc::new(Verifier::new(contexts));
+        let anchors = match (trusted, args.rpc_urls.is_empty()) {
+            (Some(trusted), _) => Anchors::Bundle { trusted },
+            (None, false) => Anchors::Chain(Arc::new(
+                connect(args, offline.canonicalizer().clone()).await?,
+            )),
+            (None, true) => Anchors::Skip,
         };
-        let bindings = Arc::new(Bindings::new(canonicalizer));
+        let verification = Verification::new(offline, anchors);
         let work = (0..items.len()).map(|i| {
-            let (items, verifier, chain, bindings) =
-                (items.clone(), verifier.clone(), chain.clone(), bindings.clone());
+            let (items, verification) = (items.clone(), verification.clone());
             tokio::spawn(async move {
-                let item = &items[i];
-                let (doc, bundle) = match &item.bytes {
-                    Ok(bytes) => match parse(bytes) {
-                        Ok(doc) => unwrap_bundle(doc),
-                        Err(report) => return *report,
-                    },
-                    Err(e) => return Report::unreadable(e),
-                };
-                let mut report = verifier.verify_value(&doc, now).await;
-                if let Some(chain) = &chain {
-                    chain.check(&doc, &mut report).await;
+                match &items[i].bytes {
+                    Ok(bytes) => verification.verify_bytes(bytes, now).await,
+                    Err(e) => Report::unreadable(e),
                 }
-                if let Some(trusted) = trusted {
-                    match &bundle {
-                        Some(bundle) => {
-                            cairn::chain_verification::check_bundle(
-                                &bindings,
-                                &doc,
-                                bundle,
-                                trusted,
-                                &mut report,
-                            )
-                            .await
-                        }
-                        None => report.add(
-                            "anchor",
-                            Status::CouldNotCheck,
-                            "not a proof bundle: make one with `cairn bundle`, or verify with --rpc-url",
-                        ),
-                    }
-                }
-                report
             })
         });
         // Enough in flight to keep every core busy while a few wait on the
@@ -281,7 +240,7 @@ fn verify_all(
 /// `--confirmations`.
 async fn connect(
     args: &VerifyArgs,
-    canonicalizer: cairn::integrity::Canonicalizer,
+    canonicalizer: cairn_verifier::integrity::Canonicalizer,
 ) -> Result<ChainVerifier, Failure> {
     let quorum = args.quorum.unwrap_or(args.rpc_urls.len());
     if quorum == 0 || quorum > args.rpc_urls.len() {

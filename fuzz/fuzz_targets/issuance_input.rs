@@ -3,7 +3,7 @@
 //! named; never a panic, and whatever is built passes the shape check.
 #![no_main]
 
-use cairn::credential::{build, check_shape, parse_time, CredentialRequest, IssuerProfile};
+use cairn_verifier::credential::{build, check_shape, parse_time, CredentialRequest, IssuerProfile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

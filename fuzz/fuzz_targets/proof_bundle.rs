@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|h| hex::decode(h).ok())
         .map(keccak256)
         .unwrap_or(B256::ZERO);
-    let _ = cairn::bundle::verify(&bundle, trusted, Address::ZERO, B256::ZERO);
+    let _ = cairn_verifier::bundle::verify(&bundle, trusted, Address::ZERO, B256::ZERO);
 });

@@ -5,8 +5,8 @@
 //! Input: the two documents, separated by a NUL byte.
 #![no_main]
 
-use cairn::context::Contexts;
-use cairn::integrity::{Canonicalizer, Terms};
+use cairn_verifier::context::Contexts;
+use cairn_verifier::integrity::{Canonicalizer, Terms};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

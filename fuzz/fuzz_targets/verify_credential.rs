@@ -5,8 +5,8 @@
 
 use std::sync::LazyLock;
 
-use cairn::context::Contexts;
-use cairn::verification::{Status, Verdict, Verifier};
+use cairn_verifier::context::Contexts;
+use cairn_verifier::verification::{Status, Verdict, Verifier};
 use libfuzzer_sys::fuzz_target;
 
 static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| Verifier::new(Contexts::standard()));

@@ -6,11 +6,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn::context::Contexts;
-use cairn::credential::{CredentialRequest, IssuerProfile};
 use cairn::issuer::Signer;
 use cairn::key::{IssuerKey, SigningKeyType};
-use cairn::verification::{Verdict, Verifier};
+use cairn_verifier::context::Contexts;
+use cairn_verifier::credential::{CredentialRequest, IssuerProfile};
+use cairn_verifier::verification::{Verdict, Verifier};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
@@ -105,8 +105,9 @@ fn bench(c: &mut Criterion) {
     });
     // As the node issues: with its two Bitstring Status List entries.
     let with_status = {
-        let mut c = cairn::credential::build(signer.profile(), &req).unwrap();
-        c["credentialStatus"] = cairn::statuslist::entries("https://node.example", 1, 4242);
+        let mut c = cairn_verifier::credential::build(signer.profile(), &req).unwrap();
+        c["credentialStatus"] =
+            cairn_verifier::statuslist::entries("https://node.example", 1, 4242);
         c
     };
     g.bench_function("sign with status entries", |b| {

@@ -17,16 +17,11 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::merkle::{Hash, ANCHOR_PROOF_TYPE};
+use cairn_verifier::merkle::Hash;
 
-alloy::sol!(
-    #[sol(rpc)]
-    CairnRegistry,
-    "../contracts/artifacts/CairnRegistry.json"
-);
+pub use cairn_verifier::proof::AnchorRecord;
+use cairn_verifier::registry::CairnRegistry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnchorError {
@@ -79,21 +74,6 @@ impl Default for ChainConfig {
     }
 }
 
-/// Where and when a root was anchored: what a credential's anchor proof
-/// names, and what a verifier looks up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnchorRecord {
-    /// CAIP-2 chain id, `eip155:<chainId>`.
-    pub chain: String,
-    pub registry: Address,
-    pub transaction: B256,
-    pub block_number: u64,
-    pub block_hash: B256,
-    pub root: B256,
-    pub leaf_count: u64,
-}
-
 /// The outcome of [`RpcChain::anchor`].
 #[derive(Debug, Clone)]
 pub struct Anchored {
@@ -117,6 +97,14 @@ enum Work {
         root: B256,
         indices: Vec<U256>,
     },
+}
+
+/// What the registry shows of a piece of work done by this account.
+enum Landed {
+    /// Done, by the transaction of this receipt.
+    Receipt(Box<TransactionReceipt>),
+    /// Recorded, but the node does not show its log yet.
+    Recorded,
 }
 
 /// A change to leaves' flags in the registry.
@@ -198,14 +186,32 @@ impl RpcChain {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
             .connect_http(url);
-        let contract = CairnRegistry::deploy(&provider)
+        let deploy =
+            TransactionRequest::default().with_deploy_code(CairnRegistry::BYTECODE.clone());
+        let receipt = provider
+            .send_transaction(deploy)
+            .await
+            .map_err(AnchorError::rpc)?
+            .get_receipt()
             .await
             .map_err(AnchorError::rpc)?;
-        Ok(*contract.address())
+        if !receipt.status() {
+            return Err(AnchorError::Reverted(receipt.transaction_hash));
+        }
+        receipt
+            .contract_address
+            .ok_or_else(|| AnchorError::Rpc("the deployment receipt names no contract".into()))
     }
 
     pub fn account(&self) -> Address {
         self.account
+    }
+
+    /// A view of the registry, at the latest block.
+    async fn view<C: SolCall>(&self, call: C) -> Result<C::Return, AnchorError> {
+        cairn_verifier::registry::call(&self.provider, self.registry, call)
+            .await
+            .map_err(AnchorError::Rpc)
     }
 
     pub fn registry(&self) -> Address {
@@ -228,85 +234,26 @@ impl RpcChain {
     /// anchor is `confirmations` deep on the canonical chain.
     pub async fn anchor(&self, root: Hash, leaf_count: u64) -> Result<Anchored, AnchorError> {
         let root = B256::from(root);
-        let started = Instant::now();
-        let mut sent: Vec<B256> = Vec::new();
-        loop {
-            if let Some(record) = self.find_anchor(root).await? {
-                if self.is_final(&record).await? {
-                    return Ok(Anchored { record, sent });
-                }
-                tokio::time::sleep(self.config.poll_interval).await;
-                continue;
-            }
-            if started.elapsed() > self.config.give_up_after {
-                return Err(AnchorError::Timeout(self.config.give_up_after));
-            }
-            // A transaction of ours already carries it (sent before a
-            // restart, still in the pool): wait for it rather than send a
-            // second one that could only revert.
-            if self.pending_anchorer(root).await? == Some(self.account) {
-                tokio::time::sleep(self.config.poll_interval).await;
-                continue;
-            }
-            // Not anchored (or the block that held it is gone): send, and
-            // follow the transaction until mined, replacing it if it sticks.
-            let receipt = self
-                .send_and_follow(Work::Anchor { root, leaf_count }, &mut sent)
-                .await?;
-            if !receipt.status() {
-                // Reverted: most likely another of our transactions (sent
-                // before a restart) anchored the root first.
-                if self.find_anchor(root).await?.is_none() {
-                    return Err(AnchorError::Reverted(receipt.transaction_hash));
-                }
-            }
-        }
+        let done = self.transact(Work::Anchor { root, leaf_count }).await?;
+        Ok(Anchored {
+            record: AnchorRecord {
+                chain: self.caip2(),
+                registry: self.registry,
+                transaction: done.transaction,
+                block_number: done.block_number,
+                block_hash: done.block_hash,
+                root,
+                leaf_count,
+            },
+            sent: done.sent,
+        })
     }
 
     /// Registers a binding document's hash from this account (see
     /// `binding`), waiting for the configured depth. Idempotent: a hash this
     /// account registered before is found, not sent again.
     pub async fn register_binding(&self, hash: Hash) -> Result<Registered, AnchorError> {
-        let hash = B256::from(hash);
-        let registry = CairnRegistry::new(self.registry, &self.provider);
-        let started = Instant::now();
-        let mut sent = Vec::new();
-        loop {
-            let holder = registry
-                .bindings(hash)
-                .call()
-                .await
-                .map_err(AnchorError::rpc)?
-                .account;
-            if holder != Address::ZERO && holder != self.account {
-                return Err(AnchorError::BoundByOther { hash, by: holder });
-            }
-            if holder == self.account {
-                if let Some(r) = self.receipt_of_binding(hash).await? {
-                    let registered = Registered {
-                        transaction: r.transaction_hash,
-                        block_number: r.block_number.unwrap_or_default(),
-                        block_hash: r.block_hash.unwrap_or_default(),
-                        sent: sent.clone(),
-                    };
-                    if self
-                        .is_deep(registered.block_number, registered.block_hash)
-                        .await?
-                    {
-                        return Ok(registered);
-                    }
-                }
-                tokio::time::sleep(self.config.poll_interval).await;
-                continue;
-            }
-            if started.elapsed() > self.config.give_up_after {
-                return Err(AnchorError::Timeout(self.config.give_up_after));
-            }
-            let receipt = self.send_and_follow(Work::Binding(hash), &mut sent).await?;
-            if !receipt.status() {
-                return Err(AnchorError::Reverted(receipt.transaction_hash));
-            }
-        }
+        self.transact(Work::Binding(B256::from(hash))).await
     }
 
     /// Sets leaves' flags in the registry (`indices` sorted, distinct, at
@@ -319,61 +266,94 @@ impl RpcChain {
         root: Hash,
         indices: &[u64],
     ) -> Result<Registered, AnchorError> {
-        let work = Work::Status {
+        self.transact(Work::Status {
             op,
             root: B256::from(root),
             indices: indices.iter().map(|&i| U256::from(i)).collect(),
-        };
+        })
+        .await
+    }
+
+    /// Does `work` in one registry transaction and waits until it is
+    /// `confirmations` deep on the canonical chain: the one loop behind
+    /// anchors, bindings and status changes. Work the registry shows as
+    /// done by this account (sent before a restart, or by a replacement) is
+    /// found, not sent again; work reorganised away is sent again.
+    async fn transact(&self, work: Work) -> Result<Registered, AnchorError> {
         let started = Instant::now();
         let mut sent = Vec::new();
+        // Status changes leave no record to find: their own last receipt.
+        let mut ours: Option<TransactionReceipt> = None;
         loop {
-            if started.elapsed() > self.config.give_up_after {
-                return Err(AnchorError::Timeout(self.config.give_up_after));
+            let landed = match &work {
+                Work::Status { .. } => ours.take().map(|r| Landed::Receipt(Box::new(r))),
+                _ => self.landed(&work).await?,
+            };
+            if let Some(Landed::Recorded) = landed {
+                // Recorded, but its log not found yet: wait for it.
+                tokio::time::sleep(self.config.poll_interval).await;
+                continue;
             }
-            let receipt = self.send_and_follow(work.clone(), &mut sent).await?;
-            if !receipt.status() {
-                return Err(AnchorError::Reverted(receipt.transaction_hash));
-            }
-            let number = receipt.block_number.unwrap_or_default();
-            let hash = receipt.block_hash.unwrap_or_default();
-            loop {
+            if let Some(Landed::Receipt(r)) = landed {
+                let number = r.block_number.unwrap_or_default();
+                let hash = r.block_hash.unwrap_or_default();
                 if self.is_deep(number, hash).await? {
                     return Ok(Registered {
-                        transaction: receipt.transaction_hash,
+                        transaction: r.transaction_hash,
                         block_number: number,
                         block_hash: hash,
                         sent,
                     });
                 }
-                if !self.block_is_canonical(number, hash).await? {
-                    break; // reorganised away: send again
+                if self.block_is_canonical(number, hash).await? {
+                    ours = Some(*r);
+                    tokio::time::sleep(self.config.poll_interval).await;
+                    continue;
                 }
-                tokio::time::sleep(self.config.poll_interval).await;
+                // Reorganised away: do it again.
             }
+            if started.elapsed() > self.config.give_up_after {
+                return Err(AnchorError::Timeout(self.config.give_up_after));
+            }
+            // A transaction of ours already carries the anchor (sent before
+            // a restart, still in the pool): wait for it rather than send a
+            // second one that could only revert.
+            if let Work::Anchor { root, .. } = &work {
+                if self.pending_anchorer(*root).await? == Some(self.account) {
+                    tokio::time::sleep(self.config.poll_interval).await;
+                    continue;
+                }
+            }
+            let receipt = self.send_and_follow(work.clone(), &mut sent).await?;
+            if !receipt.status() {
+                // Reverted: most likely another of our transactions (sent
+                // before a restart) anchored the root first.
+                if matches!(work, Work::Anchor { .. }) && self.landed(&work).await?.is_some() {
+                    continue;
+                }
+                return Err(AnchorError::Reverted(receipt.transaction_hash));
+            }
+            ours = Some(receipt);
         }
     }
 
-    /// The receipt of the transaction that registered binding `hash`, found
-    /// in the one block the registry records for it.
-    async fn receipt_of_binding(
+    /// The receipt of whichever of `sent` (one nonce's transactions) was
+    /// mined, newest first.
+    async fn receipt_of_sent(
         &self,
-        hash: B256,
+        sent: &[B256],
     ) -> Result<Option<TransactionReceipt>, AnchorError> {
-        let registry = CairnRegistry::new(self.registry, &self.provider);
-        let on_chain = registry
-            .bindings(hash)
-            .call()
-            .await
-            .map_err(AnchorError::rpc)?;
-        if on_chain.account == Address::ZERO {
-            return Ok(None);
+        for hash in sent.iter().rev() {
+            if let Some(r) = self
+                .provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(AnchorError::rpc)?
+            {
+                return Ok(Some(r));
+            }
         }
-        let filter = Filter::new()
-            .address(self.registry)
-            .event_signature(CairnRegistry::BindingRegistered::SIGNATURE_HASH)
-            .topic1(self.account.into_word())
-            .topic2(hash);
-        self.receipt_of_log(filter, on_chain.blockNumber).await
+        Ok(None)
     }
 
     /// Whether an anchor recorded earlier still stands: its block is
@@ -470,15 +450,8 @@ impl RpcChain {
             }
             let deadline = Instant::now() + self.config.replace_after;
             while Instant::now() < deadline {
-                for hash in sent.iter().rev() {
-                    if let Some(r) = self
-                        .provider
-                        .get_transaction_receipt(*hash)
-                        .await
-                        .map_err(AnchorError::rpc)?
-                    {
-                        return Ok(r);
-                    }
+                if let Some(r) = self.receipt_of_sent(sent).await? {
+                    return Ok(r);
                 }
                 // Our nonce used by a transaction we do not know of (sent
                 // before a restart): the caller looks the root up again.
@@ -489,19 +462,23 @@ impl RpcChain {
                     .await
                     .map_err(AnchorError::rpc)?;
                 if mined_nonce > nonce {
-                    let landed = match &work {
-                        Work::Anchor { root, .. } => self.receipt_of_anchor(*root).await?,
-                        Work::Binding(hash) => self.receipt_of_binding(*hash).await?,
-                        // Status changes are idempotent: the caller sends
-                        // again rather than search for an earlier one.
-                        Work::Status { .. } => {
-                            return Err(AnchorError::Rpc(
-                                "the nonce was taken by an earlier transaction; send again".into(),
-                            ))
-                        }
-                    };
-                    if let Some(r) = landed {
+                    // The nonce may have moved on between the receipt
+                    // look-ups above and the count: ask again for ours
+                    // before concluding that another transaction took it
+                    // (concluding too early sent each status change again
+                    // and again).
+                    if let Some(r) = self.receipt_of_sent(sent).await? {
                         return Ok(r);
+                    }
+                    if let Some(Landed::Receipt(r)) = self.landed(&work).await? {
+                        return Ok(*r);
+                    }
+                    // Status changes are idempotent: the caller sends again
+                    // rather than search for an earlier one.
+                    if let Work::Status { .. } = work {
+                        return Err(AnchorError::Rpc(
+                            "the nonce was taken by an earlier transaction; send again".into(),
+                        ));
                     }
                 }
                 if started.elapsed() > self.config.give_up_after {
@@ -527,74 +504,71 @@ impl RpcChain {
         }
     }
 
-    /// The canonical anchor of `root`, if the registry holds it: found
-    /// through the `Anchored` event, so it is right whichever of our
-    /// transactions (original, replacement, one sent before a restart)
-    /// carried it.
-    async fn find_anchor(&self, root: B256) -> Result<Option<AnchorRecord>, AnchorError> {
-        let registry = CairnRegistry::new(self.registry, &self.provider);
-        let on_chain = registry
-            .anchors(root)
-            .call()
-            .await
-            .map_err(AnchorError::rpc)?;
-        if on_chain.issuer == Address::ZERO {
-            return Ok(None);
-        }
-        if on_chain.issuer != self.account {
-            return Err(AnchorError::AnchoredByOther {
-                root,
-                by: on_chain.issuer,
-            });
-        }
-        let Some(receipt) = self.receipt_of_anchor(root).await? else {
-            return Ok(None);
-        };
-        Ok(Some(AnchorRecord {
-            chain: self.caip2(),
-            registry: self.registry,
-            transaction: receipt.transaction_hash,
-            block_number: receipt.block_number.unwrap_or_default(),
-            block_hash: receipt.block_hash.unwrap_or_default(),
-            root,
-            leaf_count: on_chain.leafCount.to::<u64>(),
-        }))
-    }
-
     /// Who anchors `root` in the pending state (the pool applied on top of
     /// the head), if anyone.
     async fn pending_anchorer(&self, root: B256) -> Result<Option<Address>, AnchorError> {
-        let registry = CairnRegistry::new(self.registry, &self.provider);
-        let pending = registry
-            .anchors(root)
-            .call()
-            .block(alloy::eips::BlockId::pending())
-            .await
-            .map_err(AnchorError::rpc)?;
+        let pending = cairn_verifier::registry::call_at(
+            &self.provider,
+            self.registry,
+            CairnRegistry::anchorsCall { root },
+            alloy::eips::BlockId::pending(),
+        )
+        .await
+        .map_err(AnchorError::Rpc)?;
         Ok((pending.issuer != Address::ZERO).then_some(pending.issuer))
     }
 
-    /// The receipt of the transaction that anchored `root`. The registry
-    /// records the block, so the log search covers that one block: public
-    /// RPC providers refuse `eth_getLogs` over long ranges.
-    async fn receipt_of_anchor(
-        &self,
-        root: B256,
-    ) -> Result<Option<TransactionReceipt>, AnchorError> {
-        let registry = CairnRegistry::new(self.registry, &self.provider);
-        let on_chain = registry
-            .anchors(root)
-            .call()
-            .await
-            .map_err(AnchorError::rpc)?;
-        if on_chain.issuer == Address::ZERO {
-            return Ok(None);
-        }
-        let filter = Filter::new()
-            .address(self.registry)
-            .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
-            .topic1(root);
-        self.receipt_of_log(filter, on_chain.blockNumber).await
+    /// The receipt of this account's transaction that did `work`, found
+    /// through the registry's record and its event in the one block the
+    /// record names (public RPC providers refuse `eth_getLogs` over long
+    /// ranges), so it is right whichever of our transactions (original,
+    /// replacement, one sent before a restart) did it. `None` while the
+    /// registry shows no such work; an error when another account did it.
+    async fn landed(&self, work: &Work) -> Result<Option<Landed>, AnchorError> {
+        let (filter, block) = match work {
+            Work::Anchor { root, .. } => {
+                let root = *root;
+                let a = self.view(CairnRegistry::anchorsCall { root }).await?;
+                match a.issuer {
+                    Address::ZERO => return Ok(None),
+                    by if by != self.account => {
+                        return Err(AnchorError::AnchoredByOther { root, by })
+                    }
+                    _ => {}
+                }
+                let filter = Filter::new()
+                    .event_signature(CairnRegistry::Anchored::SIGNATURE_HASH)
+                    .topic1(root);
+                (filter, a.blockNumber)
+            }
+            Work::Binding(hash) => {
+                let hash = *hash;
+                let b = self
+                    .view(CairnRegistry::bindingsCall { bindingHash: hash })
+                    .await?;
+                match b.account {
+                    Address::ZERO => return Ok(None),
+                    by if by != self.account => return Err(AnchorError::BoundByOther { hash, by }),
+                    _ => {}
+                }
+                let filter = Filter::new()
+                    .event_signature(CairnRegistry::BindingRegistered::SIGNATURE_HASH)
+                    .topic1(self.account.into_word())
+                    .topic2(hash);
+                (filter, b.blockNumber)
+            }
+            // Idempotent and unrecorded: nothing to find.
+            Work::Status { .. } => return Ok(None),
+        };
+        Ok(Some(
+            match self
+                .receipt_of_log(filter.address(self.registry), block)
+                .await?
+            {
+                Some(r) => Landed::Receipt(Box::new(r)),
+                None => Landed::Recorded,
+            },
+        ))
     }
 
     /// The receipt of the transaction that emitted the last log `filter`
@@ -619,10 +593,6 @@ impl RpcChain {
             .map_err(AnchorError::rpc)
     }
 
-    async fn is_final(&self, record: &AnchorRecord) -> Result<bool, AnchorError> {
-        self.is_deep(record.block_number, record.block_hash).await
-    }
-
     /// Whether block `number` is `confirmations` deep and still `hash`.
     async fn is_deep(&self, number: u64, hash: B256) -> Result<bool, AnchorError> {
         let head = self
@@ -642,43 +612,4 @@ impl RpcChain {
             .map_err(AnchorError::rpc)?;
         Ok(block.is_some_and(|b| b.header.hash == hash))
     }
-}
-
-/// The anchor proof entry a credential gains once its batch is anchored:
-/// everything needed to tie it to the chain, next to the issuer's proof in
-/// its `proof` set (docs/proof-format.md).
-pub fn anchor_proof(
-    record: &AnchorRecord,
-    inclusion: &crate::merkle::InclusionProof,
-    binding: &Value,
-) -> Value {
-    json!({
-        "type": ANCHOR_PROOF_TYPE,
-        "chain": record.chain,
-        "registry": record.registry.to_checksum(None),
-        "transaction": record.transaction,
-        "blockNumber": record.block_number,
-        "blockHash": record.block_hash,
-        "root": hex::encode(record.root),
-        "leafIndex": inclusion.leaf_index,
-        "leafCount": inclusion.leaf_count,
-        "path": inclusion.path.iter().map(hex::encode).collect::<Vec<_>>(),
-        "binding": binding,
-    })
-}
-
-/// `credential` with `anchor` in its proof set, replacing any earlier anchor
-/// proof (a re-anchored batch gets new ones). The issuer's proof is kept as
-/// it is, so the issuer's signature still verifies anywhere.
-pub fn with_anchor_proof(mut credential: Value, anchor: Value) -> Value {
-    let is_anchor = |p: &Value| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE);
-    let mut proofs = match credential.get_mut("proof").map(Value::take) {
-        Some(Value::Array(list)) => list,
-        Some(Value::Null) | None => Vec::new(),
-        Some(single) => vec![single],
-    };
-    proofs.retain(|p| !is_anchor(p));
-    proofs.push(anchor);
-    credential["proof"] = Value::Array(proofs);
-    credential
 }

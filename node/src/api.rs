@@ -112,7 +112,106 @@ impl IntoResponse for Problem {
     }
 }
 
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::NoCredential(id) => unknown_credential(&id),
+            // The disk (full, failing, read-only): an outage the client
+            // retries, not its fault and not a bug.
+            StoreError::Db(e) if e.kind() == rocksdb::ErrorKind::IOError => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                format!("the node cannot write to its store now: {e}"),
+            ),
+            other => Problem::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::pool::PoolError> for Problem {
+    fn from(e: crate::pool::PoolError) -> Self {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+    }
+}
+
+impl From<crate::node::NodeError> for Problem {
+    fn from(e: crate::node::NodeError) -> Self {
+        match e {
+            crate::node::NodeError::Store(e) => e.into(),
+            other => Problem::internal(other.to_string()),
+        }
+    }
+}
+
 type Shared = Arc<Node>;
+
+/// A path parameter (`{id}`, `{root}`); one that does not decode (bad
+/// percent-encoding, not UTF-8) is answered as a problem naming the path.
+struct Param(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Param {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        <Path<String> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| Param(p))
+            .map_err(|e| Problem::bad("path", e.body_text()))
+    }
+}
+
+/// Requests one client may have in flight on an endpoint that needs no
+/// token (verification): one client cannot take every worker.
+pub const PER_CLIENT_IN_FLIGHT: usize = 2;
+
+/// In-flight anonymous requests by client address.
+#[derive(Default)]
+pub struct ClientLimits {
+    in_flight: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// A client's place among [`ClientLimits`], given back on drop.
+pub struct ClientSlot<'a> {
+    limits: &'a ClientLimits,
+    client: std::net::IpAddr,
+}
+
+impl ClientLimits {
+    /// A slot for `client`, or 429 when it has [`PER_CLIENT_IN_FLIGHT`]
+    /// requests in flight already.
+    pub fn enter(&self, client: std::net::IpAddr) -> Result<ClientSlot<'_>, Problem> {
+        let mut map = self.in_flight.lock().expect("client limits lock");
+        let n = map.entry(client).or_default();
+        if *n >= PER_CLIENT_IN_FLIGHT {
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                format!("at most {PER_CLIENT_IN_FLIGHT} verifications in flight per client"),
+            ));
+        }
+        *n += 1;
+        Ok(ClientSlot {
+            limits: self,
+            client,
+        })
+    }
+}
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self.limits.in_flight.lock().expect("client limits lock");
+        if let Some(n) = map.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.client);
+            }
+        }
+    }
+}
 
 pub fn router(node: Shared) -> Router {
     Router::new()
@@ -152,11 +251,10 @@ fn authorize(node: &Node, headers: &HeaderMap) -> Result<String, Problem> {
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthorized("expected `Bearer <token>`"))?;
     node.tokens
         .check(token)
@@ -214,13 +312,28 @@ fn parse_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Problem>
     }
 }
 
+/// The request's media type, without parameters, in lower case (`None`
+/// without a `Content-Type`).
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::CONTENT_TYPE).map(|v| {
+        let ct = String::from_utf8_lossy(v.as_bytes());
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
 fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
-    match headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or(""))
-    {
+    match media_type(headers).as_deref() {
         None => Ok(()),
-        Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => Ok(()),
+        Some(ct)
+            if ct == "application/json"
+                || (ct.starts_with("application/") && ct.ends_with("+json")) =>
+        {
+            Ok(())
+        }
         Some(ct) => Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -301,30 +414,28 @@ fn issue_problem(e: IssueError, prefix: &str) -> Problem {
             format!("credential {id} exists already"),
         )
         .field(format!("{prefix}credential.id")),
+        IssueError::Store(e) => e.into(),
+        IssueError::Busy(e) => e.into(),
         IssueError::Internal(m) => Problem::internal(m),
     }
 }
 
 /// `POST /credentials/issue`
-async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let result = async {
-        authorize(&node, &headers)?;
-        require_json(&headers)?;
-        let key = idempotency_key(&headers)?;
-        let bytes = read_body(body, MAX_BODY).await?;
-        let credential = split_request(parse_object(&bytes, "body")?, "")?;
-        let issued = node
-            .issue(credential, key.as_deref().map(|k| (k, 0)))
-            .await
-            .map_err(|e| issue_problem(e, ""))?;
-        Ok::<_, Problem>(issued)
-    }
-    .await;
-    match result {
-        Ok(Issued::New(vc, json)) => {
+async fn issue(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let issued = issue_one(&node, &headers, body).await.inspect_err(|p| {
+        if p.status != StatusCode::UNAUTHORIZED {
+            node.metrics.issue_refused.inc();
+        }
+    })?;
+    Ok(match issued {
+        Issued::New(vc, json) => {
             let location = format!(
                 "/credentials/{}",
-                crate::credential::path_segment(vc["id"].as_str().unwrap_or(""))
+                cairn_verifier::credential::path_segment(vc["id"].as_str().unwrap_or(""))
             );
             // The JSON as stored, wrapped: no second serialization.
             let mut body = Vec::with_capacity(json.len() + 26);
@@ -341,18 +452,23 @@ async fn issue(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Re
             )
                 .into_response()
         }
-        Ok(Issued::Replayed(vc)) => (
+        Issued::Replayed(vc) => (
             StatusCode::OK,
             axum::Json(json!({"verifiableCredential": vc})),
         )
             .into_response(),
-        Err(p) => {
-            if p.status != StatusCode::UNAUTHORIZED {
-                node.metrics.issue_refused.inc();
-            }
-            p.into_response()
-        }
-    }
+    })
+}
+
+async fn issue_one(node: &Shared, headers: &HeaderMap, body: Body) -> Result<Issued, Problem> {
+    authorize(node, headers)?;
+    require_json(headers)?;
+    let key = idempotency_key(headers)?;
+    let bytes = read_body(body, MAX_BODY).await?;
+    let credential = split_request(parse_object(&bytes, "body")?, "")?;
+    node.issue(credential, key.as_deref().map(|k| (k, 0)))
+        .await
+        .map_err(|e| issue_problem(e, ""))
 }
 
 /// One line of a bulk response.
@@ -389,6 +505,52 @@ async fn bulk_item(
     }
 }
 
+/// A bulk upload's line that cannot be an item; the lines after it are
+/// still read.
+enum BadLine {
+    TooLong,
+    NotUtf8,
+}
+
+/// NDJSON lines that go on after a bad line: `LinesCodec` reports a line
+/// over the limit or not UTF-8 as an error, and `FramedRead` ends the
+/// stream at a decoder's first error, which left every later line
+/// unreported.
+struct Lines(LinesCodec);
+
+impl Lines {
+    fn item(
+        r: Result<Option<String>, LinesCodecError>,
+    ) -> Result<Option<Result<String, BadLine>>, std::io::Error> {
+        match r {
+            Ok(line) => Ok(line.map(Ok)),
+            Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Err(BadLine::TooLong))),
+            // The codec's own I/O error is its UTF-8 check (the line is
+            // consumed); the body's read errors reach `FramedRead` directly.
+            Err(LinesCodecError::Io(_)) => Ok(Some(Err(BadLine::NotUtf8))),
+        }
+    }
+}
+
+impl tokio_util::codec::Decoder for Lines {
+    type Item = Result<String, BadLine>;
+    type Error = std::io::Error;
+
+    fn decode(
+        &mut self,
+        buf: &mut tokio_util::bytes::BytesMut,
+    ) -> Result<Option<Self::Item>, Self::Error> {
+        Self::item(self.0.decode(buf))
+    }
+
+    fn decode_eof(
+        &mut self,
+        buf: &mut tokio_util::bytes::BytesMut,
+    ) -> Result<Option<Self::Item>, Self::Error> {
+        Self::item(self.0.decode_eof(buf))
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     issued: AtomicU64,
@@ -405,19 +567,17 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
     let prepared = async {
         authorize(&node, &headers)?;
         let key: Option<Arc<str>> = idempotency_key(&headers)?.map(Into::into);
-        let ct = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let ndjson = ct.starts_with("application/x-ndjson")
-            || ct.starts_with("application/jsonl")
-            || ct.starts_with("application/ndjson");
+        let ct = media_type(&headers);
+        let ndjson = matches!(
+            ct.as_deref(),
+            Some("application/x-ndjson" | "application/jsonl" | "application/ndjson")
+        );
         let items: stream::BoxStream<'static, (usize, Result<Value, Problem>)> = if ndjson {
             let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-            let lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
+            let lines = FramedRead::new(reader, Lines(LinesCodec::new_with_max_length(MAX_LINE)));
             lines
                 .filter(|l| {
-                    let blank = matches!(l, Ok(s) if s.trim().is_empty());
+                    let blank = matches!(l, Ok(Ok(s)) if s.trim().is_empty());
                     async move { !blank }
                 })
                 .take(MAX_BULK_ITEMS + 1)
@@ -431,17 +591,23 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
                         ))
                     } else {
                         match line {
-                            Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+                            Ok(Ok(text)) => serde_json::from_str::<Value>(&text).map_err(|e| {
                                 Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("line is not valid JSON: {e}"))
                                     .field(format!("[{i}]"))
                             }),
-                            Err(LinesCodecError::MaxLineLengthExceeded) => Err(Problem::new(
+                            Ok(Err(BadLine::TooLong)) => Err(Problem::new(
                                 StatusCode::PAYLOAD_TOO_LARGE,
                                 "line-too-long",
                                 format!("a line is over the {MAX_LINE}-byte limit"),
                             )
                             .field(format!("[{i}]"))),
-                            Err(LinesCodecError::Io(e)) => Err(Problem::new(
+                            Ok(Err(BadLine::NotUtf8)) => Err(Problem::new(
+                                StatusCode::BAD_REQUEST,
+                                "malformed-json",
+                                "the line is not UTF-8",
+                            )
+                            .field(format!("[{i}]"))),
+                            Err(e) => Err(Problem::new(
                                 StatusCode::BAD_REQUEST,
                                 "body-unreadable",
                                 format!("reading the body: {e}"),
@@ -457,7 +623,7 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
                     async move { (!stop).then_some((i, item)) }
                 })
                 .boxed()
-        } else if ct.is_empty() || ct.starts_with("application/json") {
+        } else if matches!(ct.as_deref(), None | Some("application/json")) {
             let bytes = read_body(body, MAX_BULK_ARRAY_BODY).await?;
             let list = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Array(list)) => list,
@@ -479,7 +645,7 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                format!("expected application/x-ndjson or application/json, got {ct}"),
+                format!("expected application/x-ndjson or application/json, got {}", ct.unwrap_or_default()),
             )
             .field("Content-Type"));
         };
@@ -543,8 +709,14 @@ async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) 
 }
 
 /// `POST /credentials/verify` (VC-API): `{verifiableCredential, options}`.
-async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let result = async {
+async fn verify(
+    State(node): State<Shared>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, Problem> {
+    {
+        let _slot = node.clients.enter(client.ip())?;
         require_json(&headers)?;
         let bytes = read_body(body, MAX_BODY).await?;
         let mut req = parse_object(&bytes, "body")?;
@@ -563,7 +735,7 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
                 for (k, v) in o {
                     match (k.as_str(), v) {
                         ("at", Value::String(s)) => {
-                            at = crate::credential::parse_time(s, false)
+                            at = cairn_verifier::credential::parse_time(s, false)
                                 .map_err(|e| Problem::bad("options.at", e))?
                         }
                         ("at", _) => {
@@ -581,24 +753,18 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
             Some(_) => return Err(Problem::bad("verifiableCredential", "must be an object")),
             None => return Err(Problem::bad("verifiableCredential", "missing")),
         };
-        let verifier = node.verifier.clone();
+        // The offline checks are CPU work for the pool; the chain's are
+        // reads on the server's runtime.
+        let verification = node.verification();
+        let offline = verification.clone();
         let (mut report, vc) = node
             .pool
-            .run(move || async move { (verifier.verify_value(&vc, at).await, vc) })
-            .await
-            .map_err(|e| Problem::internal(e.to_string()))?;
-        // The chain checks, read afresh: a revocation is never served stale.
-        if let Some(chain) = node.chain_verifier.get() {
-            chain.with_fresh_reader().check(&vc, &mut report).await;
-        }
+            .run_shared(move || async move { (offline.offline().verify_value(&vc, at).await, vc) })
+            .await?;
+        verification.check_anchor(&vc, None, &mut report).await;
         let mut out = serde_json::to_value(&report).expect("a report serializes");
-        out["verified"] = json!(report.verdict == crate::verification::Verdict::Valid);
-        Ok::<_, Problem>(out)
-    }
-    .await;
-    match result {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(p) => p.into_response(),
+        out["verified"] = json!(report.verdict == cairn_verifier::verification::Verdict::Valid);
+        Ok(axum::Json(out))
     }
 }
 
@@ -606,9 +772,13 @@ async fn verify(State(node): State<Shared>, headers: HeaderMap, body: Body) -> R
 /// [{type, status}], reason?}` with status `revoked`, `suspended` or
 /// `active`. Recorded at once; written to the registry in the next status
 /// transaction.
-async fn update_status(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn update_status(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, Problem> {
     use crate::store::{CredentialStatus, StatusChange, StoreError};
-    let result = async {
+    {
         authorize(&node, &headers)?;
         require_json(&headers)?;
         let bytes = read_body(body, MAX_BODY).await?;
@@ -672,15 +842,10 @@ async fn update_status(State(node): State<Shared>, headers: HeaderMap, body: Bod
                 format!("{id} is revoked; revocation cannot be undone"),
             )
             .field("credentialStatus[0].status"),
-            other => Problem::internal(other.to_string()),
+            other => other.into(),
         })?;
         node.status_wake.notify_one();
-        Ok::<_, Problem>(status_json(id, &record))
-    }
-    .await;
-    match result {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(p) => p.into_response(),
+        Ok(axum::Json(status_json(id, &record)))
     }
 }
 
@@ -696,21 +861,25 @@ fn status_json(id: &str, record: &crate::store::StatusRecord) -> Value {
 
 /// `GET /credentials/{id}/status`: the issuer's latest word and whether the
 /// chain shows it yet.
-async fn credential_status(State(node): State<Shared>, Path(id): Path<String>) -> Response {
-    match (node.store.status(&id), node.store.contains(&id)) {
-        (Ok(Some(record)), _) => axum::Json(status_json(&id, &record)).into_response(),
-        (Ok(None), Ok(true)) => axum::Json(json!({
+async fn credential_status(
+    State(node): State<Shared>,
+    Param(id): Param,
+) -> Result<axum::Json<Value>, Problem> {
+    match node.store.status(&id)? {
+        Some(record) => Ok(axum::Json(status_json(&id, &record))),
+        None if node.store.contains(&id)? => Ok(axum::Json(json!({
             "credentialId": id, "status": "active", "onChain": "confirmed", "history": [],
-        }))
-        .into_response(),
-        (Ok(None), Ok(false)) => unknown_credential(&id).into_response(),
-        (Err(e), _) | (_, Err(e)) => Problem::internal(e.to_string()).into_response(),
+        }))),
+        None => Err(unknown_credential(&id)),
     }
 }
 
 /// `GET /status-lists/{id}` (`revocation-1`, `suspension-1`, ...): the
 /// issuer's signed Bitstring Status List credential.
-async fn status_list(State(node): State<Shared>, Path(id): Path<String>) -> Response {
+async fn status_list(
+    State(node): State<Shared>,
+    Param(id): Param,
+) -> Result<axum::Json<Value>, Problem> {
     let unknown = || {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -719,33 +888,28 @@ async fn status_list(State(node): State<Shared>, Path(id): Path<String>) -> Resp
         )
         .field("id")
     };
-    let Some((list, purpose)) = crate::statuslist::parse_list_name(&id) else {
-        return unknown().into_response();
-    };
-    match node.status_list(list, purpose).await {
-        Ok(Some(vc)) => axum::Json(vc).into_response(),
-        Ok(None) => unknown().into_response(),
-        Err(e) => Problem::internal(e.to_string()).into_response(),
-    }
+    let (list, purpose) = cairn_verifier::statuslist::parse_list_name(&id).ok_or_else(unknown)?;
+    node.status_list(list, purpose)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(unknown)
 }
 
 /// `GET /credentials/{id}/bundle`: the credential with the anchor's
 /// receipt, block header and receipt proof, for verifying with no network.
-async fn bundle(State(node): State<Shared>, Path(id): Path<String>) -> Response {
-    match node.bundle(&id).await {
-        Ok(Some(b)) => axum::Json(b).into_response(),
-        Ok(None) => match node.store.contains(&id) {
-            Ok(true) => Problem::new(
-                StatusCode::CONFLICT,
-                "not-anchored",
-                format!("{id} is not anchored yet; its bundle exists once it is"),
-            )
-            .field("id")
-            .into_response(),
-            Ok(false) => unknown_credential(&id).into_response(),
-            Err(e) => Problem::internal(e.to_string()).into_response(),
-        },
-        Err(e) => Problem::internal(e.to_string()).into_response(),
+async fn bundle(
+    State(node): State<Shared>,
+    Param(id): Param,
+) -> Result<axum::Json<Value>, Problem> {
+    match node.bundle(&id).await? {
+        Some(b) => Ok(axum::Json(b)),
+        None if node.store.contains(&id)? => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-anchored",
+            format!("{id} is not anchored yet; its bundle exists once it is"),
+        )
+        .field("id")),
+        None => Err(unknown_credential(&id)),
     }
 }
 
@@ -760,26 +924,22 @@ fn unknown_credential(id: &str) -> Problem {
 
 /// `GET /credentials/{id}`: the newest form, with its anchor proof once
 /// anchored.
-async fn credential(State(node): State<Shared>, Path(id): Path<String>) -> Response {
-    match node.current_form(&id) {
-        Ok(Some(vc)) => axum::Json(vc).into_response(),
-        Ok(None) => unknown_credential(&id).into_response(),
-        Err(e) => Problem::internal(e.to_string()).into_response(),
-    }
+async fn credential(
+    State(node): State<Shared>,
+    Param(id): Param,
+) -> Result<axum::Json<Value>, Problem> {
+    node.current_form(&id)?
+        .map(axum::Json)
+        .ok_or_else(|| unknown_credential(&id))
 }
 
 /// `GET /credentials/{id}/proof`: where the credential stands (queued,
 /// sealed, anchored), with its inclusion proof, anchor and confirmations.
-async fn proof(State(node): State<Shared>, Path(id): Path<String>) -> Response {
-    let placement = match node.store.placement(&id) {
-        Ok(p) => p,
-        Err(e) => return Problem::internal(e.to_string()).into_response(),
-    };
-    let Some(placement) = placement else {
-        return match node.store.contains(&id) {
-            Ok(true) => axum::Json(json!({"credentialId": id, "status": "queued"})).into_response(),
-            Ok(false) => unknown_credential(&id).into_response(),
-            Err(e) => Problem::internal(e.to_string()).into_response(),
+async fn proof(State(node): State<Shared>, Param(id): Param) -> Result<axum::Json<Value>, Problem> {
+    let Some(placement) = node.store.placement(&id)? else {
+        return match node.store.contains(&id)? {
+            true => Ok(axum::Json(json!({"credentialId": id, "status": "queued"}))),
+            false => Err(unknown_credential(&id)),
         };
     };
     let record = &placement.record;
@@ -795,7 +955,7 @@ async fn proof(State(node): State<Shared>, Path(id): Path<String>) -> Response {
         let head = node.head();
         out["confirmations"] = json!((head + 1).saturating_sub(anchor.block_number).max(1));
     }
-    axum::Json(out).into_response()
+    Ok(axum::Json(out))
 }
 
 struct BatchQuery {
@@ -808,8 +968,8 @@ struct BatchQuery {
 async fn batches(
     State(node): State<Shared>,
     Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    let result = (|| {
+) -> Result<axum::Json<Value>, Problem> {
+    {
         for k in q.keys() {
             if !["state", "from", "limit"].contains(&k.as_str()) {
                 return Err(Problem::bad(
@@ -847,37 +1007,26 @@ async fn batches(
                 _ => return Err(Problem::bad("limit", "must be between 1 and 1000")),
             },
         };
-        let list = node
-            .store
-            .list_batches(filter, from, limit)
-            .map_err(|e| Problem::internal(e.to_string()))?;
-        Ok(json!({"batches": list}))
-    })();
-    match result {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(p) => p.into_response(),
+        let list = node.store.list_batches(filter, from, limit)?;
+        Ok(axum::Json(json!({"batches": list})))
     }
 }
 
 /// `GET /batches/{root}` (hex, with or without 0x).
-async fn batch(State(node): State<Shared>, Path(root): Path<String>) -> Response {
+async fn batch(State(node): State<Shared>, Param(root): Param) -> Result<Response, Problem> {
     let hex_root = root.strip_prefix("0x").unwrap_or(&root);
-    let Some(parsed) = hex::decode(hex_root)
+    let parsed = hex::decode(hex_root)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    else {
-        return Problem::bad("root", "must be 32 bytes in hex").into_response();
-    };
-    match node.store.batch_by_root(&parsed) {
-        Ok(Some(b)) => axum::Json(b).into_response(),
-        Ok(None) => Problem::new(
+        .ok_or_else(|| Problem::bad("root", "must be 32 bytes in hex"))?;
+    match node.store.batch_by_root(&parsed)? {
+        Some(b) => Ok(axum::Json(b).into_response()),
+        None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-batch",
             format!("no batch with root {hex_root}"),
         )
-        .field("root")
-        .into_response(),
-        Err(e) => Problem::internal(e.to_string()).into_response(),
+        .field("root")),
     }
 }
 
@@ -900,6 +1049,9 @@ async fn health(State(node): State<Shared>) -> Response {
 /// `GET /metrics` (Prometheus text format).
 async fn metrics(State(node): State<Shared>) -> Response {
     node.metrics.pending.set(node.store.queued() as i64);
+    node.metrics
+        .status_slots
+        .set(node.store.status_slots_taken() as i64);
     if let (Ok(sealed), Ok(all)) = (node.store.sealed_batches(), node.store.batch_count()) {
         let sealed = sealed.len() as u64;
         node.metrics.set_batches(sealed, all - sealed);

@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use crate::context::Contexts;
-use crate::credential::{self, FieldError, IssuerProfile};
-use crate::integrity::{Canonicalizer, IntegrityError, SigningKey};
 use crate::key::IssuerKey;
+use cairn_verifier::context::Contexts;
+use cairn_verifier::credential::{self, FieldError, IssuerProfile};
+use cairn_verifier::integrity::{Canonicalizer, IntegrityError, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -56,8 +56,8 @@ impl Signer {
         account: alloy::primitives::Address,
         valid_from: chrono::DateTime<chrono::Utc>,
         valid_until: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Value, crate::binding::BindingError> {
-        crate::binding::sign_binding(
+    ) -> Result<Value, cairn_verifier::binding::BindingError> {
+        cairn_verifier::binding::sign_binding(
             &self.canonicalizer,
             &self.key,
             &self.profile.id,
@@ -78,7 +78,10 @@ impl Signer {
             .sign(doc, &self.key, &self.verification_method, &created)
             .await
             .map_err(|e| match e {
-                IntegrityError::Terms(m) => SignError::JsonLd(m),
+                // What is wrong with the document is the client's to mend.
+                IntegrityError::Terms(m)
+                | IntegrityError::JsonLd(m)
+                | IntegrityError::TooComplex(m) => SignError::JsonLd(m),
                 other => SignError::Signature(other),
             })
     }

@@ -1,25 +1,20 @@
-//! Cairn: verifiable credentials that stand even when their issuer is gone.
+//! Cairn's issuer side: the key file, signing credentials, anchoring batch
+//! roots (the only code that sends transactions), the embedded dev chain,
+//! and, with the default `server` feature, the node itself (RocksDB store,
+//! pipeline, HTTP API).
 //!
-//! This crate holds the node and everything a verifier needs. With default
-//! features off (no `server`) it is the library alone: keys, contexts, Open
-//! Badges 3.0 credentials, signing and verification, Merkle batches,
-//! anchoring and the dev chain; it builds without RocksDB's C++, so that a
-//! licensing board can embed the verifier.
+//! What a verifier needs lives in `cairn-verifier`, which this crate builds
+//! on and which never depends on it. With default features off this crate
+//! is what the `cairn` command needs to sign and anchor, without RocksDB's
+//! C++ or axum.
 
 pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;
-pub mod binding;
-pub mod bundle;
-pub mod chain_verification;
 pub mod config;
-pub mod context;
-pub mod credential;
 pub mod devchain;
-pub mod integrity;
 pub mod issuer;
 pub mod key;
-pub mod merkle;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
@@ -28,10 +23,6 @@ pub mod node;
 pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
-pub mod registry;
-mod shape;
-pub mod statuslist;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;
-pub mod verification;

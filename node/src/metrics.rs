@@ -21,6 +21,7 @@ pub struct Metrics {
     pub gas_used: Counter,
     pub fees_paid_wei: Counter<f64, std::sync::atomic::AtomicU64>,
     pub transactions: Counter,
+    pub status_slots: Gauge,
 }
 
 impl Metrics {
@@ -76,8 +77,15 @@ impl Metrics {
             "Registry transactions sent, replacements included",
             transactions.clone(),
         );
+        let status_slots = Gauge::default();
+        registry.register(
+            "status_slots_taken",
+            "Status list slots handed out to stored credentials (slots of failed issuances are given back)",
+            status_slots.clone(),
+        );
         Self {
             registry,
+            status_slots,
             issued,
             issue_refused,
             pending,

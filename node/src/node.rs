@@ -13,10 +13,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Notify};
 
-use crate::anchor::{anchor_proof, with_anchor_proof, AnchorError, ChainConfig, RpcChain};
+use crate::anchor::{AnchorError, ChainConfig, RpcChain};
 use crate::config::{ChainSetting, Settings};
-use crate::context::Contexts;
-use crate::credential::{fmt_time, FieldError, IssuerProfile};
 use crate::devchain::DevChain;
 use crate::issuer::{SignError, Signer};
 use crate::key::IssuerKey;
@@ -25,7 +23,11 @@ use crate::pipeline::Intake;
 use crate::pool::Pool;
 use crate::store::{NewCredential, Store, StoreError};
 use crate::tokens::Tokens;
-use crate::verification::Verifier;
+use cairn_verifier::chain_verification::{Anchors, ChainVerifier, Verification};
+use cairn_verifier::context::Contexts;
+use cairn_verifier::credential::{fmt_time, FieldError, IssuerProfile};
+use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
+use cairn_verifier::verification::Verifier;
 
 /// The passphrase of the demo key a node creates when given none. It
 /// protects nothing, and says so.
@@ -45,7 +47,7 @@ pub enum NodeError {
     #[error("{0}")]
     Chain(#[from] AnchorError),
     #[error("{0}")]
-    Binding(#[from] crate::binding::BindingError),
+    Binding(#[from] cairn_verifier::binding::BindingError),
     #[error("listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -72,11 +74,37 @@ pub enum IssueError {
     /// The request is malformed; the field is named (relative to the
     /// credential).
     #[error("{0}")]
-    Field(FieldError),
+    Field(#[from] FieldError),
     #[error("credential {0} exists already")]
     Duplicate(String),
+    /// The store failed (a full disk, say).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// No worker took the job in time.
+    #[error("{0}")]
+    Busy(#[from] crate::pool::PoolError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// A status list slot taken for an issuance: given back unless the
+/// credential that holds it is stored.
+struct SlotLease<'a> {
+    store: &'a Store,
+    slot: u64,
+}
+
+impl SlotLease<'_> {
+    /// The credential holding the slot is stored.
+    fn used(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SlotLease<'_> {
+    fn drop(&mut self) {
+        self.store.return_status_slot(self.slot);
+    }
 }
 
 /// How an accepted issuance request ended.
@@ -91,8 +119,11 @@ pub struct Node {
     pub settings: Settings,
     pub store: Arc<Store>,
     pub signer: Arc<Signer>,
-    pub verifier: Arc<Verifier>,
+    /// Offline checks (`verification()` adds the chain's).
+    verification: Verification,
     pub pool: Pool,
+    /// Per-client limits of the endpoints that need no token.
+    pub clients: crate::api::ClientLimits,
     pub tokens: Tokens,
     pub metrics: Metrics,
     pub intake: OnceLock<Intake>,
@@ -103,7 +134,7 @@ pub struct Node {
     /// a reorganisation, which gives a new transaction).
     bundles: std::sync::Mutex<HashMap<alloy::primitives::B256, Arc<Value>>>,
     /// The chain checks of `POST /credentials/verify`.
-    pub chain_verifier: OnceLock<crate::chain_verification::ChainVerifier>,
+    chain_verifier: OnceLock<ChainVerifier>,
     /// The issuer's chain account (from its key).
     pub account: Address,
     head: AtomicU64,
@@ -115,19 +146,31 @@ pub struct Node {
     /// The URL the node is reached at, for the status list URLs it writes
     /// into credentials (`--public-url`, else its listening address).
     pub base_url: OnceLock<String>,
-    permutation: crate::statuslist::IndexPermutation,
+    permutation: cairn_verifier::statuslist::IndexPermutation,
     /// The newest built version of each status list: (status version it
     /// reflects, its store key).
     status_lists: tokio::sync::Mutex<HashMap<(u64, Purpose), (u64, String)>>,
 }
 
-use crate::statuslist::Purpose;
+use cairn_verifier::statuslist::Purpose;
 
 fn binding_key(chain: &str, account: Address) -> String {
     format!("binding/{chain}/{}", account.to_checksum(None))
 }
 
 impl Node {
+    /// How `POST /credentials/verify` checks a credential: offline, and
+    /// against the chain once it is connected, read afresh so that a
+    /// revocation is never served stale.
+    pub fn verification(&self) -> Verification {
+        match self.chain_verifier.get() {
+            Some(chain) => self
+                .verification
+                .with_anchors(Anchors::Chain(Arc::new(chain.with_fresh_reader()))),
+            None => self.verification.clone(),
+        }
+    }
+
     /// Opens the store and tokens and prepares the signer. The chain is
     /// connected later, by [`run`].
     pub fn open(settings: Settings, key: &IssuerKey) -> Result<Arc<Self>, NodeError> {
@@ -145,7 +188,8 @@ impl Node {
             ..Default::default()
         };
         let signer = Arc::new(Signer::new(key, profile, Contexts::standard()));
-        let verifier = Arc::new(Verifier::new(Contexts::standard()));
+        let verification =
+            Verification::new(Arc::new(Verifier::new(Contexts::standard())), Anchors::Skip);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Metrics::new();
         metrics.issued.inc_by(store.issued());
@@ -164,8 +208,9 @@ impl Node {
             settings,
             store,
             signer,
-            verifier,
+            verification,
             pool: Pool::new(threads),
+            clients: Default::default(),
             tokens,
             metrics,
             intake: OnceLock::new(),
@@ -182,7 +227,7 @@ impl Node {
             anchor_wake: Notify::new(),
             status_wake: Notify::new(),
             base_url: OnceLock::new(),
-            permutation: crate::statuslist::IndexPermutation::new(permutation_key),
+            permutation: cairn_verifier::statuslist::IndexPermutation::new(permutation_key),
             status_lists: tokio::sync::Mutex::new(HashMap::new()),
         });
         let _ = node.intake.set(Intake::start(Arc::downgrade(&node)));
@@ -212,13 +257,20 @@ impl Node {
 
     /// Completes an unsigned credential from a request: an id when it has
     /// none, this issuer's profile, `validFrom` now.
-    fn complete(&self, mut credential: Value, id: Option<String>) -> Result<Value, FieldError> {
+    fn complete(
+        &self,
+        mut credential: Value,
+        id: Option<String>,
+    ) -> Result<(Value, SlotLease<'_>), IssueError> {
         let obj = credential
             .as_object_mut()
             .ok_or_else(|| FieldError::new("", "must be a JSON object"))?;
         if !obj.contains_key("id") {
             let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().urn().to_string());
             obj.insert("id".into(), json!(id));
+        }
+        if let Some(id) = obj.get("id").and_then(Value::as_str) {
+            self.check_id(id)?;
         }
         let did = &self.signer.profile().id;
         let profile = {
@@ -239,14 +291,16 @@ impl Node {
                 return Err(FieldError::new(
                     "issuer",
                     format!("{s} is not this node's issuer {did}"),
-                ))
+                )
+                .into())
             }
             Some(Value::Object(o)) if o.get("id").and_then(Value::as_str) == Some(did) => {}
             Some(_) => {
                 return Err(FieldError::new(
                     "issuer.id",
                     format!("must be this node's issuer {did}"),
-                ))
+                )
+                .into())
             }
         }
         if !obj.contains_key("validFrom") {
@@ -256,18 +310,33 @@ impl Node {
             return Err(FieldError::new(
                 "credentialStatus",
                 "is assigned by the node (its status list entries)",
-            ));
+            )
+            .into());
         }
-        let slot = self
-            .store
-            .next_status_slot()
-            .map_err(|e| FieldError::new("", e.to_string()))?;
-        let (list, index) = self.permutation.slot(slot);
+        let slot = SlotLease {
+            store: &self.store,
+            slot: self.store.next_status_slot()?,
+        };
+        let (list, index) = self.permutation.slot(slot.slot);
         obj.insert(
             "credentialStatus".into(),
-            crate::statuslist::entries(self.base_url(), list, index),
+            cairn_verifier::statuslist::entries(self.base_url(), list, index),
         );
-        Ok(credential)
+        Ok((credential, slot))
+    }
+
+    /// Refuses an id in the node's own URL space: a credential stored under
+    /// it could be served in place of a node document (a status list).
+    fn check_id(&self, id: &str) -> Result<(), FieldError> {
+        let base = format!("{}/", self.base_url().trim_end_matches('/'));
+        let lower = id.to_ascii_lowercase();
+        if lower.starts_with(&base.to_ascii_lowercase()) {
+            return Err(FieldError::new(
+                "id",
+                format!("`{id}` is under this node's own URL {base}; choose another id (or none: the node assigns one)"),
+            ));
+        }
+        Ok(())
     }
 
     /// Issues one credential: completes, signs (on a worker), stores
@@ -279,9 +348,7 @@ impl Node {
         idempotency: Option<(&str, usize)>,
     ) -> Result<Issued, IssueError> {
         let derived = idempotency.map(|(key, i)| Self::idempotent_id(key, i));
-        let credential = self
-            .complete(credential, derived)
-            .map_err(IssueError::Field)?;
+        let (credential, slot) = self.complete(credential, derived)?;
         let id = credential["id"]
             .as_str()
             .ok_or_else(|| IssueError::Field(FieldError::new("id", "must be a string")))?
@@ -290,14 +357,10 @@ impl Node {
             match node.store.credential(&id) {
                 Ok(Some(c)) if idempotency.is_some() => Ok(Issued::Replayed(c)),
                 Ok(_) => Err(IssueError::Duplicate(id.clone())),
-                Err(e) => Err(IssueError::Internal(e.to_string())),
+                Err(e) => Err(e.into()),
             }
         };
-        if self
-            .store
-            .contains(&id)
-            .map_err(|e| IssueError::Internal(e.to_string()))?
-        {
+        if self.store.contains(&id)? {
             return replay(self);
         }
         let signer = self.signer.clone();
@@ -309,8 +372,7 @@ impl Node {
                     .map_err(|e| SignError::Field(FieldError::new("credential", e.to_string())))?;
                 Ok::<_, SignError>((signed, new))
             })
-            .await
-            .map_err(|e| IssueError::Internal(e.to_string()))?;
+            .await?;
         let (signed, new) = signed.map_err(|e| match e {
             SignError::Field(f) => IssueError::Field(f),
             SignError::JsonLd(m) => IssueError::Field(FieldError::new("", m)),
@@ -319,9 +381,12 @@ impl Node {
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();
         match intake.submit(new).await {
-            Ok(_) => Ok(Issued::New(signed, json)),
+            Ok(_) => {
+                slot.used();
+                Ok(Issued::New(signed, json))
+            }
             Err(StoreError::Duplicate(_)) => replay(self),
-            Err(e) => Err(IssueError::Internal(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -351,7 +416,7 @@ impl Node {
                     .get()
                     .ok_or_else(|| NodeError::Setup("the chain is not connected yet".into()))?;
                 let b = Arc::new(
-                    crate::bundle::build(provider, anchor.transaction)
+                    cairn_verifier::bundle::build(provider, anchor.transaction)
                         .await
                         .map_err(|e| NodeError::Setup(e.to_string()))?,
                 );
@@ -384,7 +449,7 @@ impl Node {
         list: u64,
         purpose: Purpose,
     ) -> Result<Option<Value>, NodeError> {
-        use crate::statuslist::LIST_SIZE;
+        use cairn_verifier::statuslist::LIST_SIZE;
         if list == 0 || (list - 1) * LIST_SIZE >= self.store.status_slots_reserved() {
             return Ok(None);
         }
@@ -397,7 +462,7 @@ impl Node {
                 return Ok(self.current_form(key)?);
             }
         }
-        let mut bits = crate::statuslist::empty();
+        let mut bits = cairn_verifier::statuslist::empty();
         let wanted = match purpose {
             Purpose::Revocation => crate::store::CredentialStatus::Revoked,
             Purpose::Suspension => crate::store::CredentialStatus::Suspended,
@@ -409,19 +474,24 @@ impl Node {
             let Some(credential) = self.store.credential(&id)? else {
                 continue;
             };
-            if let Some((l, index)) = crate::statuslist::entry_of(&credential, purpose) {
+            if let Some((l, index)) = cairn_verifier::statuslist::entry_of(&credential, purpose) {
                 if l == list {
-                    crate::statuslist::set(&mut bits, index);
+                    cairn_verifier::statuslist::set(&mut bits, index);
                 }
             }
         }
-        let unsigned = crate::statuslist::list_credential(
+        let unsigned = cairn_verifier::statuslist::list_credential(
             self.base_url(),
             list,
             purpose,
             &bits,
             &self.signer.profile().id,
-            &fmt_time(chrono::Utc::now()),
+            // Dated safely in the past: a list signed on the first read
+            // after a change would otherwise be "not yet valid" to a
+            // verifier whose clock is a little behind the node's (wallets
+            // then show the credential as revoked). `ttl` says how fresh
+            // it is.
+            &fmt_time(chrono::Utc::now() - cairn_verifier::statuslist::CLOCK_SKEW),
         );
         let key = format!(
             "{}?version={version}",
@@ -485,8 +555,8 @@ impl Node {
                 doc
             }
         };
-        let canonicalizer = crate::integrity::Canonicalizer::new(Contexts::standard());
-        let bound = crate::binding::verify_binding(&canonicalizer, &doc).await?;
+        let canonicalizer = cairn_verifier::integrity::Canonicalizer::new(Contexts::standard());
+        let bound = cairn_verifier::binding::verify_binding(&canonicalizer, &doc).await?;
         let registered = chain.register_binding(bound.hash).await?;
         self.metrics
             .transactions
@@ -672,11 +742,16 @@ pub async fn run(
     let server = {
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await
+            // The client's address, for the per-client limits of the
+            // endpoints that need no token.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
+            .await
         })
     };
     let _ = node.base_url.set(match &node.settings.public_url {
@@ -728,20 +803,18 @@ pub async fn run(
             tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
                 account = %chain.account(), "chain connected");
             let _ = node.chain_provider.set(chain.provider().clone());
-            match crate::registry::RegistryReader::connect(
+            match cairn_verifier::registry::RegistryReader::connect(
                 &[chain_url(&node, dev_url.as_deref())],
                 1,
             )
             .await
             {
                 Ok(reader) => {
-                    let _ = node
-                        .chain_verifier
-                        .set(crate::chain_verification::ChainVerifier::new(
-                            Arc::new(reader),
-                            node.settings.confirmations,
-                            node.verifier.canonicalizer().clone(),
-                        ));
+                    let _ = node.chain_verifier.set(ChainVerifier::new(
+                        Arc::new(reader),
+                        node.settings.confirmations,
+                        node.verification.offline().canonicalizer().clone(),
+                    ));
                 }
                 Err(e) => tracing::warn!(error = %e, "verification will skip the chain checks"),
             }

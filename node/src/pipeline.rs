@@ -156,7 +156,7 @@ pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
         }
     }
     // Anchors made recently, rechecked for reorganisations until deep.
-    let mut recent: VecDeque<(u64, crate::anchor::AnchorRecord)> = VecDeque::new();
+    let mut recent: VecDeque<(u64, cairn_verifier::proof::AnchorRecord)> = VecDeque::new();
     if let Ok(done) = node
         .store
         .list_batches(crate::store::StateFilter::Anchored, 0, usize::MAX)
@@ -240,7 +240,7 @@ async fn idle(wake: &tokio::sync::Notify, failed: bool, failures: &mut u32) {
 async fn recheck(
     node: &Node,
     chain: &RpcChain,
-    recent: &mut VecDeque<(u64, crate::anchor::AnchorRecord)>,
+    recent: &mut VecDeque<(u64, cairn_verifier::proof::AnchorRecord)>,
 ) {
     let head = node.head();
     recent.retain(|(_, r)| head.saturating_sub(r.block_number) < 64);
@@ -305,7 +305,8 @@ pub async fn status_writer(node: Arc<Node>, chain: Arc<RpcChain>) {
             Vec::new()
         });
         type Entry = (u64, u64, String, CredentialStatus);
-        let mut groups: BTreeMap<(crate::merkle::Hash, StatusOp), Vec<Entry>> = BTreeMap::new();
+        let mut groups: BTreeMap<(cairn_verifier::merkle::Hash, StatusOp), Vec<Entry>> =
+            BTreeMap::new();
         for (seq, id) in pending {
             let (Ok(Some(record)), Ok(Some(placement))) =
                 (node.store.status(&id), node.store.placement(&id))

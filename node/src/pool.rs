@@ -5,22 +5,38 @@
 //!
 //! Each worker owns a current-thread runtime: the JSON-LD code is async in
 //! form (its loader could fetch) but never waits on I/O here.
+//!
+//! Every job has a deadline: a caller waits at most [`JOB_DEADLINE`], and a
+//! job whose caller has given up is skipped, not run. Work for anonymous
+//! clients (verification) goes through a lane that holds at most all
+//! workers but one, so an issuer's job never waits behind more than that.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) + Send>;
 
+/// How long a caller waits for a job, queueing included.
+pub const JOB_DEADLINE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
-#[error("the worker pool has stopped")]
-pub struct PoolStopped;
+pub enum PoolError {
+    #[error("the worker pool has stopped")]
+    Stopped,
+    #[error("the workers are busy: the job did not finish within {0:?}")]
+    Deadline(Duration),
+}
 
 #[derive(Clone)]
 pub struct Pool {
     jobs: mpsc::Sender<Job>,
     threads: usize,
+    /// Permits for anonymous work: all workers but one.
+    shared_lane: Arc<Semaphore>,
+    deadline: Duration,
 }
 
 impl Pool {
@@ -48,15 +64,27 @@ impl Pool {
                 })
                 .expect("a worker thread starts");
         }
-        Self { jobs: tx, threads }
+        Self {
+            jobs: tx,
+            threads,
+            shared_lane: Arc::new(Semaphore::new((threads - 1).max(1))),
+            deadline: JOB_DEADLINE,
+        }
+    }
+
+    /// The same pool with another deadline (tests).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     pub fn threads(&self) -> usize {
         self.threads
     }
 
-    /// Runs `make()`'s future on a worker and waits for its output.
-    pub async fn run<F, Fut, T>(&self, make: F) -> Result<T, PoolStopped>
+    /// Runs `make()`'s future on a worker and waits for its output, at
+    /// most until the deadline.
+    pub async fn run<F, Fut, T>(&self, make: F) -> Result<T, PoolError>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = T>,
@@ -64,10 +92,34 @@ impl Pool {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |rt| {
+            // The caller gave up while the job queued: skip it.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(rt.block_on(make()));
         });
-        self.jobs.send(job).await.map_err(|_| PoolStopped)?;
-        rx.await.map_err(|_| PoolStopped)
+        let run = async {
+            self.jobs.send(job).await.map_err(|_| PoolError::Stopped)?;
+            rx.await.map_err(|_| PoolError::Stopped)
+        };
+        tokio::time::timeout(self.deadline, run)
+            .await
+            .map_err(|_| PoolError::Deadline(self.deadline))?
+    }
+
+    /// [`run`](Self::run) for anonymous clients' work: through the shared
+    /// lane, which never holds every worker.
+    pub async fn run_shared<F, Fut, T>(&self, make: F) -> Result<T, PoolError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T>,
+        T: Send + 'static,
+    {
+        let _permit = tokio::time::timeout(self.deadline, self.shared_lane.acquire())
+            .await
+            .map_err(|_| PoolError::Deadline(self.deadline))?
+            .map_err(|_| PoolError::Stopped)?;
+        self.run(make).await
     }
 }
 
@@ -93,5 +145,67 @@ mod tests {
         assert_eq!(names.len(), 8);
         assert!(names.iter().all(|(_, n)| n.starts_with("cairn-worker-")));
         assert!(names.iter().enumerate().all(|(i, (j, _))| i == *j));
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_deadline_fails_and_a_skipped_one_never_runs() {
+        let pool = Pool::new(1).with_deadline(std::time::Duration::from_millis(200));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
+        // Occupies the only worker until released.
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move || async move {
+                    started_tx.send(()).unwrap();
+                    wait.recv().ok()
+                })
+                .await
+            })
+        };
+        started.recv().await.unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let late = pool
+            .run(move || async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) })
+            .await;
+        assert!(matches!(late, Err(PoolError::Deadline(_))), "{late:?}");
+        assert!(matches!(busy.await.unwrap(), Err(PoolError::Deadline(_))));
+        release.send(()).unwrap();
+        // The worker is free again, and the abandoned job was skipped.
+        assert_eq!(pool.run(|| async { 7 }).await.unwrap(), 7);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn the_shared_lane_leaves_a_worker_free() {
+        let pool = Pool::new(2).with_deadline(std::time::Duration::from_secs(10));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(Mutex::new(wait));
+        let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
+        // Two anonymous jobs that block until released: one runs, the
+        // other waits for the lane.
+        let shared: Vec<_> = (0..2)
+            .map(|_| {
+                let (pool, wait, started_tx) = (pool.clone(), wait.clone(), started_tx.clone());
+                tokio::spawn(async move {
+                    pool.run_shared(move || async move {
+                        started_tx.send(()).unwrap();
+                        wait.lock().unwrap().recv().ok()
+                    })
+                    .await
+                })
+            })
+            .collect();
+        started.recv().await.unwrap();
+        // An issuer's job still gets a worker (without the lane, both
+        // workers would be blocked and it would miss its deadline).
+        assert_eq!(pool.run(|| async { 1 }).await.unwrap(), 1);
+        assert!(started.try_recv().is_err(), "only one anonymous job runs");
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        for s in shared {
+            s.await.unwrap().unwrap();
+        }
     }
 }

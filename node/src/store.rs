@@ -35,8 +35,8 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::anchor::AnchorRecord;
-use crate::merkle::{credential_digest, Batch, Hash, InclusionProof, MerkleError};
+use cairn_verifier::merkle::{credential_digest, Batch, Hash, InclusionProof, MerkleError};
+use cairn_verifier::proof::AnchorRecord;
 
 const CREDENTIALS: &str = "credentials";
 const QUEUE: &str = "queue";
@@ -208,7 +208,8 @@ pub struct Store {
     /// No batch below this number is still `Sealed`.
     low_water: AtomicU64,
     /// The next status list slot, and the end of the reserved block.
-    slots: Mutex<(u64, u64)>,
+    /// (next, reserved end, slots handed out and given back unused).
+    slots: Mutex<(u64, u64, Vec<u64>)>,
     /// Batch records by number, as last written: every proof request reads
     /// one, and a batch changes at most twice (sealed, anchored).
     batch_cache: std::sync::RwLock<HashMap<u64, BatchRecord>>,
@@ -293,11 +294,11 @@ impl Store {
             queued: AtomicU64::new(0),
             issued: AtomicU64::new(0),
             low_water: AtomicU64::new(0),
-            slots: Mutex::new((0, 0)),
+            slots: Mutex::new((0, 0, Vec::new())),
             batch_cache: std::sync::RwLock::new(HashMap::new()),
         };
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
-        *store.slots.lock().expect("slots lock") = (reserved, reserved);
+        *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
         let queued = store
             .db
             .iterator_cf(store.cf(QUEUE), rocksdb::IteratorMode::Start)
@@ -637,6 +638,9 @@ impl Store {
     /// across restarts and crashes.
     pub fn next_status_slot(&self) -> Result<u64, StoreError> {
         let mut slots = self.slots.lock().expect("slots lock");
+        if let Some(slot) = slots.2.pop() {
+            return Ok(slot);
+        }
         if slots.0 == slots.1 {
             let end = slots.1 + SLOT_BLOCK;
             self.db
@@ -646,6 +650,19 @@ impl Store {
         let slot = slots.0;
         slots.0 += 1;
         Ok(slot)
+    }
+
+    /// Gives back a slot that no stored credential uses (its issuance
+    /// failed), to be handed out again.
+    pub fn return_status_slot(&self, slot: u64) {
+        self.slots.lock().expect("slots lock").2.push(slot);
+    }
+
+    /// The status list slots handed out and not given back: the next new
+    /// slot less those waiting to be handed out again.
+    pub fn status_slots_taken(&self) -> u64 {
+        let slots = self.slots.lock().expect("slots lock");
+        slots.0 - slots.2.len() as u64
     }
 
     /// How many status list slots were handed out or reserved.

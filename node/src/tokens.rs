@@ -101,7 +101,7 @@ pub fn create(data_dir: &Path) -> Result<(TokenRecord, String), TokenError> {
     let record = TokenRecord {
         id: hex::encode(id),
         hash: hash(&token),
-        created: crate::credential::fmt_time(chrono::Utc::now()),
+        created: cairn_verifier::credential::fmt_time(chrono::Utc::now()),
         revoked: None,
     };
     let mut records = list(data_dir)?;
@@ -119,7 +119,7 @@ pub fn revoke(data_dir: &Path, id: &str) -> Result<(), TokenError> {
         .ok_or_else(|| TokenError::Unknown(id.to_owned()))?;
     record
         .revoked
-        .get_or_insert_with(|| crate::credential::fmt_time(chrono::Utc::now()));
+        .get_or_insert_with(|| cairn_verifier::credential::fmt_time(chrono::Utc::now()));
     write(data_dir, &records)
 }
 

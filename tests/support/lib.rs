@@ -554,7 +554,7 @@ impl Drop for NodeProcess {
 
 /// Percent-encodes a credential id for a path segment.
 pub fn encode(id: &str) -> String {
-    cairn::credential::path_segment(id)
+    cairn_verifier::credential::path_segment(id)
 }
 
 /// `cairn-node token create --data-dir DIR`: a fresh bearer token.
@@ -603,4 +603,27 @@ pub fn deploy(anvil: &Anvil, dir: &Path) -> (PathBuf, String, String) {
     let registry = r.stdout.trim().to_owned();
     assert!(registry.starts_with("0x") && registry.len() == 42, "{r:#?}");
     (key, registry, account)
+}
+
+/// An issuance request's credential whose `evidence` holds `n` blank nodes,
+/// each typed `VerifiableCredential` and pointing at all the others through
+/// `credentialSubject`: alike blank nodes that RDFC-1.0 can tell apart only
+/// by trying their orders (factorial work without a bound).
+pub fn poison_credential(n: usize) -> Value {
+    let mut vc = unsigned_credential("did:example:poison");
+    vc["evidence"] = Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({
+                    "id": format!("_:e{i}"),
+                    "type": ["VerifiableCredential"],
+                    "credentialSubject": (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| json!({"id": format!("_:e{j}")}))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    );
+    vc
 }

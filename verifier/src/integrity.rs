@@ -34,29 +34,53 @@ use ssi::json_ld::{self as jld, BlankIdBuf, Expand, IriBuf, RdfQuads, ValidId};
 use crate::context::Contexts;
 use crate::shape::{Refusal, Shape, Template};
 
+/// The `cryptosuite` of proofs by Ed25519 keys.
 pub const EDDSA_RDFC_2022: &str = "eddsa-rdfc-2022";
+/// The `cryptosuite` of proofs by P-256 keys.
 pub const ECDSA_RDFC_2019: &str = "ecdsa-rdfc-2019";
 
+/// Why a document could not be canonicalized or signed, or a proof does not
+/// verify.
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrityError {
+    /// The document is not a JSON object with an `@context`, or JSON-LD
+    /// processing of it failed.
     #[error("JSON-LD: {0}")]
     JsonLd(String),
     /// The document names an unknown context or uses an undefined term
     /// (only when the terms are checked).
     #[error("{0}")]
     Terms(String),
+    /// The proof is malformed: not an object, no `proofValue` or
+    /// `verificationMethod`, a `proofValue` that is not base58-btc, or an
+    /// unsupported cryptosuite.
     #[error("proof: {0}")]
     Proof(String),
+    /// The key cannot be used: a verification method that is not a
+    /// decodable Ed25519 or P-256 `did:key`, a key of the wrong type for
+    /// the cryptosuite, or an unusable signing JWK.
     #[error("verification method {vm}: {reason}")]
-    Key { vm: String, reason: String },
+    Key {
+        /// The verification method URL (`(issuer key)` for a signing key).
+        vm: String,
+        /// What is wrong with the key.
+        reason: String,
+    },
+    /// The signature is malformed or does not match the document and proof
+    /// configuration.
     #[error("the signature does not verify")]
     BadSignature,
+    /// The document's graph would take unbounded work to canonicalize.
+    #[error("{0}")]
+    TooComplex(String),
 }
 
 /// The secret half of an issuer's signing key.
 #[derive(Clone)]
 pub enum SigningKey {
+    /// An Ed25519 key, which signs with `eddsa-rdfc-2022`.
     Ed25519(ed25519_dalek::SigningKey),
+    /// A P-256 key, which signs with `ecdsa-rdfc-2019`.
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -86,6 +110,7 @@ impl SigningKey {
         }
     }
 
+    /// The Data Integrity cryptosuite this key signs with.
     pub fn cryptosuite(&self) -> &'static str {
         match self {
             Self::Ed25519(_) => EDDSA_RDFC_2022,
@@ -161,7 +186,10 @@ struct ShapeCache {
 /// Whether canonicalization also insists that every term is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terms {
+    /// A term that only VC 2.0's catch-all `@vocab` would map is an error
+    /// ([`IntegrityError::Terms`]).
     Check,
+    /// Undefined terms are mapped as JSON-LD expansion maps them.
     Allow,
 }
 
@@ -196,6 +224,8 @@ pub struct Canonicalizer {
 }
 
 impl Canonicalizer {
+    /// A canonicalizer that resolves contexts from `contexts`, with empty
+    /// caches.
     pub fn new(contexts: Contexts) -> Self {
         Self {
             contexts: Arc::new(contexts),
@@ -205,6 +235,7 @@ impl Canonicalizer {
         }
     }
 
+    /// The contexts it resolves `@context` URLs from.
     pub fn contexts(&self) -> &Contexts {
         &self.contexts
     }
@@ -605,10 +636,10 @@ const PANICKED: &str = "the JSON-LD library failed on this document \
 /// compares IRIs by decoded characters: slower, and a panic on bad input.
 fn canonical(quads: Vec<LexicalQuad>) -> Result<String, IntegrityError> {
     std::panic::catch_unwind(move || canonical_unguarded(quads))
-        .map_err(|_| IntegrityError::JsonLd(PANICKED.into()))
+        .map_err(|_| IntegrityError::JsonLd(PANICKED.into()))?
 }
 
-fn canonical_unguarded(mut quads: Vec<LexicalQuad>) -> String {
+fn canonical_unguarded(mut quads: Vec<LexicalQuad>) -> Result<String, IntegrityError> {
     fn id(id: &Id) -> (bool, &str) {
         match id {
             Id::Iri(iri) => (true, iri.as_str()),
@@ -636,7 +667,103 @@ fn canonical_unguarded(mut quads: Vec<LexicalQuad>) -> String {
     }
     quads.sort_unstable_by(|a, b| text(a).cmp(&text(b)));
     quads.dedup_by(|a, b| text(a) == text(b));
-    ssi::rdf::urdna2015::normalize(quads.iter().map(LexicalQuad::as_lexical_quad_ref)).into_nquads()
+    let refs: Vec<_> = quads.iter().map(LexicalQuad::as_lexical_quad_ref).collect();
+    check_complexity(&refs)?;
+    Ok(ssi::rdf::urdna2015::normalize(refs).into_nquads())
+}
+
+/// The most blank nodes that RDFC-1.0 may have to tell apart through one
+/// another at once. Blank nodes whose own quads look alike (the same
+/// first-degree hash) are told apart by the N-degree hashing, which tries
+/// every order of those that point at each other: its work grows with the
+/// factorial of such a cluster, and a crafted 3 KB credential with nine
+/// makes it run for a minute. Real credentials have none or a few (two
+/// identical alignment objects, say), never a cluster of this size. RDFC-1.0
+/// leaves the bound to implementations, as Digital Bazaar's `rdf-canonize`
+/// bounds its deep iterations.
+pub const MAX_ALIKE_BLANK_NODES: usize = 5;
+
+/// Refuses a dataset whose canonicalization could take unbounded work: a
+/// cluster of more than [`MAX_ALIKE_BLANK_NODES`] blank nodes that share a
+/// first-degree hash and are linked by quads. Linear in the quads.
+fn check_complexity(
+    quads: &[ssi::json_ld::rdf_types::LexicalQuadRef],
+) -> Result<(), IntegrityError> {
+    use ssi::rdf::urdna2015::{
+        hash_first_degree_quads, BlankNodeComponents, IdentifierIssuer, NormalizationState,
+    };
+    let mut state = NormalizationState {
+        blank_node_to_quads: Default::default(),
+        hash_to_blank_nodes: Default::default(),
+        canonical_issuer: IdentifierIssuer::new("_:c14n".into()),
+    };
+    for quad in quads {
+        for blank in quad.blank_node_components() {
+            state
+                .blank_node_to_quads
+                .entry(blank)
+                .or_default()
+                .push(*quad);
+        }
+    }
+    // Fewer blank nodes than the bound in all: nothing to look at (most
+    // credentials stop here).
+    if state.blank_node_to_quads.len() <= MAX_ALIKE_BLANK_NODES {
+        return Ok(());
+    }
+    let blanks: Vec<_> = state.blank_node_to_quads.keys().copied().collect();
+    let mut by_hash: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, blank) in blanks.iter().enumerate() {
+        by_hash
+            .entry(hash_first_degree_quads(&mut state, blank))
+            .or_default()
+            .push(i);
+    }
+    let mut alike = vec![false; blanks.len()];
+    for group in by_hash.values().filter(|g| g.len() > 1) {
+        for &i in group {
+            alike[i] = true;
+        }
+    }
+    // Clusters of alike blank nodes that share a quad (union-find).
+    let mut parent: Vec<usize> = (0..blanks.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let index: std::collections::HashMap<_, _> =
+        blanks.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    for quad in quads {
+        let mut first = None;
+        for blank in quad.blank_node_components() {
+            let i = index[blank];
+            if !alike[i] {
+                continue;
+            }
+            match first {
+                None => first = Some(i),
+                Some(f) => {
+                    let (a, b) = (root(&mut parent, f), root(&mut parent, i));
+                    parent[a] = b;
+                }
+            }
+        }
+    }
+    let mut sizes: std::collections::HashMap<usize, usize> = Default::default();
+    for i in (0..blanks.len()).filter(|&i| alike[i]) {
+        let r = root(&mut parent, i);
+        let size = sizes.entry(r).or_default();
+        *size += 1;
+        if *size > MAX_ALIKE_BLANK_NODES {
+            return Err(IntegrityError::TooComplex(format!(
+                "too complex to canonicalize: more than {MAX_ALIKE_BLANK_NODES} alike blank nodes point at each other (RDFC-1.0's work would grow with their factorial)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn id<T, B>(v: ValidId<T, B>) -> Id<T, B> {
@@ -646,10 +773,56 @@ fn id<T, B>(v: ValidId<T, B>) -> Id<T, B> {
     }
 }
 
+/// Throwaway issuer keys for the crate's tests (the issuer key file lives
+/// in the node's crate).
+#[cfg(test)]
+pub(crate) mod test_keys {
+    use ssi::dids::DIDKey;
+    use ssi::JWK;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum SigningKeyType {
+        Ed25519,
+        P256,
+    }
+
+    pub struct Identity {
+        pub did: String,
+        pub verification_method: String,
+    }
+
+    pub struct IssuerKey {
+        pub identity: Identity,
+        jwk: JWK,
+    }
+
+    impl IssuerKey {
+        pub fn generate(_name: Option<String>, kind: SigningKeyType) -> Result<Self, String> {
+            let jwk = match kind {
+                SigningKeyType::Ed25519 => JWK::generate_ed25519().map_err(|e| e.to_string())?,
+                SigningKeyType::P256 => JWK::generate_p256(),
+            };
+            let identity = Identity {
+                did: DIDKey::generate(&jwk)
+                    .map_err(|e| e.to_string())?
+                    .to_string(),
+                verification_method: DIDKey::generate_url(&jwk)
+                    .map_err(|e| e.to_string())?
+                    .to_string(),
+            };
+            Ok(Self { identity, jwk })
+        }
+
+        pub fn signing_jwk(&self) -> &JWK {
+            &self.jwk
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{IssuerKey, SigningKeyType};
+    use crate::integrity::test_keys::{IssuerKey, SigningKeyType};
     use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
     use ssi::claims::vc::v2::JsonCredential;
     use ssi::claims::{SignatureEnvironment, VerificationParameters};
@@ -683,6 +856,53 @@ mod tests {
                 }
             }
         })
+    }
+
+    /// `n` alike blank nodes (evidence typed VerifiableCredential) that all
+    /// point at each other: RDFC-1.0's factorial case.
+    fn poison(n: usize) -> Value {
+        let node = |i: usize| {
+            json!({"id": format!("_:e{i}"), "type": ["VerifiableCredential"],
+                   "credentialSubject": (0..n).filter(|&j| j != i)
+                       .map(|j| json!({"id": format!("_:e{j}")})).collect::<Vec<_>>()})
+        };
+        json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:example:x",
+            "credentialSubject": {"id": "did:example:y"},
+            "evidence": (0..n).map(node).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Canonicalization stops at a cluster of alike blank nodes over the
+    /// bound, before the work that grows with its factorial, and goes on
+    /// below it; alike nodes that do not point at each other are no cluster.
+    #[test]
+    fn canonicalization_work_is_bounded() {
+        let canon = Canonicalizer::new(Contexts::standard());
+        for n in [MAX_ALIKE_BLANK_NODES + 1, 12, 20] {
+            let err =
+                block_on(canon.canonical_nquads_untemplated(&poison(n), Terms::Allow)).unwrap_err();
+            assert!(
+                matches!(&err, IntegrityError::TooComplex(m) if m.contains("too complex")),
+                "{n}: {err}"
+            );
+        }
+        let ok = block_on(
+            canon.canonical_nquads_untemplated(&poison(MAX_ALIKE_BLANK_NODES), Terms::Allow),
+        )
+        .unwrap();
+        assert!(ok.contains("_:c14n"));
+        // Twenty identical evidence entries that point nowhere: alike, but
+        // each is told apart on its own.
+        let mut flat = poison(0);
+        flat["evidence"] = Value::Array(
+            (0..20)
+                .map(|i| json!({"id": format!("_:f{i}"), "type": ["VerifiableCredential"], "name": "same"}))
+                .collect(),
+        );
+        block_on(canon.canonical_nquads_untemplated(&flat, Terms::Allow)).unwrap();
     }
 
     /// Cairn's proofs verify in ssi, and ssi's in Cairn, for both suites: the

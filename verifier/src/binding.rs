@@ -24,14 +24,26 @@ use crate::merkle::{credential_digest, Hash};
 /// wallet or a log and cannot be mistaken for a badge.
 pub const BINDING_NAME: &str = "Cairn anchoring account";
 
+/// Why a binding document could not be signed or was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum BindingError {
+    /// The document is not a well-formed binding document: not Cairn's
+    /// `name`, or a missing or malformed issuer, subject, date or proof.
     #[error("binding document: {0}")]
     Shape(String),
+    /// Signing failed, or the document's Data Integrity proof does not
+    /// verify.
     #[error("binding document signature: {0}")]
     Signature(#[from] IntegrityError),
+    /// The proof's verification method belongs to another DID than the
+    /// document's issuer.
     #[error("the binding document is signed by {signer}, not by its issuer {issuer}")]
-    NotIssuers { signer: String, issuer: String },
+    NotIssuers {
+        /// The proof's verification method.
+        signer: String,
+        /// The DID the document names as its issuer.
+        issuer: String,
+    },
 }
 
 /// What a verified binding document says.
@@ -39,9 +51,13 @@ pub enum BindingError {
 pub struct Binding {
     /// The issuer's DID, which signed the document.
     pub issuer: String,
+    /// The EIP-155 chain id of the account, from its `did:pkh`.
     pub chain_id: u64,
+    /// The chain account the issuer anchors from.
     pub account: Address,
+    /// When the binding starts to hold (`validFrom`, inclusive).
     pub valid_from: DateTime<Utc>,
+    /// When it stops holding (`validUntil`, inclusive); `None`: open-ended.
     pub valid_until: Option<DateTime<Utc>>,
     /// What the registry holds for this document.
     pub hash: Hash,
@@ -148,7 +164,7 @@ pub async fn verify_binding(
 mod tests {
     use super::*;
     use crate::context::Contexts;
-    use crate::key::{IssuerKey, SigningKeyType};
+    use crate::integrity::test_keys::{IssuerKey, SigningKeyType};
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()

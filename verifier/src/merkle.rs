@@ -24,11 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub type Hash = [u8; 32];
+use crate::proof::{is_anchor_entry, proofs};
 
-/// The `type` of the proof entry that carries a credential's anchor. Entries
-/// of this type are left out of the credential digest.
-pub const ANCHOR_PROOF_TYPE: &str = "CairnAnchorProof2026";
+/// A SHA-256 digest: a credential digest, a leaf, a node or a root.
+pub type Hash = [u8; 32];
 
 const LEAF_PREFIX: u8 = 0x00;
 const NODE_PREFIX: u8 = 0x01;
@@ -68,19 +67,35 @@ pub fn leaf_hash(digest: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// Why a batch, an inclusion proof or a credential digest could not be made
+/// or checked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MerkleError {
+    /// A batch was built over no credentials.
     #[error("a batch needs at least one credential")]
     Empty,
+    /// The leaf index is not less than the batch's leaf count.
     #[error("leaf index {index} is outside a batch of {count}")]
-    IndexOutOfRange { index: u64, count: u64 },
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// How many leaves the batch has.
+        count: u64,
+    },
+    /// The inclusion path does not have the number of sibling hashes that
+    /// the leaf's position in the tree needs.
     #[error("the path has {got} hashes; a leaf at {index} of {count} needs {want}")]
     PathLength {
+        /// The leaf's index.
         index: u64,
+        /// How many leaves the batch has.
         count: u64,
+        /// How many hashes the path has.
         got: usize,
+        /// How many hashes it should have.
         want: usize,
     },
+    /// A credential to digest is not a JSON object.
     #[error("the credential is not a JSON object")]
     NotAnObject,
 }
@@ -88,10 +103,9 @@ pub enum MerkleError {
 /// SHA-256 of the JCS form of `credential` without its anchor proofs.
 pub fn credential_digest(credential: &Value) -> Result<Hash, MerkleError> {
     let obj = credential.as_object().ok_or(MerkleError::NotAnObject)?;
-    let is_anchor = |p: &Value| p.get("type").and_then(Value::as_str) == Some(ANCHOR_PROOF_TYPE);
-    let proof = match obj.get("proof") {
-        Some(Value::Array(list)) => {
-            let kept: Vec<&Value> = list.iter().filter(|p| !is_anchor(p)).collect();
+    let proof = match (proofs(credential), obj.get("proof")) {
+        (Ok(list), _) => {
+            let kept: Vec<&Value> = list.iter().filter(|p| !is_anchor_entry(p)).collect();
             match kept.len() {
                 0 => Proof::Absent,
                 // A proof set of one is written as a single object, as it
@@ -100,9 +114,10 @@ pub fn credential_digest(credential: &Value) -> Result<Hash, MerkleError> {
                 _ => Proof::Set(kept),
             }
         }
-        Some(p) if is_anchor(p) => Proof::Absent,
-        Some(p) => Proof::One(p),
-        None => Proof::Absent,
+        // Not a proof set: digested as it stands (no signature will
+        // verify anyway).
+        (Err(_), Some(p)) => Proof::One(p),
+        (Err(_), None) => Proof::Absent,
     };
     let jcs = serde_json_canonicalizer::to_vec(&WithoutAnchor(obj, proof))
         .expect("a JSON value serializes");
@@ -173,14 +188,17 @@ impl Batch {
         Ok(Self { levels })
     }
 
+    /// How many credentials (leaves) the batch holds.
     pub fn len(&self) -> usize {
         self.levels[0].len()
     }
 
+    /// Whether the batch has no leaves (never, once built).
     pub fn is_empty(&self) -> bool {
         self.levels[0].is_empty()
     }
 
+    /// The tree's root: what goes on chain for the batch.
     pub fn root(&self) -> Hash {
         self.levels.last().expect("a built batch has levels")[0]
     }
@@ -233,7 +251,9 @@ fn in_parallel(out: &mut [Hash], fill: impl Fn(std::ops::Range<usize>, &mut [Has
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InclusionProof {
+    /// The credential's position in the batch, from 0.
     pub leaf_index: u64,
+    /// How many credentials (leaves) the batch holds.
     pub leaf_count: u64,
     /// Sibling hashes from the leaf up, skipping levels where the node has no
     /// sibling and is carried up.
@@ -316,6 +336,7 @@ mod hex_hashes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proof::ANCHOR_PROOF_TYPE;
     use proptest::prelude::*;
 
     fn digests(n: usize, seed: u8) -> Vec<Hash> {

@@ -16,8 +16,11 @@ use sha2::{Digest, Sha256};
 /// Entries per list: the specification's minimum for herd privacy.
 pub const LIST_SIZE: u64 = 131_072;
 
+/// Why a status list could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StatusListError {
+    /// The `encodedList` is not multibase, not GZIP, or inflates past the
+    /// bound a verifier accepts.
     #[error("encodedList: {0}")]
     Encoding(String),
 }
@@ -25,11 +28,14 @@ pub enum StatusListError {
 /// The two purposes Cairn publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
+    /// A set bit means the credential is revoked, for good.
     Revocation,
+    /// A set bit means the credential is suspended, until reinstated.
     Suspension,
 }
 
 impl Purpose {
+    /// The `statusPurpose` value: `revocation` or `suspension`.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Revocation => "revocation",
@@ -37,6 +43,7 @@ impl Purpose {
         }
     }
 
+    /// The purpose a `statusPurpose` value names, if Cairn publishes it.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "revocation" => Some(Purpose::Revocation),
@@ -51,6 +58,8 @@ pub fn list_name(list: u64, purpose: Purpose) -> String {
     format!("{}-{list}", purpose.as_str())
 }
 
+/// The list number and purpose a path segment such as `revocation-1` names;
+/// `None` for anything else (lists are numbered from 1).
 pub fn parse_list_name(name: &str) -> Option<(u64, Purpose)> {
     let (purpose, list) = name.rsplit_once('-')?;
     let list: u64 = list.parse().ok().filter(|&l| l >= 1)?;
@@ -64,6 +73,8 @@ pub struct IndexPermutation {
 }
 
 impl IndexPermutation {
+    /// The permutation keyed by `key`, the issuer's secret: without it the
+    /// order of indices cannot be predicted.
     pub fn new(key: [u8; 32]) -> Self {
         Self { key }
     }
@@ -91,6 +102,7 @@ impl IndexPermutation {
         }
     }
 
+    /// The (list, index) of the `n`-th credential issued, from 0.
     pub fn slot(&self, n: u64) -> (u64, u64) {
         let list = n / LIST_SIZE + 1;
         (list, self.permute(list, n % LIST_SIZE))
@@ -141,6 +153,8 @@ pub fn set(bits: &mut [u8], index: u64) {
     bits[(index / 8) as usize] |= 0x80 >> (index % 8);
 }
 
+/// Whether bit `index` is set (bit 0: the most significant bit of the first
+/// byte); `false` past the end.
 pub fn get(bits: &[u8], index: u64) -> bool {
     bits.get((index / 8) as usize)
         .is_some_and(|b| b & (0x80 >> (index % 8)) != 0)
@@ -177,7 +191,17 @@ pub fn decode(encoded: &str) -> Result<Vec<u8>, StatusListError> {
     Ok(bits)
 }
 
-/// An unsigned status list credential.
+/// How far a status list's `validFrom` lies before its signing: more than
+/// any honest verifier's clock is behind.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// How long a verifier may keep a status list before reading it again, in
+/// milliseconds (the list's `ttl`).
+pub const TTL_MS: u64 = 5 * 60 * 1000;
+
+/// An unsigned status list credential: list `list` for `purpose`, served
+/// under `base_url`, holding `bits`, from `issuer` (its DID) and valid from
+/// `valid_from` (an RFC 3339 date-time).
 pub fn list_credential(
     base_url: &str,
     list: u64,
@@ -198,6 +222,7 @@ pub fn list_credential(
             "type": "BitstringStatusList",
             "statusPurpose": purpose.as_str(),
             "encodedList": encode(bits),
+            "ttl": TTL_MS,
         }
     })
 }

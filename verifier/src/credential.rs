@@ -17,10 +17,12 @@ use crate::context::{CREDENTIALS_V2, OB_CONTEXTS, OB_V3_0_3};
 pub struct FieldError {
     /// Path of the field, dotted (`credentialSubject.achievement.name`).
     pub field: String,
+    /// What is wrong with it, for a person to read.
     pub reason: String,
 }
 
 impl FieldError {
+    /// A problem with `field` (a dotted path), for `reason`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -98,8 +100,11 @@ pub fn hash_identity(email: &str, salt: &str) -> String {
 pub struct IssuerProfile {
     /// The issuer's DID.
     pub id: String,
+    /// The issuer's display name (`name`).
     pub name: Option<String>,
+    /// The issuer's web page (`url`).
     pub url: Option<String>,
+    /// The URL of the issuer's logo, written as an OB 3.0 `Image`.
     pub image: Option<String>,
 }
 
@@ -126,8 +131,12 @@ impl IssuerProfile {
 pub struct CredentialRequest {
     /// The OB 3.0 `Achievement` (the badge class).
     pub achievement: Value,
+    /// Who earned it; becomes the `credentialSubject`.
     pub recipient: Recipient,
+    /// The credential's `validFrom`; the time of building when absent.
     pub valid_from: Option<DateTime<Utc>>,
+    /// The credential's `validUntil`, which must be after `validFrom`;
+    /// absent, the credential does not expire.
     pub valid_until: Option<DateTime<Utc>>,
     /// OB 3.0 `Evidence` objects.
     pub evidence: Option<Value>,

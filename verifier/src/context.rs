@@ -26,12 +26,21 @@ pub const OB_CONTEXTS: [&str; 4] = [
     OB_V3_0_3,
 ];
 
+/// Why an issuer's extension context was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
+    /// The context document's text does not parse as JSON.
     #[error("context {url}: not valid JSON: {reason}")]
-    Json { url: String, reason: String },
+    Json {
+        /// The URL the context was to be served under.
+        url: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The URL given for the context is not an absolute IRI.
     #[error("context URL `{0}` is not an absolute IRI")]
     Iri(String),
+    /// The document (at this URL) is JSON but not an object with `@context`.
     #[error("context {0}: a JSON-LD context document must be an object with \"@context\"")]
     Shape(String),
 }

@@ -12,29 +12,47 @@
 use alloy::consensus::{Eip658Value, Header, ReceiptEnvelope, TxReceipt};
 use alloy::eips::{Decodable2718, Encodable2718};
 use alloy::primitives::{keccak256, Address, Bytes, B256};
+#[cfg(feature = "chain")]
 use alloy::providers::{DynProvider, Provider};
 use alloy::rlp::{Decodable, Encodable};
 use alloy::sol_types::SolEvent;
-use alloy::trie::{proof::ProofRetainer, root::adjust_index_for_rlp, HashBuilder, Nibbles};
+use alloy::trie::Nibbles;
+#[cfg(feature = "chain")]
+use alloy::trie::{proof::ProofRetainer, root::adjust_index_for_rlp, HashBuilder};
 use serde_json::{json, Value};
 
-use crate::anchor::CairnRegistry;
+use crate::registry::CairnRegistry;
 
 /// The `type` of a bundle.
 pub const BUNDLE_TYPE: &str = "CairnAnchorBundle2026";
 
+/// Why a bundle could not be built or does not prove an anchor.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// Building: the chain node failed, lacks the receipt or block, or its
+    /// receipts do not make the block's receipts root.
     #[error("chain RPC: {0}")]
     Rpc(String),
+    /// A field of the bundle is missing or cannot be decoded.
     #[error("bundle: {0}")]
     Malformed(String),
+    /// The bundle's header is not the block the verifier trusts.
     #[error("the bundle's block header hashes to {got}, not the trusted {trusted}")]
-    Untrusted { got: B256, trusted: B256 },
+    Untrusted {
+        /// The keccak-256 hash of the bundle's RLP header.
+        got: B256,
+        /// The block hash the verifier trusts.
+        trusted: B256,
+    },
+    /// The receipt proof does not tie the receipt to the header's receipts
+    /// root.
     #[error("the receipt is not in the block: {0}")]
     NotInBlock(String),
+    /// The receipt's status says the transaction reverted.
     #[error("the anchor transaction failed")]
     Failed,
+    /// The receipt has no `Anchored` log for this root (first) from this
+    /// registry (second).
     #[error("the receipt holds no Anchored log for root {0} from registry {1}")]
     NoAnchor(B256, Address),
 }
@@ -42,12 +60,17 @@ pub enum BundleError {
 /// What a bundle proves, against the trusted block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleFacts {
+    /// The number of the block that holds the anchor.
     pub block_number: u64,
+    /// That block's time, in seconds since the Unix epoch.
     pub timestamp: u64,
+    /// The account that anchored the root (the `Anchored` log's `issuer`).
     pub issuer: Address,
+    /// How many credentials (Merkle leaves) the anchored batch holds.
     pub leaf_count: u64,
 }
 
+#[cfg(feature = "chain")]
 fn rpc(e: impl std::fmt::Display) -> BundleError {
     BundleError::Rpc(e.to_string())
 }
@@ -60,6 +83,7 @@ fn key(index: usize) -> Nibbles {
 }
 
 /// Builds the bundle of transaction `tx` (mined) from a chain node.
+#[cfg(feature = "chain")]
 pub async fn build(provider: &DynProvider, tx: B256) -> Result<Value, BundleError> {
     let receipt = provider
         .get_transaction_receipt(tx)

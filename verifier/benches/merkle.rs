@@ -1,8 +1,8 @@
 //! Building Merkle batches and serving inclusion proofs.
 //!
-//! `cargo bench -p cairn-node --bench merkle`
+//! `cargo bench -p cairn-verifier --bench merkle`
 
-use cairn::merkle::{Batch, Hash};
+use cairn_verifier::merkle::{Batch, Hash};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sha2::{Digest, Sha256};
 

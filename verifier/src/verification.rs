@@ -1,10 +1,11 @@
 //! Verifying a credential, check by check, with no network.
 //!
 //! Every check is reported by name with its outcome, so a verifier sees why a
-//! credential failed, not only that it did. `ssi` verifies the Data Integrity
-//! signature; the rest is Cairn's, notably that the signing key belongs to the
+//! credential failed, not only that it did. The Data Integrity signature is
+//! checked by `integrity` (Cairn's cryptosuites over `json-ld` and `ssi`'s
+//! RDFC-1.0); the other checks include that the signing key belongs to the
 //! credential's issuer (a valid signature by any other key proves nothing
-//! about the issuer, and `ssi` alone accepts it).
+//! about the issuer, and Data Integrity alone accepts it).
 
 use crate::context::Contexts;
 use crate::credential::check_shape;
@@ -16,20 +17,28 @@ use serde_json::Value;
 /// The cryptosuites Cairn accepts for the issuer's proof.
 pub const ISSUER_SUITES: [&str; 2] = [EDDSA_RDFC_2022, ECDSA_RDFC_2019];
 
+/// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// The check was made and the credential passed it.
     Pass,
+    /// The check was made and the credential failed it.
     Fail,
     /// The check could not be made (a prerequisite failed, or data is
     /// missing); says nothing either way.
     CouldNotCheck,
 }
 
+/// One named check of a verification and its outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// The check's name, kebab-case (`signature`, `issuer-key`, `validity`).
     pub name: &'static str,
+    /// Its outcome.
     pub status: Status,
+    /// What it found, for a person to read: why it failed or could not be
+    /// made, or a note on a pass; empty when there is nothing to say.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
@@ -38,22 +47,30 @@ pub struct Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Every check passed.
     Valid,
+    /// At least one check failed.
     Invalid,
     /// Nothing failed, but something could not be checked.
     Unknown,
 }
 
+/// What a verification found: the verdict and every check behind it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The overall outcome, drawn from the checks.
     pub verdict: Verdict,
+    /// The credential's `id`, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The issuer's DID (`issuer` or `issuer.id`), if the credential names
+    /// one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// The anchor's block time: when the credential provably existed.
     #[serde(rename = "anchoredAt", skip_serializing_if = "Option::is_none")]
     pub anchored_at: Option<String>,
+    /// Every check made, in the order made.
     pub checks: Vec<Check>,
     /// Things a verifier should know that do not fail the credential.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -68,6 +85,7 @@ impl Report {
         b.finish(None, None)
     }
 
+    /// The check named `name`, if it was made.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
@@ -137,6 +155,8 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// A verifier that knows `contexts` (the bundled ones and any issuer
+    /// extensions).
     pub fn new(contexts: Contexts) -> Self {
         Self {
             canonicalizer: Canonicalizer::new(contexts),
@@ -267,13 +287,11 @@ fn issuer_id(doc: &Value) -> Option<&str> {
 /// The issuer's Data Integrity proof: exactly one proof of a suite Cairn
 /// accepts. Proofs of other types are left for other checks.
 fn issuer_proof(doc: &Value) -> Result<Value, String> {
-    let proofs: Vec<&Value> = match doc.get("proof") {
-        None => return Err("the credential has no proof".into()),
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(p @ Value::Object(_)) => vec![p],
-        Some(_) => return Err("`proof` is neither an object nor an array".into()),
-    };
-    let mut ours = proofs.into_iter().filter(|p| {
+    let proofs = crate::proof::proofs(doc).map_err(|e| e.to_string())?;
+    if doc.get("proof").is_none() {
+        return Err("the credential has no proof".into());
+    }
+    let mut ours = proofs.iter().filter(|p| {
         p.get("type").and_then(Value::as_str) == Some("DataIntegrityProof")
             && p.get("cryptosuite")
                 .and_then(Value::as_str)

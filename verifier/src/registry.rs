@@ -10,42 +10,122 @@
 //! The chain head is the lowest head among the endpoints asked, so a lagging
 //! node can only make confirmations look fewer, never more.
 
+#[cfg(feature = "chain")]
 use std::collections::HashMap;
+#[cfg(feature = "chain")]
 use std::fmt::Debug;
+#[cfg(feature = "chain")]
 use std::future::Future;
+#[cfg(feature = "chain")]
 use std::sync::{Arc, Mutex};
 
-use alloy::primitives::{Address, B256, U256};
+#[cfg(feature = "chain")]
+use alloy::primitives::B256;
+use alloy::primitives::{Address, U256};
+#[cfg(feature = "chain")]
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+#[cfg(feature = "chain")]
+use alloy::sol_types::SolCall;
+#[cfg(feature = "chain")]
 use tokio::sync::OnceCell;
 
-use crate::anchor::CairnRegistry;
+alloy::sol!(
+    /// The registry contract's ABI and bytecode, from the committed forge
+    /// artifact: the call, return and event types that the anchorer
+    /// writes with and every verifier reads with.
+    #[allow(missing_docs)]
+    CairnRegistry,
+    "../contracts/artifacts/CairnRegistry.json"
+);
 
+/// Calls a view of the registry at `registry` and decodes its answer.
+#[cfg(feature = "chain")]
+pub async fn call<C: SolCall>(
+    provider: &DynProvider,
+    registry: Address,
+    call: C,
+) -> Result<C::Return, String> {
+    call_at(provider, registry, call, alloy::eips::BlockId::latest()).await
+}
+
+/// [`call`] in the state of `block` (the pending state, say).
+#[cfg(feature = "chain")]
+pub async fn call_at<C: SolCall>(
+    provider: &DynProvider,
+    registry: Address,
+    call: C,
+    block: alloy::eips::BlockId,
+) -> Result<C::Return, String> {
+    use alloy::network::TransactionBuilder;
+    let request = alloy::rpc::types::TransactionRequest::default()
+        .with_to(registry)
+        .with_input(call.abi_encode());
+    let out = provider
+        .call(request)
+        .block(block)
+        .await
+        .map_err(|e| e.to_string())?;
+    C::abi_decode_returns(&out).map_err(|e| e.to_string())
+}
+
+/// Bit `index` of a status bitmap as `statusWords` returns it: word
+/// `index / 256`, least significant bit first.
+pub fn bit(words: &[U256], index: u64) -> bool {
+    words
+        .get((index / 256) as usize)
+        .is_some_and(|w| w.bit((index % 256) as usize))
+}
+
+/// Why a fact could not be read from the chain nodes.
+#[cfg(feature = "chain")]
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ReadError {
+    /// An RPC URL given to [`RegistryReader::connect`] does not parse.
     #[error("RPC URL `{0}` is not a valid URL")]
     Url(String),
+    /// Connecting: a chain node did not say its chain id, and without it
+    /// too few would be left to make the quorum.
     #[error("{url}: {reason}")]
-    Rpc { url: String, reason: String },
+    Rpc {
+        /// The chain node's RPC URL.
+        url: String,
+        /// The error it gave.
+        reason: String,
+    },
+    /// Two chain nodes gave different answers to one question.
     #[error("the chain nodes disagree on {what}: {a_url} says {a}, {b_url} says {b}")]
     Disagree {
+        /// The question, for a person to read (`the anchor of root 0x…`).
         what: String,
+        /// The RPC URL of the first node that answered.
         a_url: String,
+        /// Its answer, debug-formatted.
         a: String,
+        /// The RPC URL of the node that answered otherwise.
         b_url: String,
+        /// Its answer, debug-formatted.
         b: String,
     },
+    /// Connecting: the chain nodes serve different chains.
     #[error("{url} serves chain {got}, not {want} like {first}")]
     ChainMismatch {
+        /// The RPC URL of the node that differs.
         url: String,
+        /// The chain id it serves.
         got: u64,
+        /// The chain id the first node to answer serves.
         want: u64,
+        /// The RPC URL of that first node.
         first: String,
     },
+    /// Fewer chain nodes answered than the quorum needs.
     #[error("only {answered} of the {quorum} chain nodes needed answered: {last}")]
     NoQuorum {
+        /// How many answered.
         answered: usize,
+        /// How many must answer.
         quorum: usize,
+        /// The last failure (`URL: error`), or why none answered.
         last: String,
     },
 }
@@ -55,8 +135,11 @@ pub enum ReadError {
 pub struct AnchorFacts {
     /// Zero: the root was never anchored.
     pub issuer: Address,
+    /// The block in which the root was anchored.
     pub block_number: u64,
+    /// That block's time, in seconds since the Unix epoch.
     pub timestamp: u64,
+    /// How many credentials (Merkle leaves) the batch holds.
     pub leaf_count: u64,
 }
 
@@ -65,34 +148,55 @@ pub struct AnchorFacts {
 pub struct BindingFacts {
     /// Zero: never registered.
     pub account: Address,
+    /// The block in which the hash was registered.
     pub block_number: u64,
+    /// That block's time, in seconds since the Unix epoch.
     pub timestamp: u64,
+}
+
+/// Where a transaction that anchored a root was mined.
+#[cfg(feature = "chain")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorTransaction {
+    /// Its block.
+    pub block_number: u64,
+    /// That block's hash.
+    pub block_hash: B256,
 }
 
 /// A leaf's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LeafStatus {
+    /// The issuer revoked the credential, for good.
     pub revoked: bool,
+    /// The issuer suspended the credential (it may reinstate it).
     pub suspended: bool,
 }
 
+#[cfg(feature = "chain")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Bitmaps {
     revoked: Vec<U256>,
     suspended: Vec<U256>,
 }
 
+#[cfg(feature = "chain")]
 type Cell<T> = Arc<OnceCell<Result<T, ReadError>>>;
 
+#[cfg(feature = "chain")]
 #[derive(Default)]
 struct Cache {
     anchors: HashMap<(Address, B256), Cell<AnchorFacts>>,
     bindings: HashMap<(Address, B256), Cell<BindingFacts>>,
     bitmaps: HashMap<(Address, B256), Cell<Bitmaps>>,
     blocks: HashMap<u64, Cell<Option<B256>>>,
+    anchor_transactions: HashMap<(Address, B256, B256), Cell<Option<AnchorTransaction>>>,
     head: Option<Cell<u64>>,
 }
 
+/// Reads the registry from one or more chain nodes of one chain, which
+/// must agree, caching every answer for its life.
+#[cfg(feature = "chain")]
 pub struct RegistryReader {
     endpoints: Vec<(String, DynProvider)>,
     quorum: usize,
@@ -100,10 +204,12 @@ pub struct RegistryReader {
     cache: Mutex<Cache>,
 }
 
+#[cfg(feature = "chain")]
 fn cell<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Cell<T>>, key: K) -> Cell<T> {
     map.entry(key).or_default().clone()
 }
 
+#[cfg(feature = "chain")]
 impl RegistryReader {
     /// Connects to every URL and checks that they serve one chain. `quorum`
     /// (at least 1, at most the number of URLs) is how many must answer each
@@ -158,6 +264,7 @@ impl RegistryReader {
         })
     }
 
+    /// The EIP-155 chain id the chain nodes serve.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
@@ -173,6 +280,7 @@ impl RegistryReader {
         }
     }
 
+    /// How many chain nodes must answer each question, and agree.
     pub fn quorum(&self) -> usize {
         self.quorum
     }
@@ -230,11 +338,7 @@ impl RegistryReader {
         );
         c.get_or_init(|| {
             self.agreed(format!("the anchor of root {root}"), move |p| async move {
-                let a = CairnRegistry::new(registry, &p)
-                    .anchors(root)
-                    .call()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let a = call(&p, registry, CairnRegistry::anchorsCall { root }).await?;
                 Ok(AnchorFacts {
                     issuer: a.issuer,
                     block_number: a.blockNumber,
@@ -255,11 +359,12 @@ impl RegistryReader {
         );
         c.get_or_init(|| {
             self.agreed(format!("binding {hash}"), move |p| async move {
-                let b = CairnRegistry::new(registry, &p)
-                    .bindings(hash)
-                    .call()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let b = call(
+                    &p,
+                    registry,
+                    CairnRegistry::bindingsCall { bindingHash: hash },
+                )
+                .await?;
                 Ok(BindingFacts {
                     account: b.account,
                     block_number: b.blockNumber,
@@ -288,11 +393,16 @@ impl RegistryReader {
         let maps = c
             .get_or_init(|| {
                 self.agreed(format!("the status of root {root}"), move |p| async move {
-                    let r = CairnRegistry::new(registry, &p)
-                        .statusWords(root, U256::ZERO, U256::from(words))
-                        .call()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let r = call(
+                        &p,
+                        registry,
+                        CairnRegistry::statusWordsCall {
+                            root,
+                            fromWord: U256::ZERO,
+                            count: U256::from(words),
+                        },
+                    )
+                    .await?;
                     Ok(Bitmaps {
                         revoked: r.revoked,
                         suspended: r.suspended,
@@ -301,14 +411,9 @@ impl RegistryReader {
             })
             .await
             .clone()?;
-        let bit = |words: &[U256]| {
-            words
-                .get((index / 256) as usize)
-                .is_some_and(|w| w.bit((index % 256) as usize))
-        };
         Ok(LeafStatus {
-            revoked: bit(&maps.revoked),
-            suspended: bit(&maps.suspended),
+            revoked: bit(&maps.revoked, index),
+            suspended: bit(&maps.suspended, index),
         })
     }
 
@@ -322,6 +427,44 @@ impl RegistryReader {
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(b.map(|b| b.header.hash))
+            })
+        })
+        .await
+        .clone()
+    }
+
+    /// Where transaction `tx` was mined, if it succeeded and its receipt
+    /// holds the registry's `Anchored` log for `root`; `None` otherwise
+    /// (unknown, failed, or another transaction).
+    pub async fn anchor_transaction(
+        &self,
+        registry: Address,
+        root: B256,
+        tx: B256,
+    ) -> Result<Option<AnchorTransaction>, ReadError> {
+        use alloy::sol_types::SolEvent;
+        let c = cell(
+            &mut self.cache.lock().expect("cache lock").anchor_transactions,
+            (registry, root, tx),
+        );
+        c.get_or_init(|| {
+            self.agreed(format!("transaction {tx}"), move |p| async move {
+                let Some(r) = p
+                    .get_transaction_receipt(tx)
+                    .await
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Ok(None);
+                };
+                let anchors = r.inner.logs().iter().any(|l| {
+                    l.address() == registry
+                        && l.topics().first() == Some(&CairnRegistry::Anchored::SIGNATURE_HASH)
+                        && l.topics().get(1) == Some(&root)
+                });
+                Ok((r.status() && anchors).then(|| AnchorTransaction {
+                    block_number: r.block_number.unwrap_or_default(),
+                    block_hash: r.block_hash.unwrap_or_default(),
+                }))
             })
         })
         .await

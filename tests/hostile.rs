@@ -1,0 +1,274 @@
+//! Hostile and unlucky input against a running node (issue #19): documents
+//! that would buy unbounded CPU, ids that would shadow the node's own
+//! documents, bulk uploads with bad lines in the middle, failed issuances
+//! and status-list slots, doctored anchor entries, and the HTTP details
+//! (media types, the bearer scheme, undecodable paths). One node for all.
+
+use std::time::Duration;
+
+use cairn_tests::{
+    cairn, encode, node_token, poison_credential, run, unsigned_credential, write_json, NodeProcess,
+};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+fn http() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+fn problem(r: reqwest::blocking::Response, status: u16, what: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "{what}");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/problem+json",
+        "{what}"
+    );
+    r.json().unwrap()
+}
+
+/// A metric's value from `GET /metrics`.
+fn metric(node: &NodeProcess, name: &str) -> f64 {
+    let text = node.get("/metrics").text().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn hostile_input_is_refused_cheaply_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "1"], &[]);
+    let token = node_token(&data);
+    let client = http();
+    let post = |path: &str, body: &Value| {
+        client
+            .post(format!("{}{path}", node.url))
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+
+    // 1. Canonicalization is bounded: the poison credential is refused as
+    // too complex through every door, not worked on for minutes.
+    for n in [9, 12, 20] {
+        let p = problem(
+            post(
+                "/credentials/issue",
+                &json!({"credential": poison_credential(n)}),
+            ),
+            400,
+            &format!("issuing the poison at n = {n}"),
+        );
+        assert!(p["detail"].as_str().unwrap().contains("too complex"), "{p}");
+    }
+    // A signed poison, to verify: the bound holds for the signer too, so
+    // sign a small one and grow its evidence after (the signature then
+    // fails, but only after canonicalization, which must stop early).
+    let small = post(
+        "/credentials/issue",
+        &json!({"credential": poison_credential(3)}),
+    );
+    assert_eq!(small.status().as_u16(), 201, "three alike nodes are fine");
+    let mut signed: Value = small.json::<Value>().unwrap()["verifiableCredential"].clone();
+    for n in [9, 12, 20] {
+        signed["evidence"] = poison_credential(n)["evidence"].clone();
+        let r: Value = post(
+            "/credentials/verify",
+            &json!({"verifiableCredential": signed}),
+        )
+        .json()
+        .unwrap();
+        let signature = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "signature")
+            .unwrap();
+        assert_eq!(signature["status"], "fail", "{r}");
+        assert!(
+            signature["detail"]
+                .as_str()
+                .unwrap()
+                .contains("too complex"),
+            "{r}"
+        );
+        let file = dir.path().join(format!("poison{n}.json"));
+        write_json(&file, &signed);
+        let out = run(cairn().arg("verify").arg(&file));
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stdout.contains("too complex"), "{}", out.stdout);
+    }
+
+    // 3. An id under the node's own URL space is refused: it could shadow
+    // a node document.
+    let mut shadow = unsigned_credential("did:example:x");
+    shadow["id"] = json!(format!("{}/status-lists/revocation-1?version=0", node.url));
+    let p = problem(
+        post("/credentials/issue", &json!({"credential": shadow})),
+        400,
+        "an id under /status-lists/",
+    );
+    assert_eq!(p["field"], "credential.id", "{p}");
+    let list = node.get_json("/status-lists/revocation-1");
+    assert_eq!(list["type"][1], "BitstringStatusListCredential", "{list}");
+
+    // 5. A refused issuance gives its status-list slot back.
+    let taken = metric(&node, "cairn_status_slots_taken");
+    let mut dup = unsigned_credential("did:example:dup");
+    dup["id"] = json!("urn:uuid:0b7c6c0e-2f9a-4d3e-8a1c-3a2b1c0d9e8f");
+    assert_eq!(
+        post("/credentials/issue", &json!({"credential": dup})).status(),
+        201
+    );
+    for _ in 0..5 {
+        problem(
+            post("/credentials/issue", &json!({"credential": dup})),
+            409,
+            "a duplicate id",
+        );
+    }
+    assert_eq!(
+        metric(&node, "cairn_status_slots_taken"),
+        taken + 1.0,
+        "five refused duplicates took no slot"
+    );
+
+    // 4. A bulk upload goes on after a line too long and a line that is not
+    // UTF-8; every line is reported.
+    let good = |s: &str| json!({"credential": unsigned_credential(s)}).to_string();
+    let mut body = Vec::new();
+    body.extend_from_slice(good("did:example:b0").as_bytes());
+    body.push(b'\n');
+    body.extend(std::iter::repeat_n(b'x', 1024 * 1024 + 10));
+    body.push(b'\n');
+    body.extend_from_slice(b"{\"credential\": \"\xff\xfe\"}\n");
+    body.extend_from_slice(good("did:example:b1").as_bytes());
+    body.push(b'\n');
+    let out = client
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let statuses: Vec<_> = lines[..4].iter().map(|l| l["status"].clone()).collect();
+    assert_eq!(
+        statuses,
+        [json!(201), json!(413), json!(400), json!(201)],
+        "{out}"
+    );
+    assert_eq!(lines[4]["summary"]["issued"], 2, "{out}");
+    assert_eq!(lines[4]["summary"]["failed"], 2, "{out}");
+
+    // 7. A status list is dated safely in the past and says how fresh it is.
+    let list = node.get_json("/status-lists/revocation-1");
+    let from = chrono::DateTime::parse_from_rfc3339(list["validFrom"].as_str().unwrap()).unwrap();
+    assert!(
+        chrono::Utc::now() - from.with_timezone(&chrono::Utc) > chrono::TimeDelta::minutes(30),
+        "{list}"
+    );
+    assert!(
+        list["credentialSubject"]["ttl"].as_u64().is_some(),
+        "{list}"
+    );
+
+    // 6. Every field of the anchor entry is checked: a doctored block hash
+    // fails the anchor check, naming the field.
+    let issued: Value = post(
+        "/credentials/issue",
+        &json!({"credential": unsigned_credential("did:example:anchored")}),
+    )
+    .json()
+    .unwrap();
+    let id = issued["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.wait_anchored(&id, Duration::from_secs(60));
+    let anchored = node.get_json(&format!("/credentials/{}", encode(&id)));
+    let verify = |vc: &Value| -> Value {
+        post("/credentials/verify", &json!({"verifiableCredential": vc}))
+            .json()
+            .unwrap()
+    };
+    let anchor_check = |r: &Value| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "anchor")
+            .cloned()
+            .unwrap_or_else(|| panic!("no anchor check: {r}"))
+    };
+    let r = verify(&anchored);
+    assert_eq!(r["verdict"], "valid", "{r}");
+    for (field, value) in [
+        ("blockHash", json!(format!("0x{}", "11".repeat(32)))),
+        (
+            "blockNumber",
+            json!(anchored["proof"][1]["blockNumber"].as_u64().unwrap() + 1),
+        ),
+        ("transaction", json!(format!("0x{}", "22".repeat(32)))),
+    ] {
+        let mut doctored = anchored.clone();
+        doctored["proof"][1][field] = value;
+        let r = verify(&doctored);
+        let check = anchor_check(&r);
+        assert_eq!(check["status"], "fail", "{field}: {r}");
+        assert!(
+            check["detail"].as_str().unwrap().contains(field),
+            "{field}: {r}"
+        );
+    }
+
+    // 9. HTTP details: a media type that only starts like JSON, the bearer
+    // scheme in capitals, a path that does not decode.
+    let body =
+        serde_json::to_vec(&json!({"credential": unsigned_credential("did:example:m")})).unwrap();
+    let send = |ct: &str, auth: &str| {
+        client
+            .post(format!("{}/credentials/issue", node.url))
+            .header("content-type", ct)
+            .header("authorization", auth)
+            .body(body.clone())
+            .send()
+            .unwrap()
+    };
+    let p = problem(
+        send("application/jsonfoo", &format!("Bearer {token}")),
+        415,
+        "jsonfoo",
+    );
+    assert_eq!(p["field"], "Content-Type");
+    assert_eq!(
+        send(
+            "application/json; charset=utf-8",
+            &format!("BEARER {token}")
+        )
+        .status(),
+        201,
+        "the scheme is case-insensitive"
+    );
+    let p = problem(node.get("/credentials/%FF%FE"), 400, "an undecodable path");
+    assert_eq!(p["field"], "path");
+    let p = problem(
+        node.get(&format!("/credentials/{}", encode("urn:uuid:nothing"))),
+        404,
+        "an unknown credential",
+    );
+    assert_eq!(p["field"], "id");
+}
