@@ -953,3 +953,113 @@ fn no_acknowledged_credential_is_lost_across_kills() {
     let vc = node.get_json(&format!("/credentials/{}", encode(&acknowledged[0])));
     check_anchored(&vc, &anvil.url, &account);
 }
+
+/// `cairn verify --rpc-url` and `POST /credentials/verify` are one
+/// sequence of checks (`cairn_verifier::chain_verification::Verification`):
+/// the same checks with the same statuses, for valid and invalid
+/// credentials alike; and a proof bundle of a backdated credential gets the
+/// backdating warning offline, as the chain checks give it online.
+#[test]
+fn cairn_verify_and_the_node_give_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "1"], &[]);
+    let token = node_token(&data);
+    let mut backdated = unsigned_credential("did:example:early");
+    backdated["validFrom"] = json!("2020-01-01T00:00:00Z");
+    let mut ids = Vec::new();
+    for vc in [unsigned_credential("did:example:v"), backdated] {
+        let r: Value = http()
+            .post(format!("{}/credentials/issue", node.url))
+            .bearer_auth(&token)
+            .json(&json!({"credential": vc}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        ids.push(r["verifiableCredential"]["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        node.wait_anchored(id, Duration::from_secs(30));
+    }
+    let anchored = node.get_json(&format!("/credentials/{}", encode(&ids[0])));
+    let backdated = node.get_json(&format!("/credentials/{}", encode(&ids[1])));
+    let mut tampered = anchored.clone();
+    tampered["name"] = json!("Registered Surgeon");
+    let mut wrong_path = anchored.clone();
+    wrong_path["proof"][1]["path"] = json!([]);
+    let mut unanchored = anchored.clone();
+    unanchored["proof"] = anchored["proof"][0].clone();
+    let cases = [
+        ("valid", anchored),
+        ("backdated", backdated.clone()),
+        ("tampered", tampered),
+        ("wrong path", wrong_path),
+        ("unanchored", unanchored),
+    ];
+    let dev_rpc = format!("{}/devchain", node.url);
+    let checks = |report: &Value| -> Vec<(String, String)> {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    for (what, vc) in &cases {
+        let file = dir.path().join(format!("{what}.json"));
+        cairn_tests::write_json(&file, vc);
+        let (_, cli) = cairn_tests::verify_json(&[&file], &["--rpc-url", &dev_rpc]);
+        let cli = &cli["credentials"][0];
+        let api: Value = http()
+            .post(format!("{}/credentials/verify", node.url))
+            .json(&json!({"verifiableCredential": vc}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(checks(cli), checks(&api), "{what}: {cli:#} {api:#}");
+        assert_eq!(cli["verdict"], api["verdict"], "{what}");
+        assert_eq!(cli["warnings"], api["warnings"], "{what}");
+        let expected = match *what {
+            "valid" | "backdated" => "valid",
+            "unanchored" => "unknown",
+            _ => "invalid",
+        };
+        assert_eq!(api["verdict"], expected, "{what}: {api:#}");
+    }
+    let warned = |report: &Value| {
+        report["warnings"].as_array().is_some_and(|w| {
+            w.iter()
+                .any(|w| w.as_str().unwrap().contains("days before the anchor"))
+        })
+    };
+    // The backdating warning, online and from a bundle offline.
+    let api: Value = http()
+        .post(format!("{}/credentials/verify", node.url))
+        .json(&json!({"verifiableCredential": backdated}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(warned(&api), "{api:#}");
+    let bundle = node.get_json(&format!("/credentials/{}/bundle", encode(&ids[1])));
+    let file = dir.path().join("bundle.json");
+    cairn_tests::write_json(&file, &bundle);
+    let block = backdated["proof"][1]["blockHash"].as_str().unwrap();
+    let (code, offline) =
+        cairn_tests::verify_json(&[&file], &["--offline", "--trust-block", block]);
+    assert_eq!(code, 3, "revocation is unknown offline: {offline:#}");
+    let offline = &offline["credentials"][0];
+    assert_eq!(
+        cairn_tests::check_status(offline, "anchor"),
+        "pass",
+        "{offline:#}"
+    );
+    assert!(warned(offline), "{offline:#}");
+}
