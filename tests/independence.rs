@@ -98,6 +98,11 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         node.wait_anchored(id, Duration::from_secs(60));
     }
     // Revoke one, suspend one, suspend and reinstate a third, through the CLI.
+    let nonce = || {
+        let n = anvil.rpc("eth_getTransactionCount", json!([account, "latest"]));
+        u64::from_str_radix(n.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+    let before = nonce();
     let cli = |cmd: &str, id: &str| {
         run(cairn()
             .args([cmd, "--node", &node.url, id, "--reason", "test"])
@@ -112,6 +117,14 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
     wait_status_confirmed(&node, &ids[1], "revoked");
     wait_status_confirmed(&node, &ids[2], "suspended");
     wait_status_confirmed(&node, &ids[3], "active");
+    // One transaction per status change at most (the two suspensions may
+    // share one): a change the writer sent is recognized when it is mined,
+    // not sent again and again.
+    let sent = nonce() - before;
+    assert!(
+        (3..=4).contains(&sent),
+        "{sent} transactions for 4 status changes"
+    );
     // Revocation is final, at the node too.
     let r = run(cairn()
         .args(["reinstate", "--node", &node.url, &ids[1]])

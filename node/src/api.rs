@@ -164,52 +164,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Param {
     }
 }
 
-/// Requests one client may have in flight on an endpoint that needs no
-/// token (verification): one client cannot take every worker.
-pub const PER_CLIENT_IN_FLIGHT: usize = 2;
-
-/// In-flight anonymous requests by client address.
-#[derive(Default)]
-pub struct ClientLimits {
-    in_flight: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
-}
-
-/// A client's place among [`ClientLimits`], given back on drop.
-pub struct ClientSlot<'a> {
-    limits: &'a ClientLimits,
-    client: std::net::IpAddr,
-}
-
-impl ClientLimits {
-    /// A slot for `client`, or 429 when it has [`PER_CLIENT_IN_FLIGHT`]
-    /// requests in flight already.
-    pub fn enter(&self, client: std::net::IpAddr) -> Result<ClientSlot<'_>, Problem> {
-        let mut map = self.in_flight.lock().expect("client limits lock");
-        let n = map.entry(client).or_default();
-        if *n >= PER_CLIENT_IN_FLIGHT {
-            return Err(Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
-                format!("at most {PER_CLIENT_IN_FLIGHT} verifications in flight per client"),
-            ));
-        }
-        *n += 1;
-        Ok(ClientSlot {
-            limits: self,
-            client,
-        })
-    }
-}
-
-impl Drop for ClientSlot<'_> {
-    fn drop(&mut self) {
-        let mut map = self.limits.in_flight.lock().expect("client limits lock");
-        if let Some(n) = map.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.client);
-            }
-        }
+impl From<crate::limits::TooManyInFlight> for Problem {
+    fn from(e: crate::limits::TooManyInFlight) -> Self {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            e.to_string(),
+        )
     }
 }
 
@@ -844,7 +805,7 @@ async fn update_status(
             .field("credentialStatus[0].status"),
             other => other.into(),
         })?;
-        node.status_wake.notify_one();
+        node.parts.status_wake.notify_one();
         Ok(axum::Json(status_json(id, &record)))
     }
 }

@@ -16,6 +16,8 @@ pub mod devchain;
 pub mod issuer;
 pub mod key;
 #[cfg(feature = "server")]
+pub mod limits;
+#[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod node;
@@ -23,6 +25,8 @@ pub mod node;
 pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
+#[cfg(feature = "server")]
+pub mod startup;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;

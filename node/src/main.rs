@@ -168,13 +168,13 @@ fn run(args: RunArgs) -> Result<(), String> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let (key, demo) = cairn::node::load_key(&settings).map_err(|e| e.to_string())?;
+    let (key, demo) = cairn::startup::load_key(&settings).map_err(|e| e.to_string())?;
     if demo {
         eprintln!(
             "\n  *** DEMO ISSUER ***\n  No --key given: issuing as the demo key {} ({}).\n  \
              Its passphrase is public; create a real issuer with `cairn key new` for anything \
              that matters.\n",
-            cairn::node::demo_key_path(&settings.data_dir).display(),
+            cairn::startup::demo_key_path(&settings.data_dir).display(),
             key.identity.did
         );
     }
@@ -189,11 +189,16 @@ fn run(args: RunArgs) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime
-        .block_on(cairn::node::run(settings, key, shutdown_signal(), |addr| {
-            use std::io::Write;
-            println!("cairn-node listening on http://{addr}");
-            let _ = std::io::stdout().flush();
-        }))
+        .block_on(cairn::startup::run(
+            settings,
+            key,
+            shutdown_signal(),
+            |addr| {
+                use std::io::Write;
+                println!("cairn-node listening on http://{addr}");
+                let _ = std::io::stdout().flush();
+            },
+        ))
         .map_err(|e| e.to_string())
 }
 

@@ -1,21 +1,15 @@
-//! The running node: its parts, how it starts and stops, and issuance from a
-//! request to a stored credential.
+//! The running node: its parts, and issuance from a request to a stored
+//! credential. How it starts and stops is `startup`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
 
 use alloy::primitives::Address;
-use alloy::providers::Provider;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::{watch, Notify};
 
-use crate::anchor::{AnchorError, ChainConfig, RpcChain};
-use crate::config::{ChainSetting, Settings};
-use crate::devchain::DevChain;
+use crate::anchor::{AnchorError, RpcChain};
+use crate::config::Settings;
 use crate::issuer::{SignError, Signer};
 use crate::key::IssuerKey;
 use crate::metrics::Metrics;
@@ -28,11 +22,6 @@ use cairn_verifier::context::Contexts;
 use cairn_verifier::credential::{fmt_time, FieldError, IssuerProfile};
 use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
 use cairn_verifier::verification::Verifier;
-
-/// The passphrase of the demo key a node creates when given none. It
-/// protects nothing, and says so.
-pub const DEMO_PASSPHRASE: &str = "cairn-demo-key-not-secret";
-pub const DEMO_KEY_FILE: &str = "demo-issuer.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -53,8 +42,30 @@ pub enum NodeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the store's status permutation key is damaged")]
+    PermutationKey,
+    #[error("the chain is not connected yet")]
+    NotConnected,
+    #[error("proof bundle: {0}")]
+    Bundle(#[from] cairn_verifier::bundle::BundleError),
+    #[error("signing a status list: {0}")]
+    StatusList(String),
     #[error("{0}")]
-    Setup(String),
+    Busy(#[from] crate::pool::PoolError),
+    #[error("--key needs its passphrase in CAIRN_PASSPHRASE or CAIRN_PASSPHRASE_FILE{}", .0.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
+    Passphrase(Option<String>),
+    #[error("the dev chain registry landed at {deployed}, not {expected}: the issuer account was used before")]
+    DevRegistry {
+        deployed: Address,
+        expected: Address,
+    },
+    #[error("--contract {registry}: no contract there on chain {chain_id} (deploy one with `cairn contract deploy`)")]
+    NoContract { registry: Address, chain_id: u64 },
 }
 
 /// The chain the node anchors on, once connected.
@@ -123,9 +134,11 @@ pub struct Node {
     verification: Verification,
     pub pool: Pool,
     /// Per-client limits of the endpoints that need no token.
-    pub clients: crate::api::ClientLimits,
+    pub clients: crate::limits::ClientLimits,
     pub tokens: Tokens,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// What the pipeline's tasks share with the node.
+    pub parts: Arc<crate::pipeline::Parts>,
     pub intake: OnceLock<Intake>,
     pub chain: OnceLock<ChainInfo>,
     /// The chain node the node anchors through, for proof bundles.
@@ -137,12 +150,8 @@ pub struct Node {
     chain_verifier: OnceLock<ChainVerifier>,
     /// The issuer's chain account (from its key).
     pub account: Address,
-    head: AtomicU64,
     /// Binding documents by `<chain>/<account>`.
     bindings: RwLock<HashMap<String, Arc<Value>>>,
-    pub batch_wake: Notify,
-    pub anchor_wake: Notify,
-    pub status_wake: Notify,
     /// The URL the node is reached at, for the status list URLs it writes
     /// into credentials (`--public-url`, else its listening address).
     pub base_url: OnceLock<String>,
@@ -174,11 +183,9 @@ impl Node {
     /// Opens the store and tokens and prepares the signer. The chain is
     /// connected later, by [`run`].
     pub fn open(settings: Settings, key: &IssuerKey) -> Result<Arc<Self>, NodeError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            NodeError::Setup(format!(
-                "data directory {}: {e}",
-                settings.data_dir.display()
-            ))
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| NodeError::DataDir {
+            path: settings.data_dir.clone(),
+            source,
         })?;
         let store = Arc::new(Store::open(&settings.data_dir.join("store"))?);
         let tokens = Tokens::open(&settings.data_dir)?;
@@ -191,12 +198,10 @@ impl Node {
         let verification =
             Verification::new(Arc::new(Verifier::new(Contexts::standard())), Anchors::Skip);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let metrics = Metrics::new();
+        let metrics = Arc::new(Metrics::new());
         metrics.issued.inc_by(store.issued());
         let permutation_key: [u8; 32] = match store.meta("status-permutation-key")? {
-            Some(k) => k
-                .try_into()
-                .map_err(|_| NodeError::Setup("the status permutation key is damaged".into()))?,
+            Some(k) => k.try_into().map_err(|_| NodeError::PermutationKey)?,
             None => {
                 let mut k = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
@@ -204,6 +209,12 @@ impl Node {
                 k
             }
         };
+        let parts = Arc::new(crate::pipeline::Parts::new(
+            store.clone(),
+            metrics.clone(),
+            settings.batch_size,
+            settings.batch_max_age,
+        ));
         let node = Arc::new(Self {
             settings,
             store,
@@ -213,6 +224,7 @@ impl Node {
             clients: Default::default(),
             tokens,
             metrics,
+            parts,
             intake: OnceLock::new(),
             chain: OnceLock::new(),
             chain_verifier: OnceLock::new(),
@@ -221,25 +233,28 @@ impl Node {
             account: crate::key::eth_address(key.account_key().verifying_key())
                 .parse()
                 .expect("an EIP-55 address parses"),
-            head: AtomicU64::new(0),
             bindings: RwLock::new(HashMap::new()),
-            batch_wake: Notify::new(),
-            anchor_wake: Notify::new(),
-            status_wake: Notify::new(),
             base_url: OnceLock::new(),
             permutation: cairn_verifier::statuslist::IndexPermutation::new(permutation_key),
             status_lists: tokio::sync::Mutex::new(HashMap::new()),
         });
-        let _ = node.intake.set(Intake::start(Arc::downgrade(&node)));
+        let _ = node.intake.set(Intake::start(node.parts.clone()));
         Ok(node)
     }
 
-    pub fn head(&self) -> u64 {
-        self.head.load(Ordering::Relaxed)
+    /// From now on, `verification()` also checks credentials against the
+    /// chain `reader` reads.
+    pub fn verify_against(&self, reader: cairn_verifier::registry::RegistryReader) {
+        let _ = self.chain_verifier.set(ChainVerifier::new(
+            Arc::new(reader),
+            self.settings.confirmations,
+            self.verification.offline().canonicalizer().clone(),
+        ));
     }
 
-    pub fn set_head(&self, n: u64) {
-        self.head.fetch_max(n, Ordering::Relaxed);
+    /// The chain head, as last seen.
+    pub fn head(&self) -> u64 {
+        self.parts.head()
     }
 
     /// The id a request gets from its idempotency key and position: the same
@@ -411,15 +426,9 @@ impl Node {
         let bundle = match cached {
             Some(b) => b,
             None => {
-                let provider = self
-                    .chain_provider
-                    .get()
-                    .ok_or_else(|| NodeError::Setup("the chain is not connected yet".into()))?;
-                let b = Arc::new(
-                    cairn_verifier::bundle::build(provider, anchor.transaction)
-                        .await
-                        .map_err(|e| NodeError::Setup(e.to_string()))?,
-                );
+                let provider = self.chain_provider.get().ok_or(NodeError::NotConnected)?;
+                let b =
+                    Arc::new(cairn_verifier::bundle::build(provider, anchor.transaction).await?);
                 let mut cache = self.bundles.lock().expect("bundles lock");
                 if cache.len() > 10_000 {
                     cache.clear();
@@ -505,9 +514,8 @@ impl Node {
         let signed = self
             .pool
             .run(move || async move { signer.sign_document(unsigned).await })
-            .await
-            .map_err(|e| NodeError::Setup(e.to_string()))?
-            .map_err(|e| NodeError::Setup(format!("signing a status list: {e}")))?;
+            .await?
+            .map_err(|e| NodeError::StatusList(e.to_string()))?;
         let mut leaf = NewCredential::new(&signed)?;
         leaf.id = key.clone();
         let intake = self.intake.get().expect("the intake starts with the node");
@@ -586,276 +594,4 @@ impl Node {
             anchor_proof(anchor, &placement.inclusion, &binding),
         )))
     }
-}
-
-/// Reads the issuer key named in the settings, or creates (once) and reads
-/// the demo key in the data directory.
-pub fn load_key(settings: &Settings) -> Result<(IssuerKey, bool), NodeError> {
-    match &settings.key {
-        Some(path) => {
-            crate::key::read_identity(path)?;
-            let passphrase = passphrase()?;
-            Ok((IssuerKey::load(path, &passphrase)?, false))
-        }
-        None => {
-            let path = settings.data_dir.join(DEMO_KEY_FILE);
-            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-                NodeError::Setup(format!(
-                    "data directory {}: {e}",
-                    settings.data_dir.display()
-                ))
-            })?;
-            if !path.exists() {
-                let key = IssuerKey::generate(
-                    Some("Cairn Demo Issuer".into()),
-                    crate::key::SigningKeyType::Ed25519,
-                )?;
-                key.save(&path, DEMO_PASSPHRASE)?;
-            }
-            Ok((IssuerKey::load(&path, DEMO_PASSPHRASE)?, true))
-        }
-    }
-}
-
-/// The key's passphrase: `CAIRN_PASSPHRASE`, or the first line of the file
-/// named by `CAIRN_PASSPHRASE_FILE` (systemd credentials, secrets mounts).
-fn passphrase() -> Result<String, NodeError> {
-    if let Ok(p) = std::env::var("CAIRN_PASSPHRASE") {
-        if !p.is_empty() {
-            return Ok(p);
-        }
-    }
-    if let Ok(file) = std::env::var("CAIRN_PASSPHRASE_FILE") {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| NodeError::Setup(format!("CAIRN_PASSPHRASE_FILE {file}: {e}")))?;
-        return Ok(text.lines().next().unwrap_or("").to_owned());
-    }
-    Err(NodeError::Setup(
-        "--key needs its passphrase in CAIRN_PASSPHRASE or CAIRN_PASSPHRASE_FILE".into(),
-    ))
-}
-
-/// Polling intervals: fast on a chain on this machine, every 2 s elsewhere.
-fn poll_interval(url: &str) -> Duration {
-    let local = ["//127.0.0.1", "//localhost", "//[::1]"]
-        .iter()
-        .any(|h| url.contains(h));
-    if local {
-        Duration::from_millis(50)
-    } else {
-        Duration::from_secs(2)
-    }
-}
-
-/// Connects to the configured chain; on the dev chain, deploys the registry
-/// from the issuer's account on first start (at the account's first CREATE
-/// address, so a restart finds it).
-async fn connect(
-    node: &Node,
-    key: &IssuerKey,
-    dev_url: Option<String>,
-) -> Result<RpcChain, NodeError> {
-    let (url, registry) = match (&node.settings.chain, dev_url) {
-        (ChainSetting::Rpc { url, contract }, _) => (url.clone(), *contract),
-        (ChainSetting::Dev, Some(url)) => {
-            let registry = node.account.create(0);
-            let probe =
-                RpcChain::connect(&url, key.account_key(), registry, ChainConfig::default())
-                    .await?;
-            let code = probe
-                .provider()
-                .get_code_at(registry)
-                .await
-                .map_err(|e| AnchorError::Rpc(e.to_string()))?;
-            if code.is_empty() {
-                let deployed = RpcChain::deploy_registry(&url, key.account_key()).await?;
-                if deployed != registry {
-                    return Err(NodeError::Setup(format!(
-                        "the dev chain registry landed at {deployed}, not {registry}: \
-                         the issuer account was used before"
-                    )));
-                }
-                tracing::info!(%registry, "registry deployed on the dev chain");
-            }
-            (url, registry)
-        }
-        (ChainSetting::Dev, None) => unreachable!("the dev chain is served before connecting"),
-    };
-    let config = ChainConfig {
-        confirmations: node.settings.confirmations,
-        max_fee_per_gas: node.settings.max_fee_per_gas,
-        poll_interval: poll_interval(&url),
-        ..ChainConfig::default()
-    };
-    let chain = RpcChain::connect(&url, key.account_key(), registry, config).await?;
-    if matches!(node.settings.chain, ChainSetting::Rpc { .. }) {
-        let code = chain
-            .provider()
-            .get_code_at(registry)
-            .await
-            .map_err(|e| AnchorError::Rpc(e.to_string()))?;
-        if code.is_empty() {
-            return Err(NodeError::Setup(format!(
-                "--contract {registry}: no contract there on chain {} \
-                 (deploy one with `cairn contract deploy`)",
-                chain.chain_id()
-            )));
-        }
-    }
-    Ok(chain)
-}
-
-/// Runs the node until `shutdown` resolves: serves HTTP, seals and anchors.
-/// On shutdown, stops taking requests, lets those in flight finish (each
-/// credential they acknowledged is on disk), and leaves batches where they
-/// are: the next start resumes them.
-pub async fn run(
-    settings: Settings,
-    key: IssuerKey,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    on_listen: impl FnOnce(std::net::SocketAddr),
-) -> Result<(), NodeError> {
-    let listen = settings.listen;
-    let dev = settings.chain == ChainSetting::Dev;
-    let data_dir: PathBuf = settings.data_dir.clone();
-    let node = Node::open(settings, &key)?;
-    let devchain = if dev {
-        Some(DevChain::open(&data_dir.join("devchain"))?)
-    } else {
-        None
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| NodeError::Listen {
-            addr: listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| NodeError::Listen {
-        addr: listen,
-        source,
-    })?;
-    let mut app = crate::api::router(node.clone());
-    if let Some(chain) = devchain {
-        app = app.nest("/devchain", crate::devchain::router(chain));
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let server = {
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            // The client's address, for the per-client limits of the
-            // endpoints that need no token.
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await
-        })
-    };
-    let _ = node.base_url.set(match &node.settings.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
-        None => format!("http://{addr}"),
-    });
-    on_listen(addr);
-    tracing::info!(%addr, issuer = %key.identity.did, "listening");
-
-    let dev_url = dev.then(|| {
-        let port = addr.port();
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            addr.ip().to_string()
-        };
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
-        format!("http://{host}:{port}/devchain")
-    });
-    let batcher = tokio::spawn(crate::pipeline::batcher(node.clone(), stop_rx.clone()));
-    let chain_tasks = {
-        let node = node.clone();
-        tokio::spawn(async move {
-            let mut failures = 0u32;
-            let chain = loop {
-                match connect(&node, &key, dev_url.clone()).await {
-                    Ok(c) => break Arc::new(c),
-                    Err(e) => {
-                        node.metrics.chain_errors.inc();
-                        tracing::error!(error = %e, "cannot connect to the chain; retrying");
-                        let wait = Duration::from_secs(1 << failures.min(5));
-                        failures += 1;
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            };
-            let _ = node.chain.set(ChainInfo {
-                chain: format!("eip155:{}", chain.chain_id()),
-                chain_id: chain.chain_id(),
-                registry: chain.registry(),
-                account: chain.account(),
-                dev,
-            });
-            tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
-                account = %chain.account(), "chain connected");
-            let _ = node.chain_provider.set(chain.provider().clone());
-            match cairn_verifier::registry::RegistryReader::connect(
-                &[chain_url(&node, dev_url.as_deref())],
-                1,
-            )
-            .await
-            {
-                Ok(reader) => {
-                    let _ = node.chain_verifier.set(ChainVerifier::new(
-                        Arc::new(reader),
-                        node.settings.confirmations,
-                        node.verification.offline().canonicalizer().clone(),
-                    ));
-                }
-                Err(e) => tracing::warn!(error = %e, "verification will skip the chain checks"),
-            }
-            let every = poll_interval(&chain_url(&node, dev_url.as_deref()))
-                .max(Duration::from_millis(200));
-            let watcher = tokio::spawn(crate::pipeline::head_watcher(
-                node.clone(),
-                chain.clone(),
-                every,
-            ));
-            let statuses =
-                tokio::spawn(crate::pipeline::status_writer(node.clone(), chain.clone()));
-            crate::pipeline::anchorer(node.clone(), chain).await;
-            watcher.abort();
-            statuses.abort();
-        })
-    };
-
-    shutdown.await;
-    tracing::info!("shutting down: finishing requests in flight");
-    let _ = stop_tx.send(true);
-    chain_tasks.abort();
-    let _ = batcher.await;
-    match tokio::time::timeout(Duration::from_secs(30), server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
-        Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
-        Err(_) => tracing::warn!("requests still running after 30 s; stopping anyway"),
-    }
-    tracing::info!(queued = node.store.queued(), "stopped");
-    Ok(())
-}
-
-fn chain_url(node: &Node, dev_url: Option<&str>) -> String {
-    match &node.settings.chain {
-        ChainSetting::Rpc { url, .. } => url.clone(),
-        ChainSetting::Dev => dev_url.unwrap_or_default().to_owned(),
-    }
-}
-
-/// Where the demo key lives in a data directory.
-pub fn demo_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(DEMO_KEY_FILE)
 }

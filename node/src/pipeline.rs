@@ -10,15 +10,65 @@
 //! found on chain, not anchored twice.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::providers::Provider;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::anchor::RpcChain;
-use crate::node::Node;
-use crate::store::{NewCredential, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{NewCredential, Store, StoreError};
+
+/// What the pipeline's tasks work with: the store, the metrics, the
+/// batch settings, the wake-ups between the tasks and the chain head. The
+/// tasks get this and the chain, never the node: the node's start-up wires
+/// the pipeline, and the pipeline does not know the node.
+pub struct Parts {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    /// Seal a batch when this many credentials wait.
+    pub batch_size: usize,
+    /// Seal a batch when its oldest credential has waited this long.
+    pub batch_max_age: Duration,
+    /// Credentials wait: maybe a batch is due.
+    pub batch_wake: Notify,
+    /// A batch was sealed.
+    pub anchor_wake: Notify,
+    /// A status change was recorded, or a batch anchored.
+    pub status_wake: Notify,
+    head: AtomicU64,
+}
+
+impl Parts {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        batch_size: usize,
+        batch_max_age: Duration,
+    ) -> Self {
+        Self {
+            store,
+            metrics,
+            batch_size,
+            batch_max_age,
+            batch_wake: Notify::new(),
+            anchor_wake: Notify::new(),
+            status_wake: Notify::new(),
+            head: AtomicU64::new(0),
+        }
+    }
+
+    /// The chain head, as last seen.
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Relaxed)
+    }
+
+    fn set_head(&self, n: u64) {
+        self.head.fetch_max(n, Ordering::Relaxed);
+    }
+}
 
 type Reply = oneshot::Sender<Result<u64, StoreError>>;
 
@@ -38,7 +88,7 @@ pub struct Intake {
 }
 
 impl Intake {
-    pub fn start(node: std::sync::Weak<Node>) -> Self {
+    pub fn start(node: Arc<Parts>) -> Self {
         let (tx, mut rx) = mpsc::channel::<(NewCredential, Reply)>(GROUP_MAX * 4);
         std::thread::Builder::new()
             .name("cairn-intake".into())
@@ -51,7 +101,6 @@ impl Intake {
                             Err(_) => break,
                         }
                     }
-                    let Some(node) = node.upgrade() else { return };
                     let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
                     let now = chrono::Utc::now().timestamp();
                     let results = node.store.add_credentials(items, now);
@@ -60,7 +109,7 @@ impl Intake {
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
-                    if node.store.queued() >= node.settings.batch_size as u64 {
+                    if node.store.queued() >= node.batch_size as u64 {
                         node.batch_wake.notify_one();
                     }
                 }
@@ -80,9 +129,9 @@ impl Intake {
 
 /// Seals a batch whenever `batch_size` credentials wait or the oldest has
 /// waited `batch_max_age`; returns when `stop` turns true.
-pub async fn batcher(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
-    let size = node.settings.batch_size;
-    let max_age = node.settings.batch_max_age.as_secs() as i64;
+pub async fn batcher(node: Arc<Parts>, mut stop: watch::Receiver<bool>) {
+    let size = node.batch_size;
+    let max_age = node.batch_max_age.as_secs() as i64;
     loop {
         let now = chrono::Utc::now().timestamp();
         let oldest = match node.store.oldest_queued() {
@@ -120,7 +169,7 @@ pub async fn batcher(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         let wait = match oldest {
             Some(t) => Duration::from_secs((t + max_age - now).clamp(0, max_age) as u64)
                 .max(Duration::from_millis(100)),
-            None => node.settings.batch_max_age,
+            None => node.batch_max_age,
         };
         tokio::select! {
             _ = node.batch_wake.notified() => {}
@@ -135,26 +184,15 @@ pub async fn batcher(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 
 /// How long the anchorer waits after a failure: doubling from a second up
 /// to a minute.
-fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
 }
 
-/// Anchors sealed batches, oldest first, forever. First makes sure the
-/// issuer's binding of its chain account is registered. Can be dropped at any
-/// await point: all its state is in the store and on chain.
-pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
-    let mut failures = 0;
-    loop {
-        match node.ensure_binding(&chain).await {
-            Ok(()) => break,
-            Err(e) => {
-                node.metrics.chain_errors.inc();
-                tracing::error!(error = %e, "cannot register the issuer binding; retrying");
-                tokio::time::sleep(backoff(failures)).await;
-                failures += 1;
-            }
-        }
-    }
+/// Anchors sealed batches, oldest first, forever. Start it only once the
+/// issuer's binding of its chain account is registered (the node's
+/// start-up does). Can be dropped at any await point: all its state is in
+/// the store and on chain.
+pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
     // Anchors made recently, rechecked for reorganisations until deep.
     let mut recent: VecDeque<(u64, cairn_verifier::proof::AnchorRecord)> = VecDeque::new();
     if let Ok(done) = node
@@ -167,7 +205,7 @@ pub async fn anchorer(node: Arc<Node>, chain: Arc<RpcChain>) {
             }
         }
     }
-    failures = 0;
+    let mut failures = 0;
     loop {
         let sealed = node.store.sealed_batches().unwrap_or_else(|e| {
             tracing::error!(error = %e, "store: cannot list sealed batches");
@@ -238,7 +276,7 @@ async fn idle(wake: &tokio::sync::Notify, failed: bool, failures: &mut u32) {
 /// and its new record stored. Anchors 64 blocks under the head are dropped
 /// from the list.
 async fn recheck(
-    node: &Node,
+    node: &Parts,
     chain: &RpcChain,
     recent: &mut VecDeque<(u64, cairn_verifier::proof::AnchorRecord)>,
 ) {
@@ -265,7 +303,7 @@ async fn recheck(
     }
 }
 
-async fn record_fees(node: &Node, chain: &RpcChain, tx: alloy::primitives::B256) {
+async fn record_fees(node: &Parts, chain: &RpcChain, tx: alloy::primitives::B256) {
     match chain.provider().get_transaction_receipt(tx).await {
         Ok(Some(r)) => {
             node.metrics.gas_used.inc_by(r.gas_used);
@@ -279,7 +317,7 @@ async fn record_fees(node: &Node, chain: &RpcChain, tx: alloy::primitives::B256)
 }
 
 /// Follows the chain head, for confirmation counts.
-pub async fn head_watcher(node: Arc<Node>, chain: Arc<RpcChain>, every: Duration) {
+pub async fn head_watcher(node: Arc<Parts>, chain: Arc<RpcChain>, every: Duration) {
     loop {
         match chain.provider().get_block_number().await {
             Ok(n) => node.set_head(n),
@@ -294,7 +332,7 @@ pub async fn head_watcher(node: Arc<Node>, chain: Arc<RpcChain>, every: Duration
 /// transaction per group of up to `MAX_STATUS_INDICES` leaves, and each
 /// entry leaves the queue only once its transaction is confirmed. A change to
 /// a credential whose batch is not anchored yet waits for the anchor.
-pub async fn status_writer(node: Arc<Node>, chain: Arc<RpcChain>) {
+pub async fn status_writer(node: Arc<Parts>, chain: Arc<RpcChain>) {
     use crate::anchor::{StatusOp, MAX_STATUS_INDICES};
     use crate::store::CredentialStatus;
     use std::collections::BTreeMap;

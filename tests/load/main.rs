@@ -46,6 +46,12 @@ struct Args {
     /// Also pass 1,000,000 credentials through and report memory.
     #[arg(long)]
     million: bool,
+    /// Then measure the median latency of `POST /credentials/issue` from
+    /// one client, idle and while four clients send a poison credential
+    /// (RDFC-1.0's factorial case, n = 9) to `POST /credentials/verify` in
+    /// a loop; this many issuance requests each time.
+    #[arg(long, default_value_t = 0)]
+    poison: usize,
     /// The node to run [default: cairn-node beside this binary].
     #[arg(long)]
     node_bin: Option<PathBuf>,
@@ -248,6 +254,66 @@ async fn proofs(node: &Node, ids: &[String], seconds: u64, concurrency: usize) -
     (rate, all)
 }
 
+/// Median milliseconds of `rounds` sequential issuance requests.
+async fn issue_latency(node: &Node, client: &reqwest::Client, rounds: usize, from: u64) -> f64 {
+    let mut micros = Vec::with_capacity(rounds);
+    for n in from..from + rounds as u64 {
+        let t = Instant::now();
+        let r = client
+            .post(format!("{}/credentials/issue", node.url))
+            .bearer_auth(&node.token)
+            .json(&credential(n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let _ = r.bytes().await.unwrap();
+        micros.push(t.elapsed().as_micros() as u32);
+    }
+    micros.sort_unstable();
+    percentile(&micros, 0.5)
+}
+
+/// Issuance latency idle and under four poison senders; prints both.
+async fn poison(node: &Node, client: &reqwest::Client, rounds: usize) {
+    let idle = issue_latency(node, client, rounds, 10_000_000).await;
+    let mut vc = cairn_tests::poison_credential(9);
+    vc["issuer"] = json!({"id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "type": ["Profile"]});
+    vc["validFrom"] = json!("2026-01-01T00:00:00Z");
+    vc["proof"] = json!({"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+        "verificationMethod": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "proofPurpose": "assertionMethod", "created": "2026-01-01T00:00:00Z", "proofValue": "z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk9czhSePTFehP8c3PGfb6a22gkfUKods5D2UAUL5n2Brbx"});
+    let body = json!({"verifiableCredential": vc});
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, stop, sent, body) =
+                (client.clone(), stop.clone(), sent.clone(), body.clone());
+            let url = format!("{}/credentials/verify", node.url);
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = client.post(&url).json(&body).send().await.unwrap();
+                    let _ = r.bytes().await;
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let loaded = issue_latency(node, client, rounds, 20_000_000).await;
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.await.unwrap();
+    }
+    println!(
+        "POST /credentials/issue median, one client: idle {idle:.2} ms; with 4 clients sending the n = 9 poison to /credentials/verify: {loaded:.2} ms ({:.1}x; {:.0} poison requests/s answered)",
+        loaded / idle,
+        sent.load(Ordering::Relaxed) as f64 / secs
+    );
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
 }
@@ -290,6 +356,9 @@ fn main() {
             percentile(&lat, 0.99),
             percentile(&lat, 1.0)
         );
+        if args.poison > 0 {
+            poison(&node, &client, args.poison).await;
+        }
         if args.verify > 0 {
             let started = Instant::now();
             let mut ndjson = Vec::new();
