@@ -201,6 +201,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
         .sign_binding(
             chain.chain_id(),
             chain.account(),
+            chain.registry(),
             chrono::Utc::now() - chrono::Duration::hours(1),
             None,
         )

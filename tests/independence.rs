@@ -404,3 +404,175 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         .arg(&files[0]));
     assert!(r.one_line_error().contains("--quorum"));
 }
+
+/// The registry is named by the issuer: its binding document names the one
+/// registry its account anchors in. Whoever holds the issuer's account key
+/// can deploy a second copy of the registry, register the same binding and
+/// anchor the same root there with no revocation bits; an anchor entry
+/// pointed at that copy is refused by `cairn verify --rpc-url`, by the
+/// node's `POST /credentials/verify` and by a bundle offline. A pin
+/// (`--registry`) narrows further and cannot widen.
+#[test]
+fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
+    let anvil = Anvil::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, _account) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(
+        &data,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            &registry,
+            "--confirmations",
+            "1",
+            "--batch-max-age",
+            "1",
+        ],
+        &[],
+    );
+    let token = node_token(&data);
+    let issued: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/credentials/issue", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"credential": unsigned_credential("did:example:struck-off")}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = issued["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.wait_anchored(&id, Duration::from_secs(60));
+    run(cairn()
+        .args(["revoke", "--node", &node.url, &id])
+        .env("CAIRN_TOKEN", &token))
+    .success();
+    wait_status_confirmed(&node, &id, "revoked");
+    let revoked = node.get_json(&format!("/credentials/{}", encode(&id)));
+    let entry = revoked["proof"][1].clone();
+    assert_eq!(
+        entry["binding"]["credentialSubject"]["anchorRegistry"]
+            .as_str()
+            .unwrap()
+            .to_lowercase(),
+        format!("eip155:31337:{}", registry.to_lowercase())
+    );
+
+    // A second copy of the registry, from the issuer's own account: the
+    // same binding registered, the same root anchored, no revocation.
+    let copy = run(cairn()
+        .args(["contract", "deploy", "--rpc-url", &anvil.url, "--key"])
+        .arg(&key))
+    .success()
+    .stdout
+    .trim()
+    .to_owned();
+    let issuer = IssuerKey::load(&key, cairn_tests::PASSPHRASE).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let canonicalizer = Canonicalizer::new(Contexts::standard());
+    let (record, bundle) = rt.block_on(async {
+        let chain = RpcChain::connect(
+            &anvil.url,
+            issuer.account_key(),
+            copy.parse().unwrap(),
+            ChainConfig {
+                confirmations: 1,
+                poll_interval: Duration::from_millis(20),
+                ..ChainConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let bound = cairn_verifier::binding::verify_binding(&canonicalizer, &entry["binding"])
+            .await
+            .unwrap();
+        chain.register_binding(bound.hash).await.unwrap();
+        let root: [u8; 32] = hex::decode(entry["root"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let anchored = chain
+            .anchor(root, entry["leafCount"].as_u64().unwrap())
+            .await
+            .unwrap();
+        let bundle = cairn_verifier::bundle::build(chain.provider(), anchored.record.transaction)
+            .await
+            .unwrap();
+        (anchored.record, bundle)
+    });
+    let mut forged = revoked.clone();
+    forged["proof"][1]["registry"] = json!(record.registry.to_checksum(None));
+    forged["proof"][1]["transaction"] = json!(record.transaction);
+    forged["proof"][1]["blockNumber"] = json!(record.block_number);
+    forged["proof"][1]["blockHash"] = json!(record.block_hash);
+    let forged_file = write(dir.path(), "forged", &forged);
+
+    // Online: refused for the registry, not merely for revocation.
+    let names_registry = |report: &Value| {
+        check_status(report, "binding") == "fail"
+            && check(report, "binding")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("names registry")
+    };
+    let (code, reports) = verify(&[&forged_file], &["--rpc-url", &anvil.url]);
+    assert_eq!(code, 1, "{reports:#?}");
+    assert!(names_registry(&reports[0]), "{:#}", reports[0]);
+    assert_eq!(check_status(&reports[0], "revocation"), "could-not-check");
+    // A pin of the copy does not make it speak for the issuer either.
+    let (code, reports) = verify(
+        &[&forged_file],
+        &[
+            "--rpc-url",
+            &anvil.url,
+            "--registry",
+            &copy,
+            "--chain",
+            "eip155:31337",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(names_registry(&reports[0]), "{:#}", reports[0]);
+    // A pin of another registry refuses the genuine credential's registry.
+    let genuine = write(dir.path(), "genuine", &revoked);
+    let (code, reports) = verify(&[&genuine], &["--rpc-url", &anvil.url, "--registry", &copy]);
+    assert_eq!(code, 1);
+    assert!(
+        check(&reports[0], "binding")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not one the verifier pinned"),
+        "{:#}",
+        reports[0]
+    );
+    // The node's verification endpoint says the same.
+    let api: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/credentials/verify", node.url))
+        .json(&json!({"verifiableCredential": forged}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(api["verdict"], "invalid", "{api:#}");
+    assert!(names_registry(&api), "{api:#}");
+    // Offline, from a genuine bundle of the copy's anchor.
+    let bundle_file = write(
+        dir.path(),
+        "forged-bundle",
+        &json!({"verifiableCredential": forged, "anchorBundle": bundle}),
+    );
+    let (code, reports) = verify(
+        &[&bundle_file],
+        &["--offline", "--trust-block", &record.block_hash.to_string()],
+    );
+    assert_eq!(code, 1, "{reports:#?}");
+    assert!(names_registry(&reports[0]), "{:#}", reports[0]);
+}

@@ -336,7 +336,13 @@ fn digital_bazaar_verifies_anchored_credentials() {
     let binding = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(signer.sign_binding(31337, record.registry, chrono::Utc::now(), None))
+        .block_on(signer.sign_binding(
+            31337,
+            record.registry,
+            record.registry,
+            chrono::Utc::now(),
+            None,
+        ))
         .unwrap();
     let anchored = with_anchor_proof(
         cred,

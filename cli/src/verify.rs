@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_verifier::chain_verification::{Anchors, ChainVerifier, Verification};
+use cairn_verifier::chain_verification::{
+    Anchors, Bindings, ChainVerifier, RegistryPins, Verification,
+};
 use cairn_verifier::credential::parse_time;
 use cairn_verifier::registry::{default_confirmations, RegistryReader};
 use cairn_verifier::verification::{Report, Status, Verdict, Verifier};
@@ -34,6 +36,15 @@ pub struct VerifyArgs {
     /// Ethereum, 128 on Polygon, 1 on local dev chains].
     #[arg(long, requires = "rpc_urls")]
     confirmations: Option<u64>,
+    /// The registry contract that speaks for the issuers, known out of
+    /// band; repeatable. Only anchors in a pinned registry count, and a
+    /// binding that predates naming its registry is accepted only here.
+    #[arg(long = "registry", value_name = "ADDR")]
+    registries: Vec<String>,
+    /// The chain of the --registry pins (`eip155:<id>` or the number)
+    /// [default: any chain].
+    #[arg(long, value_name = "CHAIN", requires = "registries")]
+    chain: Option<String>,
     /// Check proof bundles (`cairn bundle`) with no network, against
     /// --trust-block; revocation is then reported as unknown.
     #[arg(long, requires = "trust_block", conflicts_with = "rpc_urls")]
@@ -206,14 +217,13 @@ fn verify_all(
         .map_err(|e| Failure(e.to_string()))?;
     rt.block_on(async {
         let offline = Arc::new(Verifier::new(contexts));
+        let bindings = Arc::new(Bindings::new(offline.canonicalizer().clone(), pins(args)?));
         let anchors = match (trusted, args.rpc_urls.is_empty()) {
             (Some(trusted), _) => Anchors::Bundle { trusted },
-            (None, false) => Anchors::Chain(Arc::new(
-                connect(args, offline.canonicalizer().clone()).await?,
-            )),
+            (None, false) => Anchors::Chain(Arc::new(connect(args, bindings.clone()).await?)),
             (None, true) => Anchors::Skip,
         };
-        let verification = Verification::new(offline, anchors);
+        let verification = Verification::new(offline, bindings, anchors);
         let work = (0..items.len()).map(|i| {
             let (items, verification) = (items.clone(), verification.clone());
             tokio::spawn(async move {
@@ -238,10 +248,7 @@ fn verify_all(
 
 /// The chain checks' verifier, from `--rpc-url`, `--quorum` and
 /// `--confirmations`.
-async fn connect(
-    args: &VerifyArgs,
-    canonicalizer: cairn_verifier::integrity::Canonicalizer,
-) -> Result<ChainVerifier, Failure> {
+async fn connect(args: &VerifyArgs, bindings: Arc<Bindings>) -> Result<ChainVerifier, Failure> {
     let quorum = args.quorum.unwrap_or(args.rpc_urls.len());
     if quorum == 0 || quorum > args.rpc_urls.len() {
         return Err(Failure(format!(
@@ -255,7 +262,28 @@ async fn connect(
     let depth = args
         .confirmations
         .unwrap_or_else(|| default_confirmations(reader.chain_id()));
-    Ok(ChainVerifier::new(Arc::new(reader), depth, canonicalizer))
+    Ok(ChainVerifier::new(Arc::new(reader), depth, bindings))
+}
+
+/// The registry pins from `--registry` and `--chain`.
+fn pins(args: &VerifyArgs) -> Result<RegistryPins, Failure> {
+    let chain = match &args.chain {
+        None => None,
+        Some(c) => Some(
+            c.strip_prefix("eip155:")
+                .unwrap_or(c)
+                .parse::<u64>()
+                .map_err(|_| Failure(format!("--chain {c}: expected eip155:<id> or a chain id")))?,
+        ),
+    };
+    let mut pins = RegistryPins::default();
+    for r in &args.registries {
+        let address = r
+            .parse()
+            .map_err(|_| Failure(format!("--registry {r}: expected a 0x contract address")))?;
+        pins.pin(chain, address);
+    }
+    Ok(pins)
 }
 
 fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::Result<()> {

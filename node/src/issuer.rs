@@ -54,6 +54,7 @@ impl Signer {
         &self,
         chain_id: u64,
         account: alloy::primitives::Address,
+        registry: alloy::primitives::Address,
         valid_from: chrono::DateTime<chrono::Utc>,
         valid_until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Value, cairn_verifier::binding::BindingError> {
@@ -64,6 +65,7 @@ impl Signer {
             &self.verification_method,
             chain_id,
             account,
+            registry,
             valid_from,
             valid_until,
         )

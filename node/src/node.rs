@@ -17,7 +17,9 @@ use crate::pipeline::Intake;
 use crate::pool::Pool;
 use crate::store::{NewCredential, Store, StoreError};
 use crate::tokens::Tokens;
-use cairn_verifier::chain_verification::{Anchors, ChainVerifier, Verification};
+use cairn_verifier::chain_verification::{
+    Anchors, Bindings, ChainVerifier, RegistryPins, Verification,
+};
 use cairn_verifier::context::Contexts;
 use cairn_verifier::credential::{fmt_time, FieldError, IssuerProfile};
 use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
@@ -163,8 +165,18 @@ pub struct Node {
 
 use cairn_verifier::statuslist::Purpose;
 
-fn binding_key(chain: &str, account: Address) -> String {
-    format!("binding/{chain}/{}", account.to_checksum(None))
+/// Where the binding of `account` anchoring in `registry` on `chain` is
+/// kept. Bindings from before documents named their registry were kept
+/// under the key without it, and still serve the anchors made under them.
+fn binding_key(chain: &str, account: Address, registry: Option<Address>) -> String {
+    match registry {
+        Some(r) => format!(
+            "binding/{chain}/{}/{}",
+            account.to_checksum(None),
+            r.to_checksum(None)
+        ),
+        None => format!("binding/{chain}/{}", account.to_checksum(None)),
+    }
 }
 
 impl Node {
@@ -195,8 +207,12 @@ impl Node {
             ..Default::default()
         };
         let signer = Arc::new(Signer::new(key, profile, Contexts::standard()));
-        let verification =
-            Verification::new(Arc::new(Verifier::new(Contexts::standard())), Anchors::Skip);
+        let offline = Arc::new(Verifier::new(Contexts::standard()));
+        let bindings = Arc::new(Bindings::new(
+            offline.canonicalizer().clone(),
+            RegistryPins::default(),
+        ));
+        let verification = Verification::new(offline, bindings, Anchors::Skip);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Arc::new(Metrics::new());
         metrics.issued.inc_by(store.issued());
@@ -248,7 +264,7 @@ impl Node {
         let _ = self.chain_verifier.set(ChainVerifier::new(
             Arc::new(reader),
             self.settings.confirmations,
-            self.verification.offline().canonicalizer().clone(),
+            self.verification.bindings().clone(),
         ));
     }
 
@@ -527,10 +543,15 @@ impl Node {
         Ok(Some(signed))
     }
 
-    /// The binding document for anchors on `chain` from this issuer's
-    /// account, if one was made.
-    pub fn binding(&self, chain: &str, account: Address) -> Option<Arc<Value>> {
-        let key = binding_key(chain, account);
+    /// The binding document for anchors in `registry` on `chain` from this
+    /// issuer's account, if one was made (one from before bindings named
+    /// their registry, for anchors made under it).
+    pub fn binding(&self, chain: &str, account: Address, registry: Address) -> Option<Arc<Value>> {
+        self.binding_at(binding_key(chain, account, Some(registry)))
+            .or_else(|| self.binding_at(binding_key(chain, account, None)))
+    }
+
+    fn binding_at(&self, key: String) -> Option<Arc<Value>> {
         if let Some(b) = self.bindings.read().expect("bindings lock").get(&key) {
             return Some(b.clone());
         }
@@ -548,15 +569,23 @@ impl Node {
     /// registers the same one), then registers it, idempotently.
     pub async fn ensure_binding(&self, chain: &RpcChain) -> Result<(), NodeError> {
         let caip2 = format!("eip155:{}", chain.chain_id());
-        let key = binding_key(&caip2, chain.account());
-        let doc = match self.binding(&caip2, chain.account()) {
+        // Only a binding that names this registry: an older one (naming
+        // none) gives way to a new document.
+        let key = binding_key(&caip2, chain.account(), Some(chain.registry()));
+        let doc = match self.binding_at(key.clone()) {
             Some(doc) => (*doc).clone(),
             None => {
                 // A minute early: block times may run a little behind ours.
                 let from = chrono::Utc::now() - chrono::Duration::minutes(1);
                 let doc = self
                     .signer
-                    .sign_binding(chain.chain_id(), chain.account(), from, None)
+                    .sign_binding(
+                        chain.chain_id(),
+                        chain.account(),
+                        chain.registry(),
+                        from,
+                        None,
+                    )
                     .await?;
                 self.store
                     .put_meta(&key, &serde_json::to_vec(&doc).expect("JSON serializes"))?;
@@ -586,7 +615,7 @@ impl Node {
         let Some(anchor) = placement.record.anchor() else {
             return Ok(Some(credential));
         };
-        let Some(binding) = self.binding(&anchor.chain, self.account) else {
+        let Some(binding) = self.binding(&anchor.chain, self.account, anchor.registry) else {
             return Ok(Some(credential));
         };
         Ok(Some(with_anchor_proof(

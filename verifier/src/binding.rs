@@ -10,10 +10,20 @@
 //! the document. A later document with a later window moves the issuer to a
 //! new account without touching credentials anchored before.
 //!
-//! Only terms of the VC 2.0 context are used, so any VC verifier reads it.
+//! The subject also names the one registry the account anchors in
+//! (`anchorRegistry`, a CAIP-10 account id `eip155:<chainId>:<address>`), so
+//! a verifier learns from the issuer's signature which registry speaks for
+//! it: a look-alike contract, or a second copy of the registry in which the
+//! root was anchored again, can never make a credential valid. Bindings from
+//! before that term (they name no registry) stand only where a verifier
+//! pins the registry itself (`cairn verify --registry`).
+//!
+//! Terms of the VC 2.0 context are used, and `anchorRegistry`, defined by an
+//! inline context, so any VC verifier reads it with no context to fetch.
 
 use alloy::primitives::Address;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::credential::fmt_time;
@@ -46,6 +56,41 @@ pub enum BindingError {
     },
 }
 
+/// The IRI of `anchorRegistry`: the section of the proof format that
+/// defines it.
+pub const ANCHOR_REGISTRY_IRI: &str =
+    "https://github.com/cairn-vc/cairn/blob/main/docs/proof-format.md#anchorregistry";
+
+/// The binding document's subject, as written and read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingSubject {
+    /// The chain account, `did:pkh:eip155:<chainId>:<address>`.
+    pub id: String,
+    /// The registry the account anchors in, `eip155:<chainId>:<address>`
+    /// (absent from bindings made before it was defined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_registry: Option<String>,
+}
+
+/// The binding document's fields that carry meaning, as written and read
+/// (the signed JSON itself is what its proof covers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingDocument {
+    /// Always [`BINDING_NAME`].
+    pub name: String,
+    /// The issuer's DID (a string, not a profile object).
+    pub issuer: String,
+    /// When the binding starts to hold.
+    pub valid_from: String,
+    /// When it stops holding, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// The account and its registry.
+    pub credential_subject: BindingSubject,
+}
+
 /// What a verified binding document says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
@@ -59,6 +104,9 @@ pub struct Binding {
     pub valid_from: DateTime<Utc>,
     /// When it stops holding (`validUntil`, inclusive); `None`: open-ended.
     pub valid_until: Option<DateTime<Utc>>,
+    /// The registry the account anchors in, on `chain_id`; `None` for a
+    /// binding made before documents named it.
+    pub registry: Option<Address>,
     /// What the registry holds for this document.
     pub hash: Hash,
 }
@@ -72,10 +120,26 @@ impl Binding {
 
 /// The `did:pkh` of an EVM account (CAIP-10 `eip155:<chainId>:<address>`).
 pub fn account_did(chain_id: u64, account: Address) -> String {
-    format!("did:pkh:eip155:{chain_id}:{}", account.to_checksum(None))
+    format!("did:pkh:{}", caip10(chain_id, account))
 }
 
-/// Builds and signs a binding document.
+/// A CAIP-10 account id, `eip155:<chainId>:<EIP-55 address>`.
+pub fn caip10(chain_id: u64, account: Address) -> String {
+    format!("eip155:{chain_id}:{}", account.to_checksum(None))
+}
+
+/// Parses a CAIP-10 `eip155` account id (with `did:pkh:` before it or not).
+fn parse_caip10(s: &str) -> Option<(u64, Address)> {
+    let (chain, addr) = s
+        .strip_prefix("did:pkh:")
+        .unwrap_or(s)
+        .strip_prefix("eip155:")?
+        .split_once(':')?;
+    Some((chain.parse().ok()?, addr.parse().ok()?))
+}
+
+/// Builds and signs a binding document: `account` on `chain_id` anchors
+/// the issuer's credentials in `registry`.
 #[allow(clippy::too_many_arguments)]
 pub async fn sign_binding(
     canonicalizer: &Canonicalizer,
@@ -84,22 +148,29 @@ pub async fn sign_binding(
     verification_method: &str,
     chain_id: u64,
     account: Address,
+    registry: Address,
     valid_from: DateTime<Utc>,
     valid_until: Option<DateTime<Utc>>,
 ) -> Result<Value, BindingError> {
-    let mut doc = json!({
-        "@context": [crate::context::CREDENTIALS_V2],
-        "id": uuid::Uuid::new_v4().urn().to_string(),
-        "type": ["VerifiableCredential"],
-        "name": BINDING_NAME,
-        "description": "The issuer anchors its credentials from this chain account.",
-        "issuer": issuer_did,
-        "validFrom": fmt_time(valid_from),
-        "credentialSubject": {"id": account_did(chain_id, account)},
-    });
-    if let Some(until) = valid_until {
-        doc["validUntil"] = json!(fmt_time(until));
-    }
+    let fields = BindingDocument {
+        name: BINDING_NAME.to_owned(),
+        issuer: issuer_did.to_owned(),
+        valid_from: fmt_time(valid_from),
+        valid_until: valid_until.map(fmt_time),
+        credential_subject: BindingSubject {
+            id: account_did(chain_id, account),
+            anchor_registry: Some(caip10(chain_id, registry)),
+        },
+    };
+    let mut doc = serde_json::to_value(fields).expect("a binding serializes");
+    doc["@context"] = json!([
+        crate::context::CREDENTIALS_V2,
+        {"anchorRegistry": {"@id": ANCHOR_REGISTRY_IRI, "@type": "@id"}}
+    ]);
+    doc["id"] = json!(uuid::Uuid::new_v4().urn().to_string());
+    doc["type"] = json!(["VerifiableCredential"]);
+    doc["description"] =
+        json!("The issuer anchors its credentials from this chain account, in this registry.");
     Ok(canonicalizer
         .sign(doc, key, verification_method, &fmt_time(Utc::now()))
         .await?)
@@ -117,30 +188,35 @@ pub async fn verify_binding(
     if doc.get("name").and_then(Value::as_str) != Some(BINDING_NAME) {
         return Err(shape("not a Cairn binding document"));
     }
-    let issuer = doc
-        .get("issuer")
-        .and_then(Value::as_str)
-        .ok_or_else(|| shape("no issuer DID"))?;
-    let subject = doc["credentialSubject"]["id"]
-        .as_str()
-        .ok_or_else(|| shape("no credentialSubject.id"))?;
-    let (chain_id, account) = subject
-        .strip_prefix("did:pkh:eip155:")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(chain, addr)| Some((chain.parse().ok()?, addr.parse::<Address>().ok()?)))
+    let fields: BindingDocument = serde_json::from_value(doc.clone())
+        .map_err(|e| BindingError::Shape(format!("not a binding document: {e}")))?;
+    let issuer = fields.issuer.as_str();
+    let (chain_id, account) = fields
+        .credential_subject
+        .id
+        .starts_with("did:pkh:")
+        .then(|| parse_caip10(&fields.credential_subject.id))
+        .flatten()
         .ok_or_else(|| shape("credentialSubject.id is not a did:pkh:eip155 account"))?;
-    let time = |field: &str| -> Result<Option<DateTime<Utc>>, BindingError> {
-        doc.get(field)
-            .map(|v| {
-                v.as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                    .map(|t| t.with_timezone(&Utc))
-                    .ok_or_else(|| BindingError::Shape(format!("{field} is not a date-time")))
-            })
-            .transpose()
+    let registry = match &fields.credential_subject.anchor_registry {
+        None => None,
+        Some(r) => match parse_caip10(r) {
+            Some((chain, registry)) if chain == chain_id => Some(registry),
+            Some(_) => return Err(shape("anchorRegistry is on another chain than the account")),
+            None => return Err(shape("anchorRegistry is not an eip155 CAIP-10 account id")),
+        },
     };
-    let valid_from = time("validFrom")?.ok_or_else(|| shape("no validFrom"))?;
-    let valid_until = time("validUntil")?;
+    let time = |field: &str, v: &str| -> Result<DateTime<Utc>, BindingError> {
+        DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| BindingError::Shape(format!("{field} is not a date-time")))
+    };
+    let valid_from = time("validFrom", &fields.valid_from)?;
+    let valid_until = fields
+        .valid_until
+        .as_deref()
+        .map(|v| time("validUntil", v))
+        .transpose()?;
     let proof = doc.get("proof").ok_or_else(|| shape("no proof"))?;
     let signer = proof["verificationMethod"].as_str().unwrap_or_default();
     if signer.split('#').next() != Some(issuer) {
@@ -156,6 +232,7 @@ pub async fn verify_binding(
         account,
         valid_from,
         valid_until,
+        registry,
         hash: credential_digest(doc).map_err(|e| BindingError::Shape(e.to_string()))?,
     })
 }
@@ -180,6 +257,7 @@ mod tests {
         let other = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
         let sk = SigningKey::from_jwk(key.signing_jwk()).unwrap();
         let account = Address::repeat_byte(0x42);
+        let registry = Address::repeat_byte(0x17);
         let from = crate::credential::parse_time("2026-01-01", false).unwrap();
         let until = crate::credential::parse_time("2026-12-31", true).unwrap();
         let sign = |issuer: &str| {
@@ -190,6 +268,7 @@ mod tests {
                 &key.identity.verification_method,
                 1,
                 account,
+                registry,
                 from,
                 Some(until),
             ))
@@ -198,6 +277,15 @@ mod tests {
 
         let doc = sign(&key.identity.did);
         let b = block_on(verify_binding(&canon, &doc)).unwrap();
+        assert_eq!(b.registry, Some(registry));
+        assert_eq!(
+            doc["credentialSubject"]["anchorRegistry"],
+            format!("eip155:1:{}", registry.to_checksum(None))
+        );
+        assert_eq!(
+            doc["credentialSubject"]["id"],
+            format!("did:pkh:eip155:1:{}", account.to_checksum(None))
+        );
         assert_eq!((b.chain_id, b.account), (1, account));
         assert_eq!(b.issuer, key.identity.did);
         assert!(b.covers(crate::credential::parse_time("2026-06-01", false).unwrap()));

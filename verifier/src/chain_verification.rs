@@ -54,6 +54,7 @@ pub struct ChainVerifier {
 /// kept here.)
 pub struct Bindings {
     canonicalizer: Canonicalizer,
+    pins: RegistryPins,
     /// By signature, with the document compared in full: no canonical
     /// digest per credential on the verification hot path, and a document
     /// that borrows another's signature is a different entry.
@@ -65,9 +66,10 @@ type BindingCell = Arc<tokio::sync::OnceCell<Result<Binding, String>>>;
 impl Bindings {
     /// Bindings checked with `canonicalizer` (share the offline
     /// verifier's: binding documents name the same contexts).
-    pub fn new(canonicalizer: Canonicalizer) -> Self {
+    pub fn new(canonicalizer: Canonicalizer, pins: RegistryPins) -> Self {
         Self {
             canonicalizer,
+            pins,
             checked: Mutex::default(),
         }
     }
@@ -97,19 +99,77 @@ impl Bindings {
     }
 
     /// The binding an anchor proof carries, if it speaks for the
-    /// credential's `issuer` on the proof's chain.
-    async fn for_credential(&self, entry: &AnchorEntry, issuer: &str) -> Result<Binding, String> {
-        match self.check(&entry.binding).await? {
-            b if b.issuer != issuer => Err(format!(
+    /// credential's `issuer` on the proof's chain and names the proof's
+    /// registry (or, for a binding from before bindings named one, the
+    /// verifier pinned it: the warning says so).
+    async fn for_credential(
+        &self,
+        entry: &AnchorEntry,
+        issuer: &str,
+    ) -> Result<(Binding, Option<String>), String> {
+        let chain_id = entry.chain_id().unwrap_or_default();
+        if !self.pins.allows(chain_id, entry.registry) {
+            return Err(format!(
+                "the anchor proof names registry {} on {}, which is not one the verifier pinned (--registry)",
+                entry.registry, entry.chain
+            ));
+        }
+        let b = self.check(&entry.binding).await?;
+        if b.issuer != issuer {
+            return Err(format!(
                 "the binding is signed by {}, not by the credential's issuer {issuer}",
                 b.issuer
-            )),
-            b if Some(b.chain_id) != entry.chain_id() => Err(format!(
-                "the binding names chain {}, not {}",
-                b.chain_id, entry.chain
-            )),
-            b => Ok(b),
+            ));
         }
+        if b.chain_id != chain_id {
+            return Err(format!(
+                "the binding names chain eip155:{}, not {}",
+                b.chain_id, entry.chain
+            ));
+        }
+        match b.registry {
+            Some(r) if r == entry.registry => Ok((b, None)),
+            Some(r) => Err(format!(
+                "the binding names registry {r}, not the anchor proof's {}: no other registry speaks for the issuer",
+                entry.registry
+            )),
+            None if self.pins.pinned(chain_id, entry.registry) => {
+                let warning = format!(
+                    "the issuer's binding names no registry (it predates registry pinning); registry {} is accepted because the verifier pinned it",
+                    entry.registry
+                );
+                Ok((b, Some(warning)))
+            }
+            None => Err(format!(
+                "the binding names no registry (it predates registry pinning): pin the issuer's registry with --registry {} to accept it",
+                entry.registry
+            )),
+        }
+    }
+}
+
+/// Registries a verifier knows, out of band, to speak for the issuers it
+/// checks (`cairn verify --registry ADDR [--chain ID]`). Empty: any
+/// registry that the issuer's binding names.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryPins(Vec<(Option<u64>, Address)>);
+
+impl RegistryPins {
+    /// Pins `registry`, on chain `chain_id` or on any chain.
+    pub fn pin(&mut self, chain_id: Option<u64>, registry: Address) {
+        self.0.push((chain_id, registry));
+    }
+
+    /// Whether `registry` on `chain_id` is pinned.
+    pub fn pinned(&self, chain_id: u64, registry: Address) -> bool {
+        self.0
+            .iter()
+            .any(|(c, r)| *r == registry && c.is_none_or(|c| c == chain_id))
+    }
+
+    /// Whether `registry` may speak at all: it is pinned, or nothing is.
+    pub fn allows(&self, chain_id: u64, registry: Address) -> bool {
+        self.0.is_empty() || self.pinned(chain_id, registry)
     }
 }
 
@@ -303,15 +363,11 @@ impl ChainVerifier {
     /// Binding documents are canonicalized with `canonicalizer`: share the
     /// offline verifier's, so its processed contexts and templates serve
     /// both.
-    pub fn new(
-        reader: Arc<RegistryReader>,
-        confirmations: u64,
-        canonicalizer: Canonicalizer,
-    ) -> Self {
+    pub fn new(reader: Arc<RegistryReader>, confirmations: u64, bindings: Arc<Bindings>) -> Self {
         Self {
             reader,
             confirmations: confirmations.max(1),
-            bindings: Arc::new(Bindings::new(canonicalizer)),
+            bindings,
         }
     }
 
@@ -402,7 +458,7 @@ impl ChainVerifier {
         // The binding document itself (signature, issuer, chain), then what
         // the registry holds for it.
         let binding = match self.bindings.for_credential(&entry, &issuer).await {
-            Ok(b) => match self
+            Ok((b, warning)) => match self
                 .reader
                 .binding(entry.registry, B256::from(b.hash))
                 .await
@@ -421,7 +477,10 @@ impl ChainVerifier {
                         f.account, b.account
                     ),
                 )),
-                Ok(_) => Ok(b),
+                Ok(_) => {
+                    report.warnings.extend(warning);
+                    Ok(b)
+                }
                 Err(e) => Err(read_outcome(e)),
             },
             Err(m) => Err((Status::Fail, m)),
@@ -518,10 +577,13 @@ pub async fn check_bundle(
     };
     check_inclusion(doc, &entry, report);
     let issuer = report.issuer.clone().unwrap_or_default();
-    let binding = bindings
-        .for_credential(&entry, &issuer)
-        .await
-        .map_err(|m| (Status::Fail, m));
+    let binding = match bindings.for_credential(&entry, &issuer).await {
+        Ok((b, warning)) => {
+            report.warnings.extend(warning);
+            Ok(b)
+        }
+        Err(m) => Err((Status::Fail, m)),
+    };
     let facts = crate::bundle::verify(bundle, trusted, entry.registry, B256::from(entry.root));
     let block = facts.as_ref().map_or(0, |f| f.block_number);
     let anchor = facts
@@ -572,9 +634,10 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// A setup sharing `offline`'s canonicalizer with the binding checks.
-    pub fn new(offline: Arc<Verifier>, anchors: Anchors) -> Self {
-        let bindings = Arc::new(Bindings::new(offline.canonicalizer().clone()));
+    /// A setup checking binding documents with `bindings` (make them
+    /// with `offline`'s canonicalizer, and share them with the
+    /// [`ChainVerifier`]).
+    pub fn new(offline: Arc<Verifier>, bindings: Arc<Bindings>, anchors: Anchors) -> Self {
         Self {
             offline,
             bindings,
@@ -590,6 +653,11 @@ impl Verification {
             bindings: self.bindings.clone(),
             anchors,
         }
+    }
+
+    /// The binding documents' checks (and the registry pins).
+    pub fn bindings(&self) -> &Arc<Bindings> {
+        &self.bindings
     }
 
     /// The offline verifier.
