@@ -84,6 +84,19 @@ fn root_of(n: usize, seed: u8) -> Hash {
     r
 }
 
+/// What the registry holds for the root `record` anchored.
+async fn anchor_on_chain(
+    chain: &RpcChain,
+    record: &cairn::anchor::AnchorRecord,
+) -> CairnRegistry::anchorsReturn {
+    call(
+        chain.provider(),
+        record.registry,
+        CairnRegistry::anchorsCall { root: record.root },
+    )
+    .await
+    .unwrap()
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_credentials_in_one_transaction() {
     let anvil = Anvil::start(&[]);
@@ -181,13 +194,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     );
 
     // Every credential's proof leads to the root the contract holds.
-    let on_chain = call(
-        chain.provider(),
-        record.registry,
-        CairnRegistry::anchorsCall { root: record.root },
-    )
-    .await
-    .unwrap();
+    let on_chain = anchor_on_chain(&chain, &record).await;
     assert_eq!(on_chain.issuer, chain.account());
     assert_eq!(on_chain.leafCount, U256::from(1000));
     assert_eq!(on_chain.blockNumber, record.block_number);
@@ -234,14 +241,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     .unwrap();
     assert_eq!(on_chain.account, chain.account());
     let anchor_time = chrono::DateTime::from_timestamp(
-        call(
-            chain.provider(),
-            record.registry,
-            CairnRegistry::anchorsCall { root: record.root },
-        )
-        .await
-        .unwrap()
-        .timestamp as i64,
+        anchor_on_chain(&chain, &record).await.timestamp as i64,
         0,
     )
     .unwrap();
@@ -339,13 +339,7 @@ async fn a_reorged_anchor_is_sent_again() {
     let reverted: bool = rpc(&chain, "evm_revert", serde_json::json!([snapshot])).await;
     assert!(reverted);
     let _: serde_json::Value = rpc(&chain, "anvil_mine", serde_json::json!(["0x3"])).await;
-    let on_chain = call(
-        chain.provider(),
-        first.registry,
-        CairnRegistry::anchorsCall { root: first.root },
-    )
-    .await
-    .unwrap();
+    let on_chain = anchor_on_chain(&chain, &first).await;
     assert_eq!(
         on_chain.issuer,
         Address::ZERO,
@@ -359,14 +353,10 @@ async fn a_reorged_anchor_is_sent_again() {
         again.record.block_hash, first.block_hash,
         "the proofs' anchor changes"
     );
-    let on_chain = call(
-        chain.provider(),
-        first.registry,
-        CairnRegistry::anchorsCall { root: first.root },
-    )
-    .await
-    .unwrap();
-    assert_eq!(on_chain.issuer, chain.account());
+    assert_eq!(
+        anchor_on_chain(&chain, &first).await.issuer,
+        chain.account()
+    );
     // A standing anchor needs nothing.
     assert!(chain.recheck(&again.record).await.unwrap().is_none());
 }

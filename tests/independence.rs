@@ -36,6 +36,43 @@ fn verify(files: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
     (r.code, report["credentials"].as_array().unwrap().clone())
 }
 
+/// The issuer's node on anvil: its key, its registry, one confirmation,
+/// batches sealed after a second.
+fn start_node(anvil: &Anvil, data: &Path, key: &Path, registry: &str) -> NodeProcess {
+    NodeProcess::start(
+        data,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            registry,
+            "--confirmations",
+            "1",
+            "--batch-max-age",
+            "1",
+        ],
+        &[],
+    )
+}
+
+/// `key`'s chain account on anvil, sending to `registry`.
+async fn connect(anvil: &Anvil, key: &IssuerKey, registry: &str) -> RpcChain {
+    RpcChain::connect(
+        &anvil.url,
+        key.account_key(),
+        registry.parse().unwrap(),
+        ChainConfig {
+            confirmations: 1,
+            poll_interval: Duration::from_millis(20),
+            ..ChainConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
     node.poll(Duration::from_secs(60), || {
         let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
@@ -52,22 +89,7 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
     let dir = tempfile::tempdir().unwrap();
     let (key, registry, account) = deploy(&anvil, dir.path());
     let data = dir.path().join("node");
-    let node = NodeProcess::start(
-        &data,
-        &[
-            "--key",
-            key.to_str().unwrap(),
-            "--rpc-url",
-            &anvil.url,
-            "--contract",
-            &registry,
-            "--confirmations",
-            "1",
-            "--batch-max-age",
-            "1",
-        ],
-        &[],
-    );
+    let node = start_node(&anvil, &data, &key, &registry);
     let token = node_token(&data);
     // Five credentials, the last dated long before its issuance.
     let mut body = String::new();
@@ -248,18 +270,7 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         anvil.fund(&attacker.identity.address);
         let batch = Batch::build(&[credential_digest(&signed).unwrap()]).unwrap();
         let record = rt.block_on(async {
-            let chain = RpcChain::connect(
-                &anvil.url,
-                attacker.account_key(),
-                registry.parse().unwrap(),
-                ChainConfig {
-                    confirmations: 1,
-                    poll_interval: Duration::from_millis(20),
-                    ..ChainConfig::default()
-                },
-            )
-            .await
-            .unwrap();
+            let chain = connect(&anvil, &attacker, &registry).await;
             chain.anchor(batch.root(), 1).await.unwrap().record
         });
         with_anchor_proof(
@@ -418,22 +429,7 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
     let dir = tempfile::tempdir().unwrap();
     let (key, registry, _account) = deploy(&anvil, dir.path());
     let data = dir.path().join("node");
-    let node = NodeProcess::start(
-        &data,
-        &[
-            "--key",
-            key.to_str().unwrap(),
-            "--rpc-url",
-            &anvil.url,
-            "--contract",
-            &registry,
-            "--confirmations",
-            "1",
-            "--batch-max-age",
-            "1",
-        ],
-        &[],
-    );
+    let node = start_node(&anvil, &data, &key, &registry);
     let token = node_token(&data);
     let issued: Value = reqwest::blocking::Client::new()
         .post(format!("{}/credentials/issue", node.url))
@@ -479,18 +475,7 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
         .unwrap();
     let canonicalizer = Canonicalizer::new(Contexts::standard());
     let (record, bundle) = rt.block_on(async {
-        let chain = RpcChain::connect(
-            &anvil.url,
-            issuer.account_key(),
-            copy.parse().unwrap(),
-            ChainConfig {
-                confirmations: 1,
-                poll_interval: Duration::from_millis(20),
-                ..ChainConfig::default()
-            },
-        )
-        .await
-        .unwrap();
+        let chain = connect(&anvil, &issuer, &copy).await;
         let bound = cairn_verifier::binding::verify_binding(&canonicalizer, &entry["binding"])
             .await
             .unwrap();
