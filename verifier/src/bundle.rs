@@ -19,7 +19,8 @@ use alloy::sol_types::SolEvent;
 use alloy::trie::Nibbles;
 #[cfg(feature = "chain")]
 use alloy::trie::{proof::ProofRetainer, root::adjust_index_for_rlp, HashBuilder};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::registry::CairnRegistry;
 
@@ -126,31 +127,75 @@ pub async fn build(provider: &DynProvider, tx: B256) -> Result<Value, BundleErro
             header.receipts_root
         )));
     }
-    let proof: Vec<String> = builder
+    let proof: Vec<Vec<u8>> = builder
         .take_proof_nodes()
         .into_nodes_sorted()
         .into_iter()
-        .map(|(_, node)| hex::encode(node))
+        .map(|(_, node)| node.to_vec())
         .collect();
     let mut header_rlp = Vec::new();
     header.encode(&mut header_rlp);
-    Ok(json!({
-        "type": BUNDLE_TYPE,
-        "blockHash": block_hash,
-        "header": hex::encode(header_rlp),
-        "transactionIndex": index,
-        "receipt": hex::encode(&encoded[index]),
-        "receiptProof": proof,
-    }))
+    let bundle = ProofBundle {
+        kind: BUNDLE_TYPE.to_owned(),
+        block_hash,
+        header: header_rlp,
+        transaction_index: index as u64,
+        receipt: encoded.swap_remove(index),
+        receipt_proof: proof,
+    };
+    Ok(serde_json::to_value(bundle).expect("a bundle serializes"))
 }
 
-fn bytes_of(v: &Value, field: &str) -> Result<Vec<u8>, BundleError> {
-    let s = v
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| BundleError::Malformed(format!("no `{field}`")))?;
-    hex::decode(s.strip_prefix("0x").unwrap_or(s))
-        .map_err(|e| BundleError::Malformed(format!("`{field}`: {e}")))
+/// A proof bundle, as written and read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofBundle {
+    /// Always [`BUNDLE_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The block that holds the anchor (`keccak256(header)`).
+    pub block_hash: B256,
+    /// The RLP of the block header.
+    #[serde(with = "hex_bytes")]
+    pub header: Vec<u8>,
+    /// The anchor transaction's place in the block.
+    pub transaction_index: u64,
+    /// Its EIP-2718 encoded receipt.
+    #[serde(with = "hex_bytes")]
+    pub receipt: Vec<u8>,
+    /// The receipts trie's nodes from the root to the receipt.
+    #[serde(with = "hex_list")]
+    pub receipt_proof: Vec<Vec<u8>>,
+}
+
+/// Bytes as hex with no `0x`; a `0x` is tolerated on reading.
+mod hex_bytes {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(D::Error::custom)
+    }
+}
+
+/// A list of [`hex_bytes`].
+mod hex_list {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(hex::encode))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(D::Error::custom))
+            .collect()
+    }
 }
 
 /// Checks a bundle against a trusted block hash: the root `root` was
@@ -162,30 +207,18 @@ pub fn verify(
     registry: Address,
     root: B256,
 ) -> Result<BundleFacts, BundleError> {
-    let header_rlp = bytes_of(bundle, "header")?;
-    let got = keccak256(&header_rlp);
+    let bundle =
+        ProofBundle::deserialize(bundle).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let header_rlp = &bundle.header;
+    let got = keccak256(header_rlp);
     if got != trusted {
         return Err(BundleError::Untrusted { got, trusted });
     }
     let header = Header::decode(&mut &header_rlp[..])
         .map_err(|e| BundleError::Malformed(format!("header: {e}")))?;
-    let receipt_bytes = bytes_of(bundle, "receipt")?;
-    let index = bundle
-        .get("transactionIndex")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| BundleError::Malformed("no `transactionIndex`".into()))?;
-    let proof: Vec<Bytes> = bundle
-        .get("receiptProof")
-        .and_then(Value::as_array)
-        .ok_or_else(|| BundleError::Malformed("no `receiptProof`".into()))?
-        .iter()
-        .map(|n| {
-            n.as_str()
-                .and_then(|s| hex::decode(s).ok())
-                .map(Bytes::from)
-                .ok_or_else(|| BundleError::Malformed("a proof node is not hex".into()))
-        })
-        .collect::<Result<_, _>>()?;
+    let receipt_bytes = bundle.receipt;
+    let index = bundle.transaction_index;
+    let proof: Vec<Bytes> = bundle.receipt_proof.into_iter().map(Bytes::from).collect();
     alloy::trie::proof::verify_proof(
         header.receipts_root,
         key(index as usize),
