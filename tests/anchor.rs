@@ -194,7 +194,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     );
 
     // Every credential's proof leads to the root the contract holds.
-    let on_chain = anchor_on_chain(&chain, &record).await;
+    let on_chain = anchor_on_chain(chain, &record).await;
     assert_eq!(on_chain.issuer, chain.account());
     assert_eq!(on_chain.leafCount, U256::from(1000));
     assert_eq!(on_chain.blockNumber, record.block_number);
@@ -240,11 +240,9 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
     .await
     .unwrap();
     assert_eq!(on_chain.account, chain.account());
-    let anchor_time = chrono::DateTime::from_timestamp(
-        anchor_on_chain(&chain, &record).await.timestamp as i64,
-        0,
-    )
-    .unwrap();
+    let anchor_time =
+        chrono::DateTime::from_timestamp(anchor_on_chain(chain, &record).await.timestamp as i64, 0)
+            .unwrap();
     assert!(bound.covers(anchor_time));
     // A binding edited to name another account no longer verifies.
     let mut forged_binding = binding.clone();

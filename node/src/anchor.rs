@@ -290,7 +290,11 @@ impl RpcChain {
                 _ => self.landed(&work).await?,
             };
             if let Some(Landed::Recorded) = landed {
-                // Recorded, but its log not found yet: wait for it.
+                // Recorded, but its log not found yet: wait for it, as long
+                // as anything else.
+                if started.elapsed() > self.config.give_up_after {
+                    return Err(AnchorError::Timeout(self.config.give_up_after));
+                }
                 tokio::time::sleep(self.config.poll_interval).await;
                 continue;
             }

@@ -108,9 +108,14 @@ struct SlotLease<'a> {
 }
 
 impl SlotLease<'_> {
-    /// The credential holding the slot is stored.
-    fn used(self) {
+    /// The credential holding the slot goes to the store: from here on it
+    /// may be stored even if the request is dropped, so the slot is no
+    /// longer given back on drop; the caller gives it back if the write
+    /// fails.
+    fn hand_over(self) -> u64 {
+        let slot = self.slot;
         std::mem::forget(self);
+        slot
     }
 }
 
@@ -411,13 +416,18 @@ impl Node {
         })?;
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();
+        let slot = slot.hand_over();
         match intake.submit(new).await {
-            Ok(_) => {
-                slot.used();
-                Ok(Issued::New(signed, json))
+            Ok(_) => Ok(Issued::New(signed, json)),
+            Err(e) => {
+                // Not stored (a duplicate id, a failed write): the slot is
+                // free again.
+                self.store.return_status_slot(slot);
+                match e {
+                    StoreError::Duplicate(_) => replay(self),
+                    e => Err(e.into()),
+                }
             }
-            Err(StoreError::Duplicate(_)) => replay(self),
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -576,7 +586,22 @@ impl Node {
             Some(doc) => (*doc).clone(),
             None => {
                 // A minute early: block times may run a little behind ours.
-                let from = chrono::Utc::now() - chrono::Duration::minutes(1);
+                // A binding from before documents named their registry
+                // covers anchors from its own start: the new one keeps that
+                // start, so the anchors made under it still verify.
+                let legacy = self
+                    .binding_at(binding_key(&caip2, chain.account(), None))
+                    .and_then(|doc| {
+                        serde_json::from_value::<cairn_verifier::binding::BindingDocument>(
+                            (*doc).clone(),
+                        )
+                        .ok()
+                    })
+                    .and_then(|b| {
+                        cairn_verifier::credential::parse_time(&b.valid_from, false).ok()
+                    });
+                let from =
+                    legacy.unwrap_or_else(|| chrono::Utc::now() - chrono::Duration::minutes(1));
                 let doc = self
                     .signer
                     .sign_binding(

@@ -115,11 +115,21 @@ impl Pool {
         Fut: Future<Output = T>,
         T: Send + 'static,
     {
-        let _permit = tokio::time::timeout(self.deadline, self.shared_lane.acquire())
+        let permit = tokio::time::timeout(self.deadline, self.shared_lane.clone().acquire_owned())
             .await
             .map_err(|_| PoolError::Deadline(self.deadline))?
             .map_err(|_| PoolError::Stopped)?;
-        self.run(make).await
+        // The permit goes with the job: a caller that gives up does not free
+        // the lane while its job still runs on a worker.
+        self.run(move || {
+            let fut = make();
+            async move {
+                let out = fut.await;
+                drop(permit);
+                out
+            }
+        })
+        .await
     }
 }
 

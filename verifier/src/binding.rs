@@ -61,6 +61,14 @@ pub enum BindingError {
 pub const ANCHOR_REGISTRY_IRI: &str =
     "https://github.com/cairn-vc/cairn/blob/main/docs/proof-format.md#anchorregistry";
 
+/// The `@context` of a binding document: VC 2.0 and `anchorRegistry`.
+pub fn binding_context() -> Value {
+    json!([
+        crate::context::CREDENTIALS_V2,
+        {"anchorRegistry": {"@id": ANCHOR_REGISTRY_IRI, "@type": "@id"}}
+    ])
+}
+
 /// The binding document's subject, as written and read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,10 +171,7 @@ pub async fn sign_binding(
         },
     };
     let mut doc = serde_json::to_value(fields).expect("a binding serializes");
-    doc["@context"] = json!([
-        crate::context::CREDENTIALS_V2,
-        {"anchorRegistry": {"@id": ANCHOR_REGISTRY_IRI, "@type": "@id"}}
-    ]);
+    doc["@context"] = binding_context();
     doc["id"] = json!(uuid::Uuid::new_v4().urn().to_string());
     doc["type"] = json!(["VerifiableCredential"]);
     doc["description"] =
@@ -187,6 +192,15 @@ pub async fn verify_binding(
     let shape = |m: &str| BindingError::Shape(m.to_owned());
     if doc.get("name").and_then(Value::as_str) != Some(BINDING_NAME) {
         return Err(shape("not a Cairn binding document"));
+    }
+    // The context exactly as written: the fields are read from the JSON,
+    // the signature covers what the context makes of it, and no other
+    // context may make the two differ.
+    let context = doc.get("@context");
+    if context != Some(&binding_context())
+        && context != Some(&json!([crate::context::CREDENTIALS_V2]))
+    {
+        return Err(shape("the @context is not a binding document's"));
     }
     let fields: BindingDocument = serde_json::from_value(doc.clone())
         .map_err(|e| BindingError::Shape(format!("not a binding document: {e}")))?;
