@@ -108,6 +108,12 @@ impl IntoResponse for Problem {
                 HeaderValue::from_static("Bearer realm=\"cairn\""),
             );
         }
+        // An outage (a full disk, busy workers) passes: say when to retry.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         response
     }
 }
@@ -997,14 +1003,25 @@ async fn health(State(node): State<Shared>) -> Response {
         json!({"chain": c.chain, "registry": c.registry.to_checksum(None),
                "account": c.account.to_checksum(None), "dev": c.dev, "head": node.head()})
     });
-    axum::Json(json!({
-        "status": "ok",
-        "issuer": node.signer.profile().id,
-        "chain": chain,
-        "issued": node.store.issued(),
-        "queued": node.store.queued(),
-    }))
-    .into_response()
+    // A store that cannot write makes the node unready (503) for load
+    // balancers, and says why.
+    let store_error = node.store.write_error();
+    let status = match store_error {
+        Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+        None => StatusCode::OK,
+    };
+    (
+        status,
+        axum::Json(json!({
+            "status": if store_error.is_some() { "degraded" } else { "ok" },
+            "store": store_error.map_or(json!("ok"), |e| json!({"cannotWrite": e})),
+            "issuer": node.signer.profile().id,
+            "chain": chain,
+            "issued": node.store.issued(),
+            "queued": node.store.queued(),
+        })),
+    )
+        .into_response()
 }
 
 /// `GET /metrics` (Prometheus text format).

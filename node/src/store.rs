@@ -213,6 +213,8 @@ pub struct Store {
     /// Batch records by number, as last written: every proof request reads
     /// one, and a batch changes at most twice (sealed, anchored).
     batch_cache: std::sync::RwLock<HashMap<u64, BatchRecord>>,
+    /// Why the last write of credentials failed, until one succeeds.
+    write_error: Mutex<Option<String>>,
 }
 
 /// Batch records kept in memory (about 300 bytes each).
@@ -296,6 +298,7 @@ impl Store {
             low_water: AtomicU64::new(0),
             slots: Mutex::new((0, 0, Vec::new())),
             batch_cache: std::sync::RwLock::new(HashMap::new()),
+            write_error: Mutex::new(None),
         };
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
         *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
@@ -382,12 +385,15 @@ impl Store {
         batch.put_cf(self.cf(META), NEXT_SEQ, be(seq));
         batch.put_cf(self.cf(META), ISSUED, be(issued));
         if let Err(e) = self.db.write_opt(batch, &synced()) {
-            let msg = e.to_string();
+            // A full or failing disk: an outage the caller reports as one,
+            // not a damaged record.
+            *self.write_error.lock().expect("write error lock") = Some(e.to_string());
             return results
                 .into_iter()
-                .map(|r| r.and(Err(corrupt(format!("write failed: {msg}")))))
+                .map(|r| r.and(Err(StoreError::Db(e.clone()))))
                 .collect();
         }
+        *self.write_error.lock().expect("write error lock") = None;
         self.queued.fetch_add(added, Ordering::Relaxed);
         self.issued.store(issued, Ordering::Relaxed);
         results
@@ -650,6 +656,12 @@ impl Store {
         let slot = slots.0;
         slots.0 += 1;
         Ok(slot)
+    }
+
+    /// Why the last write of credentials failed, while no later one has
+    /// succeeded.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().expect("write error lock").clone()
     }
 
     /// Gives back a slot that no stored credential uses (its issuance
