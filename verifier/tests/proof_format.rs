@@ -86,3 +86,58 @@ fn the_binding_digest_covers_its_own_proof() {
     assert_eq!(digest, b["digest"].as_str().unwrap());
     assert_ne!(digest, b["digestWithoutProof"].as_str().unwrap());
 }
+
+#[test]
+fn the_registry_calls_and_an_answer_are_the_abis() {
+    use alloy::primitives::{Address, B256};
+    use alloy::sol_types::SolCall;
+    use cairn_verifier::registry::CairnRegistry;
+    let v = vectors();
+    let c = &v["calls"];
+    let root = B256::from(hash(&v["tree"]["root"]));
+    let binding = B256::from(credential_digest(&v["binding"]["document"]).unwrap());
+    let data = |call: Vec<u8>| format!("0x{}", hex::encode(call));
+    assert_eq!(
+        data(CairnRegistry::anchorsCall { root }.abi_encode()),
+        c["anchors"]["data"].as_str().unwrap()
+    );
+    assert_eq!(
+        data(
+            CairnRegistry::bindingsCall {
+                bindingHash: binding
+            }
+            .abi_encode()
+        ),
+        c["bindings"]["data"].as_str().unwrap()
+    );
+    assert_eq!(
+        data(
+            CairnRegistry::statusWordsCall {
+                root,
+                fromWord: U256::ZERO,
+                count: U256::from(1)
+            }
+            .abi_encode()
+        ),
+        c["statusWords"]["data"].as_str().unwrap()
+    );
+    let answer = hex::decode(
+        c["anchors"]["answer"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    let decoded = CairnRegistry::anchorsCall::abi_decode_returns(&answer).unwrap();
+    let want = &c["anchors"]["decoded"];
+    assert_eq!(
+        decoded.issuer,
+        want["issuer"].as_str().unwrap().parse::<Address>().unwrap()
+    );
+    assert_eq!(decoded.blockNumber, want["blockNumber"].as_u64().unwrap());
+    assert_eq!(decoded.timestamp, want["timestamp"].as_u64().unwrap());
+    assert_eq!(
+        decoded.leafCount,
+        U256::from(want["leafCount"].as_u64().unwrap())
+    );
+}

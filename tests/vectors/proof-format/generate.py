@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes proof-format.json: vectors for docs/proof-format.md, computed
 independently of the Rust code from the document alone. Run it from
-anywhere; it needs only Python 3.
+anywhere with Python 3, after `npm ci` in the repository root: the registry
+calls are encoded by foundry's `cast` from node_modules (Keccak is not in
+Python's standard library).
 
 JCS (RFC 8785) is Python's sorted, compact JSON here: the vectors hold only
 ASCII strings and small integers, where the two agree.
@@ -9,6 +11,14 @@ ASCII strings and small integers, where the two agree.
 import hashlib
 import json
 import os
+import subprocess
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+CAST = os.path.join(ROOT, "node_modules", "@foundry-rs", "cast-linux-amd64", "bin", "cast")
+
+
+def cast(*args):
+    return subprocess.run([CAST, *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def sha256(data):
@@ -96,7 +106,29 @@ binding = {
     "proof": issuer_proof,
 }
 
+# The registry calls of a verification, as `eth_call` data, and an answer
+# decoded: anchors(root) -> (issuer, blockNumber, timestamp, leafCount).
+calls = {
+    "anchors": {
+        "signature": "anchors(bytes32)",
+        "data": cast("calldata", "anchors(bytes32)", "0x" + root.hex()),
+        "answer": cast("abi-encode", "f(address,uint64,uint64,uint256)",
+                       "0x00000000000000000000000000000000000000aa", "7", "1767225600", "3"),
+        "decoded": {"issuer": "0x00000000000000000000000000000000000000AA", "blockNumber": 7,
+                    "timestamp": 1767225600, "leafCount": 3},
+    },
+    "bindings": {
+        "signature": "bindings(bytes32)",
+        "data": cast("calldata", "bindings(bytes32)", "0x" + digest(binding).hex()),
+    },
+    "statusWords": {
+        "signature": "statusWords(bytes32,uint256,uint256)",
+        "data": cast("calldata", "statusWords(bytes32,uint256,uint256)", "0x" + root.hex(), "0", "1"),
+    },
+}
+
 out = {
+    "calls": calls,
     "description": "Vectors for docs/proof-format.md, from generate.py beside this file",
     "digest": {"forms": forms, "digest": digests["as issued"]},
     "tree": {
