@@ -305,6 +305,83 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         .unwrap()
         .contains("does not name"));
 
+    // A second implementation of the anchor side, written from
+    // docs/proof-format.md alone (tests/independent/verify_anchor.py),
+    // agrees with `cairn verify` on every file: valid, revoked, suspended,
+    // backdated, each forgery, and entries whose block, transaction or
+    // registry were altered.
+    let mut doctored = Vec::new();
+    for (name, field, value) in [
+        (
+            "block-hash",
+            "blockHash",
+            json!(format!("0x{}", "11".repeat(32))),
+        ),
+        (
+            "block-number",
+            "blockNumber",
+            json!(anchor_entry["blockNumber"].as_u64().unwrap() + 1),
+        ),
+        (
+            "transaction",
+            "transaction",
+            json!(format!("0x{}", "22".repeat(32))),
+        ),
+        (
+            "registry",
+            "registry",
+            json!("0x00000000000000000000000000000000000000aa"),
+        ),
+        (
+            "leaf-count",
+            "leafCount",
+            json!(anchor_entry["leafCount"].as_u64().unwrap() + 1),
+        ),
+    ] {
+        let mut d = good.clone();
+        d["proof"][1][field] = value;
+        doctored.push(write(dir.path(), &format!("doctored-{name}"), &d));
+    }
+    let all: Vec<&Path> = files
+        .iter()
+        .chain(&forged)
+        .chain(&doctored)
+        .map(PathBuf::as_path)
+        .collect();
+    let (_, reports) = verify(&all, &["--rpc-url", &anvil.url]);
+    let second = std::process::Command::new("python3")
+        .arg(cairn_tests::repo_root().join("tests/independent/verify_anchor.py"))
+        .args(["--rpc-url", &anvil.url])
+        .args(&all)
+        .output()
+        .expect("python3 runs");
+    assert!(second.status.success(), "{second:?}");
+    let second: Vec<Value> = String::from_utf8(second.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(second.len(), all.len());
+    for ((path, ours), theirs) in all.iter().zip(&reports).zip(&second) {
+        let anchor_side: Vec<&str> = ["inclusion", "binding", "anchor", "revocation"]
+            .iter()
+            .map(|name| check_status(ours, name))
+            .collect();
+        let verdict = if anchor_side.contains(&"fail") {
+            "invalid"
+        } else if anchor_side.contains(&"could-not-check") {
+            "unknown"
+        } else {
+            "valid"
+        };
+        assert_eq!(
+            verdict,
+            theirs["verdict"],
+            "{}: cairn {ours:#}, the second verifier {theirs}",
+            path.display()
+        );
+    }
+
     // Offline: the bundle against the block hash the verifier trusts (here
     // read from anvil, as from any chain node or explorer it trusts).
     let block = good["proof"][1]["blockNumber"].as_u64().unwrap();
@@ -547,6 +624,22 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
         .json()
         .unwrap();
     assert_eq!(api["verdict"], "invalid", "{api:#}");
+    assert!(names_registry(&api), "{api:#}");
+    // Any other address is refused the same way, before it is read: a
+    // look-alike contract answering with the real records never gets asked.
+    let mut look_alike = forged.clone();
+    look_alike["proof"][1]["registry"] = json!("0x00000000000000000000000000000000000000aa");
+    let look_alike_file = write(dir.path(), "look-alike", &look_alike);
+    let (code, reports) = verify(&[&look_alike_file], &["--rpc-url", &anvil.url]);
+    assert_eq!(code, 1);
+    assert!(names_registry(&reports[0]), "{:#}", reports[0]);
+    let api: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/credentials/verify", node.url))
+        .json(&json!({"verifiableCredential": look_alike}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(names_registry(&api), "{api:#}");
     // Offline, from a genuine bundle of the copy's anchor.
     let bundle_file = write(
