@@ -727,18 +727,15 @@ fn check_complexity(
             }
         }
     }
-    let related =
-        |x: &ssi::json_ld::rdf_types::BlankId| related_of.get(x).cloned().unwrap_or_default();
     // Few blank nodes, none related twice the same way: no order to try
     // can exceed the bound (most credentials stop here, unhashed).
-    if state.blank_node_to_quads.len() <= MAX_ALIKE_BLANK_NODES
-        && state.blank_node_to_quads.keys().all(|x| {
-            let mut r = related(x);
-            let n = r.len();
-            r.sort_unstable();
-            r.dedup();
-            r.len() == n
-        })
+    for list in related_of.values_mut() {
+        list.sort_unstable();
+    }
+    if related_of.len() <= MAX_ALIKE_BLANK_NODES
+        && related_of
+            .values()
+            .all(|list| list.windows(2).all(|w| w[0] != w[1]))
     {
         return Ok(());
     }
@@ -766,7 +763,7 @@ fn check_complexity(
     // Each alike node's orders to try: the related nodes of one kind.
     for (_, x) in blanks.iter().enumerate().filter(|(i, _)| alike[*i]) {
         let mut groups: std::collections::HashMap<(char, &str, &str), usize> = Default::default();
-        for (position, predicate, c) in related(x) {
+        for &(position, predicate, c) in related_of.get(x).into_iter().flatten() {
             let class = match index.get(c) {
                 Some(&j) if alike[j] => hashes[j].as_str(),
                 _ => c.as_str(),

@@ -137,8 +137,7 @@ impl AnchorEntry {
         if entries.next().is_some() {
             return Err("more than one anchor proof".into());
         }
-        let entry: Self =
-            serde_json::from_value(e.clone()).map_err(|e| format!("the anchor proof: {e}"))?;
+        let entry = Self::deserialize(e).map_err(|e| format!("the anchor proof: {e}"))?;
         if entry.chain_id().is_none() {
             return Err("the anchor proof's `chain` is not eip155:<id>".into());
         }
