@@ -152,19 +152,8 @@ fn hostile_input_is_refused_cheaply_and_named() {
     body.extend_from_slice(b"{\"credential\": \"\xff\xfe\"}\n");
     body.extend_from_slice(good("did:example:b1").as_bytes());
     body.push(b'\n');
-    let out = client
-        .post(format!("{}/credentials/issue/bulk", node.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = node.bulk(&token, None, body);
+    let out = format!("{lines:?}");
     let statuses: Vec<_> = lines[..4].iter().map(|l| l["status"].clone()).collect();
     assert_eq!(
         statuses,

@@ -100,18 +100,7 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         }
         body += &(json!({ "credential": c }).to_string() + "\n");
     }
-    let lines: Vec<Value> = reqwest::blocking::Client::new()
-        .post(format!("{}/credentials/issue/bulk", node.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = node.bulk(&token, None, body);
     let ids: Vec<String> = lines[..5]
         .iter()
         .map(|l| l["id"].as_str().unwrap().to_owned())
@@ -508,14 +497,7 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
     let data = dir.path().join("node");
     let node = start_node(&anvil, &data, &key, &registry);
     let token = node_token(&data);
-    let issued: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/credentials/issue", node.url))
-        .bearer_auth(&token)
-        .json(&json!({"credential": unsigned_credential("did:example:struck-off")}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, issued) = node.issue(&token, &unsigned_credential("did:example:struck-off"));
     let id = issued["verifiableCredential"]["id"]
         .as_str()
         .unwrap()

@@ -22,34 +22,7 @@ fn http() -> Client {
 }
 
 fn issue_one(node: &NodeProcess, token: &str, subject: &str) -> (u16, Value) {
-    let r = http()
-        .post(format!("{}/credentials/issue", node.url))
-        .bearer_auth(token)
-        .json(&json!({"credential": unsigned_credential(subject)}))
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap())
-}
-
-/// Posts NDJSON to the bulk endpoint; returns the result lines (the summary
-/// last).
-fn bulk(node: &NodeProcess, token: &str, key: Option<&str>, body: String) -> Vec<Value> {
-    let mut req = http()
-        .post(format!("{}/credentials/issue/bulk", node.url))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body);
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    let r = req.send().unwrap();
-    assert_eq!(r.status(), 200);
-    r.text()
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    node.issue(token, &unsigned_credential(subject))
 }
 
 fn ndjson(subjects: impl Iterator<Item = String>) -> String {
@@ -156,7 +129,7 @@ fn the_node_issues_batches_and_anchors_on_its_dev_chain() {
 
     // Forty more in one bulk call, under an idempotency key.
     let body = ndjson((0..40).map(|i| format!("did:example:bulk{i}")));
-    let lines = bulk(&node, &token, Some("cohort-2026"), body.clone());
+    let lines = node.bulk(&token, Some("cohort-2026"), body.clone());
     assert_eq!(lines.len(), 41);
     assert_eq!(
         lines[40]["summary"],
@@ -230,7 +203,7 @@ fn the_node_issues_batches_and_anchors_on_its_dev_chain() {
     assert_eq!(report["verdict"], "invalid");
 
     // A retried upload issues nothing: the same ids come back.
-    let again = bulk(&node, &token, Some("cohort-2026"), body);
+    let again = node.bulk(&token, Some("cohort-2026"), body);
     assert_eq!(
         again[40]["summary"],
         json!({"issued": 0, "replayed": 40, "failed": 0})
@@ -765,8 +738,7 @@ fn the_node_anchors_on_anvil_with_settings_from_file_and_environment() {
         &[("CAIRN_RPC_URL", &anvil.url)],
     );
     let token = node_token(&data);
-    let lines = bulk(
-        &node,
+    let lines = node.bulk(
         &token,
         None,
         ndjson((0..60).map(|i| format!("did:example:n{i}"))),
@@ -984,14 +956,7 @@ fn cairn_verify_and_the_node_give_the_same_report() {
     backdated["validFrom"] = json!("2020-01-01T00:00:00Z");
     let mut ids = Vec::new();
     for vc in [unsigned_credential("did:example:v"), backdated] {
-        let r: Value = http()
-            .post(format!("{}/credentials/issue", node.url))
-            .bearer_auth(&token)
-            .json(&json!({"credential": vc}))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let (_, r) = node.issue(&token, &vc);
         ids.push(r["verifiableCredential"]["id"].as_str().unwrap().to_owned());
     }
     for id in &ids {

@@ -502,6 +502,46 @@ impl NodeProcess {
 
     /// GET, expecting 200 and JSON.
     #[track_caller]
+    /// `POST /credentials/issue` of `credential` with `token`: the status
+    /// and the body.
+    pub fn issue(&self, token: &str, credential: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/credentials/issue", self.url))
+            .bearer_auth(token)
+            .json(&json!({ "credential": credential }))
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap())
+    }
+
+    /// Posts NDJSON to the bulk endpoint, under an idempotency key if
+    /// given; returns the result lines (the summary last).
+    pub fn bulk(
+        &self,
+        token: &str,
+        key: Option<&str>,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> Vec<Value> {
+        let mut req = self
+            .http
+            .post(format!("{}/credentials/issue/bulk", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson")
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.text()
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     pub fn get_json(&self, path: &str) -> Value {
         let r = self.get(path);
         let status = r.status();
