@@ -720,21 +720,28 @@ fn the_node_anchors_on_anvil_with_settings_from_file_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (key, registry, account) = deploy(&anvil, dir.path());
     let data = dir.path().join("node");
-    // The file says 1000 and 60 s; the flag's 25 wins over the file and the
+    // The file says 1000 and 60 s; the flags' 25 win over the file and the
     // environment gives the RPC URL: 60 credentials make three batches at
     // once, none waiting for the age limit.
     let config = dir.path().join("cairn.toml");
     std::fs::write(
         &config,
         format!(
-            "batch-size = 1000\nbatch-max-age = 60\nconfirmations = 1\ncontract = \"{registry}\"\nkey = \"{}\"\n",
+            "batch-size = 1000\nbatch-max-leaves = 1000\nbatch-max-age = 60\nconfirmations = 1\ncontract = \"{registry}\"\nkey = \"{}\"\n",
             key.display()
         ),
     )
     .unwrap();
     let node = NodeProcess::start(
         &data,
-        &["--config", config.to_str().unwrap(), "--batch-size", "25"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--batch-size",
+            "25",
+            "--batch-max-leaves",
+            "25",
+        ],
         &[("CAIRN_RPC_URL", &anvil.url)],
     );
     let token = node_token(&data);
@@ -772,6 +779,103 @@ fn the_node_anchors_on_anvil_with_settings_from_file_and_environment() {
             .starts_with("cairn-node: --rpc-url needs --contract"),
         "{err}"
     );
+}
+
+/// A burst on a chain with one-second blocks: while an anchor is in flight
+/// credentials queue and the next batch takes them all (beyond
+/// `--batch-size`, up to `--batch-max-leaves`); the next anchor goes out
+/// once the previous one is mined, not deep; and no more than
+/// `--max-anchors-in-flight` wait for their depth at once.
+#[test]
+fn a_burst_goes_out_in_growing_batches_with_anchors_in_flight_together() {
+    let anvil = Anvil::start(&["--block-time", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, account) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    let (size, most, depth) = (50u64, 400u64, 3u64);
+    let node = NodeProcess::start(
+        &data,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            &registry,
+            "--confirmations",
+            &depth.to_string(),
+            "--batch-size",
+            &size.to_string(),
+            "--batch-max-leaves",
+            &most.to_string(),
+            "--max-anchors-in-flight",
+            "2",
+            // No batch waits for its age: a burst's tail follows it.
+            "--batch-max-age",
+            "3600",
+        ],
+        &[],
+    );
+    let token = node_token(&data);
+    let n = 2000;
+    let lines = node.bulk(
+        &token,
+        None,
+        ndjson((0..n).map(|i| format!("did:example:burst{i}"))),
+    );
+    assert_eq!(lines[n]["summary"]["issued"], n);
+    let last = lines[n - 1]["id"].as_str().unwrap();
+    node.wait_anchored(last, Duration::from_secs(120));
+    let mut least = u64::MAX;
+    let mut progressed = Instant::now();
+    let batches = loop {
+        let all = node.get_json("/batches?limit=1000");
+        let batches = all["batches"].as_array().unwrap().clone();
+        let waiting = node.get_json("/health")["queued"].as_u64().unwrap()
+            + batches.iter().filter(|b| b["state"] != "anchored").count() as u64;
+        if waiting == 0 {
+            break batches;
+        }
+        if waiting < least {
+            (least, progressed) = (waiting, Instant::now());
+        }
+        assert!(
+            progressed.elapsed() < Duration::from_secs(60),
+            "stuck at {waiting}: {all}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let leaves: Vec<u64> = batches
+        .iter()
+        .map(|b| b["leafCount"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves.iter().sum::<u64>(), n as u64, "{leaves:?}");
+    assert!(leaves.iter().all(|&l| l <= most), "{leaves:?}");
+    assert!(
+        leaves.iter().any(|&l| l > size),
+        "no batch grew beyond --batch-size: {leaves:?}"
+    );
+    let blocks: Vec<u64> = batches
+        .iter()
+        .map(|b| b["anchor"]["blockNumber"].as_u64().unwrap())
+        .collect();
+    eprintln!("batches {leaves:?} anchored in blocks {blocks:?}");
+    assert!(
+        blocks.windows(2).any(|w| w[1] < w[0] + depth),
+        "every anchor waited for the previous one's depth: {blocks:?}"
+    );
+    assert!(
+        blocks.windows(3).all(|w| w[2] >= w[0] + depth),
+        "more than two anchors in flight: {blocks:?}"
+    );
+    for b in &batches {
+        let root = format!("0x{}", b["root"].as_str().unwrap());
+        let (by, count) = anchored_on_chain(&anvil.url, &registry, &root);
+        assert_eq!(by, account.parse::<Address>().unwrap());
+        assert_eq!(count, b["leafCount"].as_u64().unwrap());
+    }
+    let metrics = node.get("/metrics").text().unwrap();
+    assert!(metrics.contains("cairn_anchors_in_flight 0"), "{metrics}");
 }
 
 /// The crash test: issuance requests stream in while the node is killed

@@ -233,8 +233,24 @@ impl RpcChain {
     /// Anchors `root` over `leaf_count` credentials and waits until the
     /// anchor is `confirmations` deep on the canonical chain.
     pub async fn anchor(&self, root: Hash, leaf_count: u64) -> Result<Anchored, AnchorError> {
+        self.anchor_in_flight(root, leaf_count, None).await
+    }
+
+    /// As [`anchor`](Self::anchor), and says on `mined` as soon as the
+    /// anchor no longer holds the account's next nonce (its transaction is
+    /// mined, or one sent before is found), so that the next anchor can go
+    /// out while this one waits for its depth. `mined` is dropped unsaid
+    /// when this fails first.
+    pub async fn anchor_in_flight(
+        &self,
+        root: Hash,
+        leaf_count: u64,
+        mined: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<Anchored, AnchorError> {
         let root = B256::from(root);
-        let done = self.transact(Work::Anchor { root, leaf_count }).await?;
+        let done = self
+            .transact(Work::Anchor { root, leaf_count }, mined)
+            .await?;
         Ok(Anchored {
             record: AnchorRecord {
                 chain: self.caip2(),
@@ -253,7 +269,7 @@ impl RpcChain {
     /// `binding`), waiting for the configured depth. Idempotent: a hash this
     /// account registered before is found, not sent again.
     pub async fn register_binding(&self, hash: Hash) -> Result<Registered, AnchorError> {
-        self.transact(Work::Binding(B256::from(hash))).await
+        self.transact(Work::Binding(B256::from(hash)), None).await
     }
 
     /// Sets leaves' flags in the registry (`indices` sorted, distinct, at
@@ -266,11 +282,14 @@ impl RpcChain {
         root: Hash,
         indices: &[u64],
     ) -> Result<Registered, AnchorError> {
-        self.transact(Work::Status {
-            op,
-            root: B256::from(root),
-            indices: indices.iter().map(|&i| U256::from(i)).collect(),
-        })
+        self.transact(
+            Work::Status {
+                op,
+                root: B256::from(root),
+                indices: indices.iter().map(|&i| U256::from(i)).collect(),
+            },
+            None,
+        )
         .await
     }
 
@@ -278,8 +297,18 @@ impl RpcChain {
     /// `confirmations` deep on the canonical chain: the one loop behind
     /// anchors, bindings and status changes. Work the registry shows as
     /// done by this account (sent before a restart, or by a replacement) is
-    /// found, not sent again; work reorganised away is sent again.
-    async fn transact(&self, work: Work) -> Result<Registered, AnchorError> {
+    /// found, not sent again; work reorganised away is sent again. `mined`
+    /// is said once the work holds no unmined nonce of the account.
+    async fn transact(
+        &self,
+        work: Work,
+        mut mined: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<Registered, AnchorError> {
+        let mut say_mined = || {
+            if let Some(m) = mined.take() {
+                let _ = m.send(());
+            }
+        };
         let started = Instant::now();
         let mut sent = Vec::new();
         // Status changes leave no record to find: their own last receipt.
@@ -289,6 +318,9 @@ impl RpcChain {
                 Work::Status { .. } => ours.take().map(|r| Landed::Receipt(Box::new(r))),
                 _ => self.landed(&work).await?,
             };
+            if landed.is_some() {
+                say_mined();
+            }
             if let Some(Landed::Recorded) = landed {
                 // Recorded, but its log not found yet: wait for it, as long
                 // as anything else.
@@ -324,11 +356,13 @@ impl RpcChain {
             // second one that could only revert.
             if let Work::Anchor { root, .. } = &work {
                 if self.pending_anchorer(*root).await? == Some(self.account) {
+                    say_mined();
                     tokio::time::sleep(self.config.poll_interval).await;
                     continue;
                 }
             }
             let receipt = self.send_and_follow(work.clone(), &mut sent).await?;
+            say_mined();
             if !receipt.status() {
                 // Reverted: most likely another of our transactions (sent
                 // before a restart) anchored the root first.

@@ -1001,7 +1001,8 @@ async fn batch(State(node): State<Shared>, Param(root): Param) -> Result<Respons
 async fn health(State(node): State<Shared>) -> Response {
     let chain = node.chain.get().map(|c| {
         json!({"chain": c.chain, "registry": c.registry.to_checksum(None),
-               "account": c.account.to_checksum(None), "dev": c.dev, "head": node.head()})
+               "account": c.account.to_checksum(None), "dev": c.dev, "head": node.head(),
+               "anchoring": node.parts.anchoring()})
     });
     // A store that cannot write makes the node unready (503) for load
     // balancers, and says why.

@@ -18,6 +18,8 @@ pub struct FileSettings {
     pub listen: Option<SocketAddr>,
     pub batch_size: Option<usize>,
     pub batch_max_age: Option<u64>,
+    pub batch_max_leaves: Option<usize>,
+    pub max_anchors_in_flight: Option<usize>,
     pub rpc_url: Option<String>,
     pub contract: Option<Address>,
     pub confirmations: Option<u64>,
@@ -58,6 +60,8 @@ impl FileSettings {
             listen: self.listen.or(lower.listen),
             batch_size: self.batch_size.or(lower.batch_size),
             batch_max_age: self.batch_max_age.or(lower.batch_max_age),
+            batch_max_leaves: self.batch_max_leaves.or(lower.batch_max_leaves),
+            max_anchors_in_flight: self.max_anchors_in_flight.or(lower.max_anchors_in_flight),
             rpc_url: self.rpc_url.or(lower.rpc_url),
             contract: self.contract.or(lower.contract),
             confirmations: self.confirmations.or(lower.confirmations),
@@ -87,6 +91,12 @@ pub struct Settings {
     pub batch_size: usize,
     /// ... or when the oldest has waited this long.
     pub batch_max_age: Duration,
+    /// The most credentials one batch takes: while anchors are in flight,
+    /// the queue grows and the next batch takes everything waiting, up to
+    /// this.
+    pub batch_max_leaves: usize,
+    /// Anchors sent and not yet `confirmations` deep, at most.
+    pub max_anchors_in_flight: usize,
     pub chain: ChainSetting,
     pub confirmations: u64,
     pub max_fee_per_gas: u128,
@@ -94,11 +104,17 @@ pub struct Settings {
     pub public_url: Option<String>,
 }
 
-/// The most credentials one batch holds. A bootcamp's 50,000 go out in five
-/// transactions; each batch's seal is one write of about 1 KB per leaf.
+/// The queue length at which an idle anchorer seals a batch early.
 pub const DEFAULT_BATCH_SIZE: usize = 10_000;
-/// The limit on `--batch-size`: the seal is one write held in memory.
+/// The limit on `--batch-size` and `--batch-max-leaves`: a seal is one
+/// write held in memory, about 1 KB per leaf.
 pub const MAX_BATCH_SIZE: usize = 1_000_000;
+/// `--max-anchors-in-flight` by default: with 12 s blocks and 12
+/// confirmations, a new batch every block for the first four blocks of a
+/// burst, then one per block as the oldest reaches its depth.
+pub const DEFAULT_ANCHORS_IN_FLIGHT: usize = 4;
+/// Anchors in flight at most: each holds a nonce and is followed on its own.
+pub const MAX_ANCHORS_IN_FLIGHT: usize = 64;
 
 impl Settings {
     /// Resolves merged settings, applying defaults. The defaults depend on
@@ -128,6 +144,18 @@ impl Settings {
                 "--batch-size must be between 1 and {MAX_BATCH_SIZE}"
             )));
         }
+        let batch_max_leaves = s.batch_max_leaves.unwrap_or(MAX_BATCH_SIZE);
+        if batch_max_leaves < batch_size || batch_max_leaves > MAX_BATCH_SIZE {
+            return Err(ConfigError::Invalid(format!(
+                "--batch-max-leaves must be between --batch-size ({batch_size}) and {MAX_BATCH_SIZE}"
+            )));
+        }
+        let max_anchors_in_flight = s.max_anchors_in_flight.unwrap_or(DEFAULT_ANCHORS_IN_FLIGHT);
+        if !(1..=MAX_ANCHORS_IN_FLIGHT).contains(&max_anchors_in_flight) {
+            return Err(ConfigError::Invalid(format!(
+                "--max-anchors-in-flight must be between 1 and {MAX_ANCHORS_IN_FLIGHT}"
+            )));
+        }
         let batch_max_age = s.batch_max_age.unwrap_or(if dev { 5 } else { 600 });
         if batch_max_age == 0 {
             return Err(ConfigError::Invalid(
@@ -148,6 +176,8 @@ impl Settings {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             batch_size,
             batch_max_age: Duration::from_secs(batch_max_age),
+            batch_max_leaves,
+            max_anchors_in_flight,
             chain,
             confirmations,
             max_fee_per_gas: u128::from(s.max_fee_gwei.unwrap_or(200)) * 1_000_000_000,
@@ -175,6 +205,10 @@ mod tests {
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.chain, ChainSetting::Dev);
         assert_eq!((s.confirmations, s.batch_max_age.as_secs()), (1, 5));
+        assert_eq!(
+            (s.batch_max_leaves, s.max_anchors_in_flight),
+            (1_000_000, 4)
+        );
 
         let real = FileSettings {
             data_dir: Some("d".into()),
@@ -211,5 +245,20 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(zero).is_err());
+        let fewer = FileSettings {
+            data_dir: Some("d".into()),
+            batch_size: Some(100),
+            batch_max_leaves: Some(99),
+            ..Default::default()
+        };
+        let err = Settings::resolve(fewer).unwrap_err().to_string();
+        assert!(err.contains("--batch-max-leaves"), "{err}");
+        let none = FileSettings {
+            data_dir: Some("d".into()),
+            max_anchors_in_flight: Some(0),
+            ..Default::default()
+        };
+        let err = Settings::resolve(none).unwrap_err().to_string();
+        assert!(err.contains("--max-anchors-in-flight"), "{err}");
     }
 }

@@ -43,13 +43,22 @@ struct RunArgs {
     /// Address to serve HTTP on [default: 127.0.0.1:8080].
     #[arg(long, env = "CAIRN_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Seal a batch once this many credentials wait [default: 10000].
+    /// Seal a batch once this many credentials wait and the anchorer is
+    /// idle [default: 10000].
     #[arg(long, env = "CAIRN_BATCH_SIZE")]
     batch_size: Option<usize>,
     /// Seal a batch once its oldest credential has waited this long
     /// [default: 600 on a chain, 5 on the dev chain].
     #[arg(long, env = "CAIRN_BATCH_MAX_AGE", value_name = "SECONDS")]
     batch_max_age: Option<u64>,
+    /// The most credentials one batch takes: while anchors are in flight
+    /// credentials queue, and the next batch takes everything waiting, up
+    /// to this [default: 1000000].
+    #[arg(long, env = "CAIRN_BATCH_MAX_LEAVES")]
+    batch_max_leaves: Option<usize>,
+    /// Anchor transactions sent and not yet deep, at most [default: 4].
+    #[arg(long, env = "CAIRN_MAX_ANCHORS_IN_FLIGHT")]
+    max_anchors_in_flight: Option<usize>,
     /// A chain's JSON-RPC URL; without it, the embedded dev chain.
     #[arg(long, env = "CAIRN_RPC_URL")]
     rpc_url: Option<String>,
@@ -143,6 +152,8 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         listen: args.listen,
         batch_size: args.batch_size,
         batch_max_age: args.batch_max_age,
+        batch_max_leaves: args.batch_max_leaves,
+        max_anchors_in_flight: args.max_anchors_in_flight,
         rpc_url: args.rpc_url,
         contract: args.contract,
         confirmations: args.confirmations,

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub fees_paid_wei: Counter<f64, std::sync::atomic::AtomicU64>,
     pub transactions: Counter,
     pub status_slots: Gauge,
+    /// Anchors sent and not yet at their depth.
+    pub anchors_in_flight: Gauge,
 }
 
 impl Metrics {
@@ -83,9 +85,16 @@ impl Metrics {
             "Status list slots handed out to stored credentials (slots of failed issuances are given back)",
             status_slots.clone(),
         );
+        let anchors_in_flight = Gauge::default();
+        registry.register(
+            "anchors_in_flight",
+            "Anchor transactions sent and not yet at the configured depth",
+            anchors_in_flight.clone(),
+        );
         Self {
             registry,
             status_slots,
+            anchors_in_flight,
             issued,
             issue_refused,
             pending,

@@ -233,8 +233,7 @@ impl Node {
         let parts = Arc::new(crate::pipeline::Parts::new(
             store.clone(),
             metrics.clone(),
-            settings.batch_size,
-            settings.batch_max_age,
+            &settings,
         ));
         let node = Arc::new(Self {
             settings,

@@ -1,6 +1,7 @@
 //! The issuance pipeline after signing: the intake (group commit of signed
-//! credentials to the store), the batcher (seals batches by size or age) and
-//! the anchorer (anchors each sealed batch, oldest first, and records it).
+//! credentials to the store) and the anchorer (seals a batch when the chain
+//! account is free to send it, anchors it and records it, with up to
+//! `max_in_flight` anchors waiting for their depth at once).
 //!
 //! Every step reads its work from the store and finishes with one atomic
 //! write, so the node can be killed at any moment and resume on start: a
@@ -9,17 +10,18 @@
 //! `anchor`), so a batch whose transaction went out just before a crash is
 //! found on chain, not anchored twice.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::providers::Provider;
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinSet;
 
-use crate::anchor::RpcChain;
+use crate::anchor::{AnchorError, Anchored, RpcChain};
 use crate::metrics::Metrics;
-use crate::store::{NewCredential, Store, StoreError};
+use crate::store::{BatchRecord, NewCredential, Store, StoreError};
 
 /// What the pipeline's tasks work with: the store, the metrics, the
 /// batch settings, the wake-ups between the tasks and the chain head. The
@@ -28,41 +30,52 @@ use crate::store::{NewCredential, Store, StoreError};
 pub struct Parts {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
-    /// Seal a batch when this many credentials wait.
+    /// Seal a batch when this many credentials wait...
     pub batch_size: usize,
-    /// Seal a batch when its oldest credential has waited this long.
+    /// ... or when the oldest credential has waited this long.
     pub batch_max_age: Duration,
-    /// Credentials wait: maybe a batch is due.
+    /// The most credentials one batch takes.
+    pub batch_max_leaves: usize,
+    /// Anchors sent and not yet deep, at most.
+    pub max_in_flight: usize,
+    /// Credentials were stored: maybe a batch is due.
     pub batch_wake: Notify,
-    /// A batch was sealed.
-    pub anchor_wake: Notify,
     /// A status change was recorded, or a batch anchored.
     pub status_wake: Notify,
     head: AtomicU64,
+    /// The anchorer runs (the issuer's binding is registered).
+    anchoring: std::sync::atomic::AtomicBool,
 }
 
 impl Parts {
     pub fn new(
         store: Arc<Store>,
         metrics: Arc<Metrics>,
-        batch_size: usize,
-        batch_max_age: Duration,
+        settings: &crate::config::Settings,
     ) -> Self {
         Self {
             store,
             metrics,
-            batch_size,
-            batch_max_age,
+            batch_size: settings.batch_size,
+            batch_max_age: settings.batch_max_age,
+            batch_max_leaves: settings.batch_max_leaves,
+            max_in_flight: settings.max_anchors_in_flight,
             batch_wake: Notify::new(),
-            anchor_wake: Notify::new(),
             status_wake: Notify::new(),
             head: AtomicU64::new(0),
+            anchoring: Default::default(),
         }
     }
 
     /// The chain head, as last seen.
     pub fn head(&self) -> u64 {
         self.head.load(Ordering::Relaxed)
+    }
+
+    /// Whether the anchorer runs: before the issuer's binding is
+    /// registered, credentials only queue.
+    pub fn anchoring(&self) -> bool {
+        self.anchoring.load(Ordering::Relaxed)
     }
 
     fn set_head(&self, n: u64) {
@@ -74,12 +87,6 @@ type Reply = oneshot::Sender<Result<u64, StoreError>>;
 
 /// The most credentials written in one group commit.
 const GROUP_MAX: usize = 1024;
-/// The batcher seals no further batch while this many wait for their
-/// anchor: while the chain is slow or down, credentials wait in the queue
-/// and go out in full batches when it is back, not in a transaction per
-/// `batch_max_age`.
-const SEALED_AHEAD: usize = 2;
-
 /// Hands signed credentials to one writer thread, which stores everything
 /// waiting in one synced write.
 #[derive(Clone)]
@@ -109,9 +116,8 @@ impl Intake {
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
-                    if node.store.queued() >= node.batch_size as u64 {
-                        node.batch_wake.notify_one();
-                    }
+                    // The anchorer decides whether a batch is due.
+                    node.batch_wake.notify_one();
                 }
             })
             .expect("the intake thread starts");
@@ -127,71 +133,16 @@ impl Intake {
     }
 }
 
-/// Seals a batch whenever `batch_size` credentials wait or the oldest has
-/// waited `batch_max_age`; returns when `stop` turns true.
-pub async fn batcher(node: Arc<Parts>, mut stop: watch::Receiver<bool>) {
-    let size = node.batch_size;
-    let max_age = node.batch_max_age.as_secs() as i64;
-    loop {
-        let now = chrono::Utc::now().timestamp();
-        let oldest = match node.store.oldest_queued() {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::error!(error = %e, "store: cannot read the queue");
-                None
-            }
-        };
-        let queued = node.store.queued();
-        let backlog = node.store.sealed_batches().map_or(0, |b| b.len());
-        let due = backlog < SEALED_AHEAD
-            && (queued >= size as u64 || oldest.is_some_and(|t| now - t >= max_age));
-        if due {
-            let store = node.store.clone();
-            match tokio::task::spawn_blocking(move || store.seal(size, now)).await {
-                Ok(Ok(Some(batch))) => {
-                    tracing::info!(
-                        batch = batch.number,
-                        root = %hex::encode(batch.root),
-                        leaves = batch.leaf_count,
-                        "batch sealed"
-                    );
-                    node.anchor_wake.notify_one();
-                    continue;
-                }
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "sealing a batch failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) => tracing::error!(error = %e, "the sealing task failed"),
-            }
-        }
-        let wait = match oldest {
-            Some(t) => Duration::from_secs((t + max_age - now).clamp(0, max_age) as u64)
-                .max(Duration::from_millis(100)),
-            None => node.batch_max_age,
-        };
-        tokio::select! {
-            _ = node.batch_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-    }
-}
-
-/// How long the anchorer waits after a failure: doubling from a second up
-/// to a minute.
-pub(crate) fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
-}
-
-/// Anchors sealed batches, oldest first, forever. Start it only once the
-/// issuer's binding of its chain account is registered (the node's
-/// start-up does). Can be dropped at any await point: all its state is in
-/// the store and on chain.
+/// Anchors sealed batches and seals the next one when it is due, forever.
+/// Start it only once the issuer's binding of its chain account is
+/// registered (the node's start-up does). Can be dropped at any await point:
+/// all its state is in the store and on chain.
+///
+/// A batch is sealed only when the account is free to send it: no anchor of
+/// ours waits to be mined, and fewer than `max_in_flight` wait for their
+/// depth. Until then credentials queue, so the next batch takes everything
+/// waiting (up to `batch_max_leaves`) and a burst of any size goes out in
+/// about one transaction per block, each followed to its depth on its own.
 pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
     // Anchors made recently, rechecked for reorganisations until deep.
     let mut recent: VecDeque<(u64, cairn_verifier::proof::AnchorRecord)> = VecDeque::new();
@@ -205,55 +156,225 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
             }
         }
     }
-    let mut failures = 0;
+    let mut flying: JoinSet<(BatchRecord, Result<Anchored, AnchorError>)> = JoinSet::new();
+    // The batches in `flying`, by number.
+    let mut in_flight: BTreeSet<u64> = BTreeSet::new();
+    node.anchoring.store(true, Ordering::Relaxed);
+    let mut failures = 0u32;
+    // After a failure, nothing new is sent before this.
+    let mut resume_at = Instant::now();
+    let mut last_recheck = Instant::now();
     loop {
-        let sealed = node.store.sealed_batches().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "store: cannot list sealed batches");
-            Vec::new()
-        });
-        let mut failed = false;
-        for batch in sealed {
-            match chain.anchor(batch.root, batch.leaf_count).await {
-                Ok(anchored) => {
-                    let now = chrono::Utc::now().timestamp();
-                    if let Err(e) =
-                        node.store
-                            .mark_anchored(batch.number, anchored.record.clone(), now)
-                    {
-                        tracing::error!(error = %e, "store: cannot record an anchor");
-                        failed = true;
-                        break;
+        while let Some(done) = flying.try_join_next() {
+            land(
+                &node,
+                &chain,
+                done,
+                &mut in_flight,
+                &mut recent,
+                &mut failures,
+                &mut resume_at,
+            )
+            .await;
+        }
+        if in_flight.len() < node.max_in_flight && Instant::now() >= resume_at {
+            if let Some(batch) = next_batch(&node, &in_flight).await {
+                let (mined_tx, mined) = oneshot::channel();
+                in_flight.insert(batch.number);
+                node.metrics.anchors_in_flight.set(in_flight.len() as i64);
+                let sender = chain.clone();
+                flying.spawn(async move {
+                    let done = sender
+                        .anchor_in_flight(batch.root, batch.leaf_count, Some(mined_tx))
+                        .await;
+                    (batch, done)
+                });
+                // The account's next nonce is this anchor's until it is
+                // mined; the queue keeps growing meanwhile, and anchors
+                // reaching their depth are recorded.
+                let mut mined = std::pin::pin!(mined);
+                loop {
+                    tokio::select! {
+                        _ = &mut mined => break,
+                        Some(done) = flying.join_next() => {
+                            land(&node, &chain, done, &mut in_flight, &mut recent, &mut failures, &mut resume_at).await;
+                        }
                     }
-                    node.batch_wake.notify_one();
-                    // Status changes may have waited for this anchor.
-                    node.status_wake.notify_one();
-                    node.metrics
-                        .anchor_latency
-                        .observe((now - batch.sealed_at).max(0) as f64);
-                    node.metrics.transactions.inc_by(anchored.sent.len() as u64);
-                    if !anchored.sent.is_empty() {
-                        record_fees(&node, &chain, anchored.record.transaction).await;
-                    }
-                    tracing::info!(
-                        batch = batch.number,
-                        transaction = %anchored.record.transaction,
-                        block = anchored.record.block_number,
-                        "batch anchored"
-                    );
-                    recent.push_back((batch.number, anchored.record));
-                    failures = 0;
                 }
-                Err(e) => {
-                    node.metrics.chain_errors.inc();
-                    tracing::error!(batch = batch.number, error = %e, "anchoring failed; retrying");
-                    failed = true;
-                    break;
-                }
+                continue;
             }
         }
-        recheck(&node, &chain, &mut recent).await;
-        idle(&node.anchor_wake, failed, &mut failures).await;
+        if last_recheck.elapsed() >= RECHECK_EVERY {
+            recheck(&node, &chain, &mut recent).await;
+            last_recheck = Instant::now();
+        }
+        let wait = next_due(&node)
+            .min(RECHECK_EVERY.saturating_sub(last_recheck.elapsed()))
+            .max(resume_at.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(20));
+        tokio::select! {
+            Some(done) = flying.join_next() => {
+                land(&node, &chain, done, &mut in_flight, &mut recent, &mut failures, &mut resume_at).await;
+            }
+            _ = node.batch_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
+}
+
+/// How long the anchorer waits after a failure: doubling from a second up
+/// to a minute.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
+}
+
+/// How often recent anchors are rechecked for reorganisations.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The batch to send next: the oldest sealed one not in flight (sealed
+/// before a restart, or whose anchoring failed), else a new one when due.
+async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchRecord> {
+    let sealed = node.store.sealed_batches().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "store: cannot list sealed batches");
+        Vec::new()
+    });
+    if let Some(b) = sealed.into_iter().find(|b| !in_flight.contains(&b.number)) {
+        return Some(b);
+    }
+    let queued = node.store.queued();
+    if queued == 0 {
+        return None;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let full = queued >= node.batch_size as u64;
+    // A burst goes on: the newest batch went out full and is still in
+    // flight, so what queued behind it follows now, not at the age limit.
+    let burst = || {
+        in_flight.last().is_some_and(|&n| {
+            node.store.batch_count().is_ok_and(|count| count == n + 1)
+                && node
+                    .store
+                    .batch(n)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|b| b.leaf_count >= node.batch_size as u64)
+        })
+    };
+    let aged = || {
+        node.store
+            .oldest_queued()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "store: cannot read the queue");
+                None
+            })
+            .is_some_and(|t| now - t >= node.batch_max_age.as_secs() as i64)
+    };
+    if !(full || burst() || aged()) {
+        return None;
+    }
+    let store = node.store.clone();
+    let max = node.batch_max_leaves;
+    match tokio::task::spawn_blocking(move || store.seal(max, now)).await {
+        Ok(Ok(Some(batch))) => {
+            tracing::info!(
+                batch = batch.number,
+                root = %hex::encode(batch.root),
+                leaves = batch.leaf_count,
+                "batch sealed"
+            );
+            Some(batch)
+        }
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "sealing a batch failed; retrying");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the sealing task failed");
+            None
+        }
+    }
+}
+
+/// How long until the oldest queued credential reaches the age limit.
+fn next_due(node: &Parts) -> Duration {
+    let max_age = node.batch_max_age;
+    match node.store.oldest_queued() {
+        Ok(Some(t)) => {
+            let age = (chrono::Utc::now().timestamp() - t).max(0) as u64;
+            max_age.saturating_sub(Duration::from_secs(age))
+        }
+        _ => max_age,
+    }
+}
+
+/// Records an anchor that reached its depth, or notes the failure: the
+/// batch stays sealed and is sent again after a [`backoff`].
+async fn land(
+    node: &Parts,
+    chain: &RpcChain,
+    done: Result<(BatchRecord, Result<Anchored, AnchorError>), tokio::task::JoinError>,
+    in_flight: &mut BTreeSet<u64>,
+    recent: &mut VecDeque<(u64, cairn_verifier::proof::AnchorRecord)>,
+    failures: &mut u32,
+    resume_at: &mut Instant,
+) {
+    let (batch, result) = match done {
+        Ok(done) => done,
+        Err(e) => {
+            // Only a panic ends a task early; its batch is looked up again
+            // from the store.
+            tracing::error!(error = %e, "an anchoring task failed");
+            in_flight.clear();
+            node.metrics.anchors_in_flight.set(0);
+            return;
+        }
+    };
+    in_flight.remove(&batch.number);
+    node.metrics.anchors_in_flight.set(in_flight.len() as i64);
+    let mut fail = |what: &str| {
+        *failures += 1;
+        *resume_at = Instant::now() + backoff(*failures);
+        tracing::error!(
+            batch = batch.number,
+            error = what,
+            "anchoring failed; retrying"
+        );
+    };
+    let anchored = match result {
+        Ok(a) => a,
+        Err(e) => {
+            node.metrics.chain_errors.inc();
+            fail(&e.to_string());
+            return;
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    if let Err(e) = node
+        .store
+        .mark_anchored(batch.number, anchored.record.clone(), now)
+    {
+        fail(&format!("store: cannot record the anchor: {e}"));
+        return;
+    }
+    *failures = 0;
+    // Status changes may have waited for this anchor.
+    node.status_wake.notify_one();
+    node.metrics
+        .anchor_latency
+        .observe((now - batch.sealed_at).max(0) as f64);
+    node.metrics.transactions.inc_by(anchored.sent.len() as u64);
+    if !anchored.sent.is_empty() {
+        record_fees(node, chain, anchored.record.transaction).await;
+    }
+    tracing::info!(
+        batch = batch.number,
+        leaves = batch.leaf_count,
+        transaction = %anchored.record.transaction,
+        block = anchored.record.block_number,
+        "batch anchored"
+    );
+    recent.push_back((batch.number, anchored.record));
 }
 
 /// Waits for `wake` or a while: five seconds after a round that went well,

@@ -205,10 +205,6 @@ pub async fn run(
         };
         format!("http://{host}:{port}/devchain")
     });
-    let batcher = tokio::spawn(crate::pipeline::batcher(
-        node.parts.clone(),
-        stop_rx.clone(),
-    ));
     let chain_tasks = {
         let node = node.clone();
         tokio::spawn(async move {
@@ -274,7 +270,6 @@ pub async fn run(
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
     chain_tasks.abort();
-    let _ = batcher.await;
     match tokio::time::timeout(Duration::from_secs(30), server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),

@@ -473,8 +473,15 @@ impl Store {
             }
             batch.put_cf(self.cf(LEAVES), &place, &entry.id);
             batch.put_cf(self.cf(PLACEMENT), &entry.id, placement);
-            batch.delete_cf(self.cf(QUEUE), &entry.key);
         }
+        // The sealed entries are the queue's first keys (sequence numbers,
+        // written under the same lock): one range tombstone rather than one
+        // per entry, so that reading the queue's head stays one seek after
+        // a million-leaf seal.
+        let last = entries.last().expect("not empty");
+        let mut end = last.key.to_vec();
+        end.push(0);
+        batch.delete_range_cf(self.cf(QUEUE), &entries[0].key[..], &end[..]);
         batch.put_cf(
             self.cf(BATCHES),
             be(number),

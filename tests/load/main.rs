@@ -8,7 +8,11 @@
 //! - `GET /credentials/{id}/proof` requests per second and latency
 //!   percentiles on loopback;
 //! - with `--million`, the node's resident memory while 1,000,000
-//!   credentials pass through (issued, sealed, anchored).
+//!   credentials pass through (issued, sealed, anchored);
+//! - with `--burst N` (alone), anchoring a burst on anvil with one block a
+//!   second: `--confirmations 5 --batch-size 1000`, N credentials in one
+//!   bulk request, then the seconds from the last 201 to the last anchor at
+//!   its depth, the anchor transactions and the peak backlog.
 //!
 //! Build and run: `cargo build --release --bins && target/release/cairn-load`.
 
@@ -52,6 +56,10 @@ struct Args {
     /// a loop; this many issuance requests each time.
     #[arg(long, default_value_t = 0)]
     poison: usize,
+    /// Only the anchoring benchmark: anvil with one block a second, this
+    /// many credentials in one bulk request (needs `npm ci` for anvil).
+    #[arg(long, default_value_t = 0)]
+    burst: u64,
     /// The node to run [default: cairn-node beside this binary].
     #[arg(long)]
     node_bin: Option<PathBuf>,
@@ -93,15 +101,16 @@ impl Drop for Node {
     }
 }
 
-fn start_node(bin: &std::path::Path) -> Node {
+fn start_node(bin: &std::path::Path, dir: tempfile::TempDir, args: &[&str]) -> Node {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let mut child = std::process::Command::new(bin)
         .arg("--data-dir")
         .arg(&data)
-        .args(["--listen", "127.0.0.1:0", "--batch-max-age", "2"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "warn")
+        .env("CAIRN_PASSPHRASE", cairn_tests::PASSPHRASE)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -330,7 +339,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let node = start_node(&bin);
+    if args.burst > 0 {
+        return burst(&bin, args.burst);
+    }
+    let node = start_node(
+        &bin,
+        tempfile::tempdir().unwrap(),
+        &["--batch-max-age", "2"],
+    );
     let pid = node.child.id();
     println!(
         "cairn-node {} (pid {pid}), {} cores",
@@ -405,4 +421,120 @@ fn main() {
             );
         }
     });
+}
+
+/// The anchoring benchmark (`--burst N`): see the module's documentation.
+fn burst(bin: &std::path::Path, n: u64) {
+    let anvil = cairn_tests::Anvil::start(&["--block-time", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, _) = cairn_tests::deploy(&anvil, dir.path());
+    let node = start_node(
+        bin,
+        dir,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            &registry,
+            "--confirmations",
+            "5",
+            "--batch-size",
+            "1000",
+        ],
+    );
+    println!(
+        "cairn-node {} against anvil (1 s blocks), 5 confirmations, --batch-size 1000",
+        bin.display()
+    );
+    let client = reqwest::blocking::Client::new();
+    let get = |path: &str| -> Value {
+        client
+            .get(format!("{}{path}", node.url))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    };
+    // Waits for the issuer binding's registration: the node anchors only
+    // after it.
+    loop {
+        let chain = &get("/health")["chain"];
+        if chain["anchoring"] == true {
+            break;
+        }
+        // A node from before `anchoring` was reported: its binding is
+        // registered within seconds of the chain connecting.
+        if chain.is_object() && chain["anchoring"].is_null() {
+            std::thread::sleep(Duration::from_secs(10));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut body = Vec::with_capacity(n as usize * 700);
+    for i in 0..n {
+        serde_json::to_writer(&mut body, &credential(i)).unwrap();
+        body.push(b'\n');
+    }
+    // The backlog, sampled every 20 ms from the bulk request's start.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (stop, url) = (stop.clone(), node.url.clone());
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let (mut sealed, mut queued) = (0usize, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let get = |path: &str| -> Option<Value> {
+                    client.get(format!("{url}{path}")).send().ok()?.json().ok()
+                };
+                if let Some(b) = get("/batches?state=sealed") {
+                    sealed = sealed.max(b["batches"].as_array().map_or(0, Vec::len));
+                }
+                if let Some(h) = get("/health") {
+                    queued = queued.max(h["queued"].as_u64().unwrap_or(0));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (sealed, queued)
+        })
+    };
+    let started = Instant::now();
+    let r = client
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(&node.token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    let last_201 = Instant::now();
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["issued"], n, "{summary}");
+    let batches = loop {
+        let all = get("/batches?limit=1000");
+        let batches = all["batches"].as_array().unwrap().clone();
+        if get("/health")["queued"] == 0 && batches.iter().all(|b| b["state"] == "anchored") {
+            break batches;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let done = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    let (peak_sealed, peak_queued) = sampler.join().unwrap();
+    let leaves: Vec<u64> = batches
+        .iter()
+        .map(|b| b["leafCount"].as_u64().unwrap())
+        .collect();
+    println!(
+        "{n} credentials in one bulk request: last 201 after {:.1} s ({:.0} credentials/s)",
+        (last_201 - started).as_secs_f64(),
+        n as f64 / (last_201 - started).as_secs_f64()
+    );
+    println!(
+        "last anchor at depth {:.1} s after the last 201; {} anchor transactions, batches of {leaves:?}",
+        (done - last_201).as_secs_f64(),
+        batches.len()
+    );
+    println!("peak backlog: {peak_sealed} sealed batches, {peak_queued} queued credentials");
 }

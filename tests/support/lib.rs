@@ -18,7 +18,8 @@ pub const PASSPHRASE: &str = "test passphrase";
 pub const ISSUER_NAME: &str = "Board of Nursing";
 
 /// The path of the `cairn` binary: `target/<profile>/cairn`, next to the
-/// `deps` directory that holds the running test executable.
+/// `deps` directory that holds the running test executable (or next to the
+/// running binary, for `cairn-load`).
 pub fn cairn_path() -> PathBuf {
     built_binary("cairn")
 }
@@ -30,11 +31,14 @@ pub fn cairn_node_path() -> PathBuf {
 
 fn built_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable has a path");
-    // target/<profile>/deps/<test>-<hash>
-    let profile_dir = exe
+    // target/<profile>/deps/<test>-<hash>, or target/<profile>/cairn-load
+    let dir = exe
         .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()));
+        .unwrap_or_else(|| panic!("unexpected executable location {}", exe.display()));
+    let profile_dir = match dir.file_name() {
+        Some(name) if name == "deps" => dir.parent().unwrap_or(dir),
+        _ => dir,
+    };
     let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !bin.is_file() {
         panic!(
