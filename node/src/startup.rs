@@ -276,6 +276,7 @@ pub async fn run(
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("requests still running after 30 s; stopping anyway"),
     }
+    node.store.close();
     tracing::info!(queued = node.store.queued(), "stopped");
     Ok(())
 }
