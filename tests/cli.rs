@@ -14,8 +14,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// Every check `cairn verify` makes on a readable credential.
-const ALL_CHECKS: [&str; 7] = [
+const ALL_CHECKS: [&str; 8] = [
     "json",
+    "data-model",
     "open-badges",
     "contexts",
     "signature",

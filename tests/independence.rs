@@ -91,17 +91,26 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
     let data = dir.path().join("node");
     let node = start_node(&anvil, &data, &key, &registry);
     let token = node_token(&data);
-    // Five credentials, the last dated long before its issuance.
+    // Five badges, the fifth dated long before its issuance, and a sixth
+    // credential that is no badge, only VC 2.0.
     let mut body = String::new();
-    for i in 0..5 {
+    for i in 0..6 {
         let mut c = unsigned_credential(&format!("did:example:nurse{i}"));
         if i == 4 {
             c["validFrom"] = json!("2024-01-01T00:00:00Z");
         }
+        if i == 5 {
+            c = json!({
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"],
+                "name": "Licence to practise",
+                "credentialSubject": {"id": "did:example:licensee"}
+            });
+        }
         body += &(json!({ "credential": c }).to_string() + "\n");
     }
     let lines = node.bulk(&token, None, body);
-    let ids: Vec<String> = lines[..5]
+    let ids: Vec<String> = lines[..6]
         .iter()
         .map(|l| l["id"].as_str().unwrap().to_owned())
         .collect();
@@ -170,7 +179,7 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let (code, reports) = verify(&paths, &["--rpc-url", &anvil.url]);
     assert_eq!(code, 1, "two are invalid: {reports:#?}");
-    for i in [0, 3, 4] {
+    for i in [0, 3, 4, 5] {
         assert_eq!(reports[i]["verdict"], "valid", "c{i}: {:#}", reports[i]);
         for name in ["inclusion", "binding", "anchor", "revocation"] {
             assert_eq!(check_status(&reports[i], name), "pass", "c{i} {name}");

@@ -53,6 +53,11 @@ pub struct VerifyArgs {
     /// it (from a chain node it trusts, or a block explorer).
     #[arg(long, value_name = "HASH", requires = "offline")]
     trust_block: Option<String>,
+    /// A credential with no anchor proof (not yet anchored, or not issued
+    /// through Cairn) is not valid; without this it is judged on its other
+    /// checks, and its anchor check says `absent`.
+    #[arg(long)]
+    require_anchor: bool,
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
@@ -223,7 +228,8 @@ fn verify_all(
             (None, false) => Anchors::Chain(Arc::new(connect(args, bindings.clone()).await?)),
             (None, true) => Anchors::Skip,
         };
-        let verification = Verification::new(offline, bindings, anchors);
+        let verification =
+            Verification::new(offline, bindings, anchors).requiring_anchor(args.require_anchor);
         let work = (0..items.len()).map(|i| {
             let (items, verification) = (items.clone(), verification.clone());
             tokio::spawn(async move {
@@ -307,6 +313,7 @@ fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::
             Status::Pass => "pass",
             Status::Fail => "FAIL",
             Status::CouldNotCheck => "????",
+            Status::Absent => "----",
         };
         if check.detail.is_empty() {
             writeln!(out, "  {status}  {}", check.name)?;

@@ -94,14 +94,18 @@ impl Signer {
         self.sign(unsigned).await
     }
 
-    /// Signs an unsigned credential. It must be an `OpenBadgeCredential`
-    /// issued by this signer's DID, use only known contexts and define every
-    /// term it uses.
+    /// Signs an unsigned credential. It must keep VC 2.0's rules (and Open
+    /// Badges 3.0's when its type says badge), be issued by this signer's
+    /// DID, use only known contexts and define every term it uses.
     pub async fn sign(&self, unsigned: Value) -> Result<Value, SignError> {
         credential::check_shape(&unsigned)?;
-        if unsigned["issuer"]["id"].as_str() != Some(self.profile.id.as_str()) {
+        let (issuer, field) = match &unsigned["issuer"] {
+            Value::String(s) => (Some(s.as_str()), "issuer"),
+            other => (other["id"].as_str(), "issuer.id"),
+        };
+        if issuer != Some(self.profile.id.as_str()) {
             return Err(FieldError::new(
-                "issuer.id",
+                field,
                 format!("must be this issuer's DID {}", self.profile.id),
             )
             .into());

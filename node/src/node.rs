@@ -308,19 +308,26 @@ impl Node {
             self.check_id(id)?;
         }
         let did = &self.signer.profile().id;
+        // A badge's issuer is an OB 3.0 Profile; any other credential's is
+        // its DID, with a name when the node has one (VC 2.0 defines both).
+        let badge = cairn_verifier::credential::is_badge_type(obj.get("type"));
         let profile = {
-            let mut p = json!({"id": did, "type": ["Profile"]});
-            if let Some(name) = &self.signer.profile().name {
-                p["name"] = json!(name);
+            let name = self.signer.profile().name.as_ref();
+            match (badge, name) {
+                (true, Some(name)) => json!({"id": did, "type": ["Profile"], "name": name}),
+                (true, None) => json!({"id": did, "type": ["Profile"]}),
+                (false, Some(name)) => json!({"id": did, "name": name}),
+                (false, None) => json!(did),
             }
-            p
         };
         match obj.get("issuer") {
             None => {
                 obj.insert("issuer".into(), profile);
             }
             Some(Value::String(s)) if s == did => {
-                obj.insert("issuer".into(), profile);
+                if badge {
+                    obj.insert("issuer".into(), profile);
+                }
             }
             Some(Value::String(s)) => {
                 return Err(FieldError::new(

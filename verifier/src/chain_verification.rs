@@ -444,8 +444,8 @@ impl ChainVerifier {
             doc,
             report,
             (
-                Status::CouldNotCheck,
-                "the credential carries no anchor proof (its batch may not be anchored yet)",
+                Status::Absent,
+                "not anchored: the credential carries no anchor proof (its batch is not anchored yet, or another system issued it)",
             ),
         ) else {
             return;
@@ -644,6 +644,8 @@ pub struct Verification {
     offline: Arc<Verifier>,
     bindings: Arc<Bindings>,
     anchors: Anchors,
+    /// Whether a credential with no anchor is short of valid.
+    anchor_required: bool,
 }
 
 impl Verification {
@@ -655,7 +657,17 @@ impl Verification {
             offline,
             bindings,
             anchors,
+            anchor_required: false,
         }
+    }
+
+    /// The same setup, requiring an anchor (`cairn verify --require-anchor`,
+    /// `options.checks` naming `anchor`): a credential that carries none,
+    /// or whose anchor cannot be checked, is not valid. Without it, a
+    /// signed credential with no anchor yet is judged on its other checks.
+    pub fn requiring_anchor(mut self, required: bool) -> Self {
+        self.anchor_required = required;
+        self
     }
 
     /// The same setup with other anchor checks (a node reads the chain
@@ -665,6 +677,7 @@ impl Verification {
             offline: self.offline.clone(),
             bindings: self.bindings.clone(),
             anchors,
+            anchor_required: self.anchor_required,
         }
     }
 
@@ -719,6 +732,9 @@ impl Verification {
                     "not a proof bundle: make one with `cairn bundle`, or verify with --rpc-url",
                 ),
             },
+        }
+        if self.anchor_required {
+            report.require("anchor");
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Open Badges 3.0 credentials in the VC Data Model 2.0: building them from an
-//! achievement and a recipient, and checking the fields OB 3.0 requires.
+//! Credentials in the VC Data Model 2.0, Open Badges 3.0 among them: building
+//! badges from an achievement and a recipient, and checking the rules of VC
+//! 2.0 ([`check_data_model`]) and of OB 3.0 ([`check_open_badge`]).
 //!
 //! Cairn works on credentials as JSON values: issuers add their own fields
 //! through extension contexts, and a typed model would drop what it does not
-//! know. The rules OB 3.0 adds on top of VC 2.0 are checked by [`check_shape`].
+//! know. [`check_shape`] applies the OB 3.0 rules only to credentials whose
+//! type says they are badges.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rand::RngCore;
@@ -338,9 +340,59 @@ fn check_achievement(a: &Value, at: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Checks the fields that VC 2.0 and Open Badges 3.0 require of an
-/// `OpenBadgeCredential`. Returns the first problem found.
+/// The credential types whose Open Badges 3.0 rules apply (OB 3.0 and CLR
+/// 2.0 credentials).
+pub const BADGE_TYPES: [&str; 4] = [
+    "OpenBadgeCredential",
+    "AchievementCredential",
+    "EndorsementCredential",
+    "ClrCredential",
+];
+
+/// Whether the credential's `type` says it is an Open Badge (one of
+/// [`BADGE_TYPES`]).
+pub fn is_badge(vc: &Value) -> bool {
+    is_badge_type(vc.get("type"))
+}
+
+/// Whether a `type` member names one of [`BADGE_TYPES`].
+pub fn is_badge_type(ty: Option<&Value>) -> bool {
+    match ty {
+        Some(Value::String(s)) => BADGE_TYPES.contains(&s.as_str()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|t| t.as_str().is_some_and(|t| BADGE_TYPES.contains(&t))),
+        _ => false,
+    }
+}
+
+/// Checks a credential for issuance: the VC 2.0 rules
+/// ([`check_data_model`]) and, when its type says it is an Open Badge, the
+/// Open Badges 3.0 rules ([`check_open_badge`]). Returns the first problem.
 pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
+    check_data_model(vc)?;
+    if is_badge(vc) {
+        check_open_badge(vc)?;
+    }
+    Ok(())
+}
+
+/// The members VC 2.0 says hold objects that must each have a `type`.
+const TYPED_MEMBERS: [&str; 6] = [
+    "credentialStatus",
+    "credentialSchema",
+    "evidence",
+    "refreshService",
+    "termsOfUse",
+    "renderMethod",
+];
+
+/// Checks the rules of the VC Data Model 2.0 that a JSON-LD processor does
+/// not: the base context first, the `VerifiableCredential` type, URLs where
+/// URLs are due, the issuer, the validity period and its order, a subject,
+/// and a `type` on every object of the members that need one. Returns the
+/// first problem found.
+pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
     let Some(obj) = vc.as_object() else {
         return Err(FieldError::new("(document)", "must be a JSON object"));
     };
@@ -355,16 +407,133 @@ pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
             format!("must start with {CREDENTIALS_V2} (VC Data Model 2.0)"),
         ));
     }
-    if !contexts.iter().any(|c| OB_CONTEXTS.contains(c)) {
-        return Err(FieldError::new(
-            "@context",
-            "no Open Badges 3.0 context".to_string(),
-        ));
-    }
     if !has_type(vc, "VerifiableCredential") {
         return Err(FieldError::new(
             "type",
             "must include \"VerifiableCredential\"",
+        ));
+    }
+    if obj.contains_key("id") && !is_uri(obj.get("id")) {
+        return Err(FieldError::new("id", "not a URL"));
+    }
+    match obj.get("issuer") {
+        Some(Value::String(_)) if is_uri(obj.get("issuer")) => {}
+        Some(Value::String(_)) => return Err(FieldError::new("issuer", "not a URL")),
+        Some(issuer @ Value::Object(_)) => {
+            if !is_uri(issuer.get("id")) {
+                return Err(FieldError::new("issuer.id", "missing or not a URL"));
+            }
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "issuer",
+                "must be a URL or an object with an id",
+            ))
+        }
+        None => return Err(FieldError::new("issuer", "missing")),
+    }
+    for field in ["name", "description"] {
+        if obj.get(field).is_some_and(|v| !is_text(v)) {
+            return Err(FieldError::new(field, "not a string or language value"));
+        }
+    }
+    let mut period = [None, None];
+    for (i, field) in ["validFrom", "validUntil"].into_iter().enumerate() {
+        match obj.get(field) {
+            None => {}
+            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => period[i] = Some(t),
+                Err(_) => {
+                    return Err(FieldError::new(
+                        field,
+                        "not a date-time with a time zone (RFC 3339)",
+                    ))
+                }
+            },
+            Some(_) => return Err(FieldError::new(field, "must be a date-time string")),
+        }
+    }
+    if let [Some(from), Some(until)] = period {
+        if until < from {
+            return Err(FieldError::new(
+                "validUntil",
+                format!("{until} is before validFrom {from}"),
+            ));
+        }
+    }
+    match obj.get("credentialSubject") {
+        Some(Value::Object(_)) => {}
+        Some(Value::Array(a)) if !a.is_empty() => {
+            if let Some(i) = a.iter().position(|s| !s.is_object()) {
+                return Err(FieldError::new(
+                    format!("credentialSubject[{i}]"),
+                    "must be an object",
+                ));
+            }
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "credentialSubject",
+                "must be an object or a non-empty array of objects",
+            ))
+        }
+        None => return Err(FieldError::new("credentialSubject", "missing")),
+    }
+    for member in TYPED_MEMBERS {
+        let items: Vec<(String, &Value)> = match obj.get(member) {
+            None => continue,
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{member}[{i}]"), v))
+                .collect(),
+            Some(v) => vec![(member.to_owned(), v)],
+        };
+        for (at, item) in items {
+            if !item.is_object() {
+                return Err(FieldError::new(at, "must be an object"));
+            }
+            match item.get("type") {
+                Some(Value::String(t)) if !t.is_empty() => {}
+                Some(Value::Array(a))
+                    if !a.is_empty()
+                        && a.iter().all(|t| t.as_str().is_some_and(|t| !t.is_empty())) => {}
+                _ => {
+                    return Err(FieldError::new(
+                        format!("{at}.type"),
+                        "missing: VC 2.0 requires a type here",
+                    ))
+                }
+            }
+            if item.get("id").is_some() && !is_uri(item.get("id")) {
+                return Err(FieldError::new(format!("{at}.id"), "not a URL"));
+            }
+            if member == "credentialSchema" && item.get("id").is_none() {
+                return Err(FieldError::new(
+                    format!("{at}.id"),
+                    "missing: a schema is named by its URL",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the fields Open Badges 3.0 requires of an `OpenBadgeCredential`
+/// beyond VC 2.0 ([`check_data_model`] first). Returns the first problem.
+pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
+    let Some(obj) = vc.as_object() else {
+        return Err(FieldError::new("(document)", "must be a JSON object"));
+    };
+    let contexts: Vec<&str> = match obj.get("@context") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => return Err(FieldError::new("@context", "missing")),
+    };
+    if !contexts.iter().any(|c| OB_CONTEXTS.contains(c)) {
+        return Err(FieldError::new(
+            "@context",
+            "no Open Badges 3.0 context".to_string(),
         ));
     }
     if !(has_type(vc, "OpenBadgeCredential") || has_type(vc, "AchievementCredential")) {
@@ -395,13 +564,8 @@ pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
             ))
         }
     }
-    for (field, required) in [("validFrom", true), ("validUntil", false)] {
-        match obj.get(field) {
-            Some(Value::String(s)) if DateTime::parse_from_rfc3339(s).is_ok() => {}
-            None if !required => {}
-            None => return Err(FieldError::new(field, "missing")),
-            Some(_) => return Err(FieldError::new(field, "not an RFC 3339 date-time")),
-        }
+    if obj.get("validFrom").is_none() {
+        return Err(FieldError::new("validFrom", "missing"));
     }
     let subject = match obj.get("credentialSubject") {
         Some(s @ Value::Object(_)) => s,
@@ -528,6 +692,76 @@ mod tests {
         let mut vc = build(&issuer(), &request("did:example:1")).unwrap();
         vc["issuer"] = json!("did:key:z6Mk");
         assert_eq!(check_shape(&vc).unwrap_err().field, "issuer");
+    }
+
+    fn plain() -> Value {
+        json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
+            "type": ["VerifiableCredential", "LicenseCredential"],
+            "issuer": "did:key:z6MkexampleIssuer",
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": "did:example:nurse", "name": "A. Nurse"}
+        })
+    }
+
+    #[test]
+    fn any_vc_2_credential_passes_and_its_rules_are_named() {
+        check_shape(&plain()).unwrap();
+        assert!(!is_badge(&plain()));
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut vc = plain();
+            f(&mut vc);
+            check_shape(&vc).unwrap_err().field
+        };
+        assert_eq!(broken(&|v| v["issuer"] = json!("no url")), "issuer");
+        assert_eq!(
+            broken(&|v| v["issuer"] = json!({"name": "Board"})),
+            "issuer.id"
+        );
+        assert_eq!(broken(&|v| v["id"] = json!("not a url")), "id");
+        assert_eq!(
+            broken(&|v| v["type"] = json!(["LicenseCredential"])),
+            "type"
+        );
+        assert_eq!(
+            broken(&|v| v["validUntil"] = json!("2025-12-31T00:00:00Z")),
+            "validUntil"
+        );
+        assert_eq!(
+            broken(&|v| v["validFrom"] = json!("2026-01-01")),
+            "validFrom"
+        );
+        assert_eq!(
+            broken(&|v| v["credentialSubject"] = json!([])),
+            "credentialSubject"
+        );
+        assert_eq!(
+            broken(&|v| v["credentialSubject"] = json!([{}, 3])),
+            "credentialSubject[1]"
+        );
+        assert_eq!(broken(&|v| v["name"] = json!(7)), "name");
+        for member in TYPED_MEMBERS {
+            assert_eq!(
+                broken(&|v| v[member] = json!({"id": "https://a.example/x"})),
+                format!("{member}.type")
+            );
+            assert_eq!(
+                broken(
+                    &|v| v[member] = json!([{"type": "X", "id": "https://a.example/x"}, {"id": "https://a.example/y"}])
+                ),
+                format!("{member}[1].type")
+            );
+        }
+        assert_eq!(
+            broken(&|v| v["credentialSchema"] = json!({"type": "JsonSchema"})),
+            "credentialSchema.id"
+        );
+        // The badge rules apply when the type says badge.
+        assert_eq!(
+            broken(&|v| v["type"] = json!(["VerifiableCredential", "OpenBadgeCredential"])),
+            "@context"
+        );
     }
 
     #[test]

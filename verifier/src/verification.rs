@@ -8,7 +8,7 @@
 //! about the issuer, and Data Integrity alone accepts it).
 
 use crate::context::Contexts;
-use crate::credential::check_shape;
+use crate::credential::{check_data_model, check_open_badge, is_badge};
 use crate::integrity::{Canonicalizer, IntegrityError, Terms, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -28,6 +28,11 @@ pub enum Status {
     /// The check could not be made (a prerequisite failed, or data is
     /// missing); says nothing either way.
     CouldNotCheck,
+    /// There was nothing to check: the credential carries no such proof
+    /// (no anchor proof, before its batch is anchored or when another
+    /// system issued it). Leaves the verdict alone unless the caller
+    /// required the check ([`Report::require`]).
+    Absent,
 }
 
 /// One named check of a verification and its outcome.
@@ -88,6 +93,28 @@ impl Report {
     /// The check named `name`, if it was made.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// Makes the checks named `name` required: one with nothing to check
+    /// ([`Status::Absent`]) becomes one that could not be made, so the
+    /// verdict cannot be valid without it.
+    pub fn require(&mut self, name: &'static str) {
+        let mut found = false;
+        for check in self.checks.iter_mut().filter(|c| c.name == name) {
+            found = true;
+            if check.status == Status::Absent {
+                check.status = Status::CouldNotCheck;
+                check.detail = format!("{}; the caller requires it", check.detail);
+            }
+        }
+        if !found {
+            self.checks.push(Check {
+                name,
+                status: Status::CouldNotCheck,
+                detail: format!("`{name}` is required, and this verification cannot make it (no chain node given)"),
+            });
+        }
+        self.verdict = verdict_of(&self.checks);
     }
 
     /// Adds a check and updates the verdict.
@@ -189,11 +216,20 @@ impl Verifier {
         let issuer = issuer_id(doc).map(str::to_owned);
 
         report.push(
-            "open-badges",
-            check_shape(doc)
+            "data-model",
+            check_data_model(doc)
                 .map(|()| String::new())
                 .map_err(|e| Fail(e.to_string())),
         );
+        // The Open Badges rules, for credentials whose type says badge.
+        if is_badge(doc) {
+            report.push(
+                "open-badges",
+                check_open_badge(doc)
+                    .map(|()| String::new())
+                    .map_err(|e| Fail(e.to_string())),
+            );
+        }
         // The signature check expands the document strictly, so the same
         // expansion answers the contexts check; only when the signature
         // check stops early, or on undefined terms, is a second one needed.
