@@ -117,6 +117,21 @@ impl SigningKey {
             Self::P256(_) => ECDSA_RDFC_2019,
         }
     }
+
+    /// Signs a proof's hash data as its cryptosuite says.
+    fn sign_bytes(&self, hash_data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Ed25519(sk) => {
+                use ed25519_dalek::Signer;
+                sk.sign(hash_data).to_bytes().to_vec()
+            }
+            Self::P256(sk) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = sk.sign(hash_data);
+                sig.to_bytes().to_vec()
+            }
+        }
+    }
 }
 
 /// A public key named by a `did:key` verification method.
@@ -473,10 +488,11 @@ impl Canonicalizer {
     async fn hash_data(
         &self,
         doc: &Value,
+        without_proof: bool,
         config: &Value,
         terms: Terms,
     ) -> Result<Vec<u8>, IntegrityError> {
-        let doc = self.canonicalize(doc, true, terms).await?;
+        let doc = self.canonicalize(doc, without_proof, terms).await?;
         let config = self.canonical_config(config).await?;
         let mut out = Sha256::digest(config.as_bytes()).to_vec();
         out.extend_from_slice(&Sha256::digest(doc.as_bytes()));
@@ -512,19 +528,13 @@ impl Canonicalizer {
         });
         let mut config = proof.clone();
         config["@context"] = context;
-        let hash_data = self.hash_data(&unsecured, &config, Terms::Check).await?;
-        let signature = match key {
-            SigningKey::Ed25519(sk) => {
-                use ed25519_dalek::Signer;
-                sk.sign(&hash_data).to_bytes().to_vec()
-            }
-            SigningKey::P256(sk) => {
-                use p256::ecdsa::signature::Signer;
-                let sig: p256::ecdsa::Signature = sk.sign(&hash_data);
-                sig.to_bytes().to_vec()
-            }
-        };
-        proof["proofValue"] = json!(multibase::encode(multibase::Base::Base58Btc, signature));
+        let hash_data = self
+            .hash_data(&unsecured, true, &config, Terms::Check)
+            .await?;
+        proof["proofValue"] = json!(multibase::encode(
+            multibase::Base::Base58Btc,
+            key.sign_bytes(&hash_data)
+        ));
         unsecured
             .as_object_mut()
             .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?
@@ -532,11 +542,96 @@ impl Canonicalizer {
         Ok(unsecured)
     }
 
+    /// Adds a Data Integrity proof to a document that may hold proofs
+    /// already: to its proof set, or, when `options` names a
+    /// `previousProof`, as the next link of a proof chain (signing the
+    /// document with the proofs it names). `options` go into the proof as
+    /// they are (`id`, `previousProof`, ...).
+    pub async fn add_proof(
+        &self,
+        mut doc: Value,
+        key: &SigningKey,
+        verification_method: &str,
+        created: &str,
+        options: serde_json::Map<String, Value>,
+    ) -> Result<Value, IntegrityError> {
+        let context = doc
+            .get("@context")
+            .cloned()
+            .ok_or_else(|| IntegrityError::JsonLd("the document has no @context".into()))?;
+        let mut proof = json!({
+            "type": "DataIntegrityProof",
+            "cryptosuite": key.cryptosuite(),
+            "created": created,
+            "verificationMethod": verification_method,
+            "proofPurpose": "assertionMethod",
+        });
+        proof.as_object_mut().expect("an object").extend(options);
+        let mut config = proof.clone();
+        config["@context"] = context;
+        let hash_data = match previous_of(&doc, &proof).map_err(IntegrityError::Proof)? {
+            None => self.hash_data(&doc, true, &config, Terms::Check).await?,
+            Some(previous) => {
+                let mut secured = doc.clone();
+                secured["proof"] = previous;
+                self.hash_data(&secured, false, &config, Terms::Check)
+                    .await?
+            }
+        };
+        proof["proofValue"] = json!(multibase::encode(
+            multibase::Base::Base58Btc,
+            key.sign_bytes(&hash_data)
+        ));
+        let mut set = crate::proof::proofs(&doc)
+            .map_err(|e| IntegrityError::Proof(e.to_string()))?
+            .to_vec();
+        set.push(proof);
+        let obj = doc
+            .as_object_mut()
+            .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?;
+        obj.insert(
+            "proof".into(),
+            match set.len() {
+                1 => set.pop().expect("one"),
+                _ => Value::Array(set),
+            },
+        );
+        Ok(doc)
+    }
+
     /// Verifies one Data Integrity `proof` over `doc` (whose own `proof`
     /// member, if any, is ignored: proofs in a set are independent).
     pub async fn verify(
         &self,
         doc: &Value,
+        proof: &Value,
+        terms: Terms,
+    ) -> Result<(), IntegrityError> {
+        self.verify_over(doc, true, proof, terms).await
+    }
+
+    /// Verifies a `proof` of a proof chain: it signed `doc` with `previous`
+    /// (the proof, or array of proofs, its `previousProof` names) as the
+    /// document's `proof` member, as Data Integrity's chains are made.
+    pub async fn verify_chained(
+        &self,
+        doc: &Value,
+        previous: Value,
+        proof: &Value,
+        terms: Terms,
+    ) -> Result<(), IntegrityError> {
+        let mut secured = doc.clone();
+        secured
+            .as_object_mut()
+            .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?
+            .insert("proof".into(), previous);
+        self.verify_over(&secured, false, proof, terms).await
+    }
+
+    async fn verify_over(
+        &self,
+        doc: &Value,
+        without_proof: bool,
         proof: &Value,
         terms: Terms,
     ) -> Result<(), IntegrityError> {
@@ -569,7 +664,9 @@ impl Canonicalizer {
             return Err(IntegrityError::Proof("proofValue is not base58-btc".into()));
         }
         let key = did_key_public(&vm)?;
-        let hash_data = self.hash_data(doc, &Value::Object(config), terms).await?;
+        let hash_data = self
+            .hash_data(doc, without_proof, &Value::Object(config), terms)
+            .await?;
         let ok = match (suite.as_str(), key) {
             (EDDSA_RDFC_2022, PublicKey::Ed25519(pk)) => {
                 let sig = ed25519_dalek::Signature::from_slice(&signature)
@@ -819,6 +916,37 @@ fn id<T, B>(v: ValidId<T, B>) -> Id<T, B> {
     }
 }
 
+/// The proofs a chained `proof` names in `previousProof` (one id, or an
+/// array of ids), as the document's `proof` member was when it was made:
+/// the proof itself for one id, an array for several. `None` for a proof
+/// that starts no chain; an error when a named proof is not in the set.
+pub(crate) fn previous_of(doc: &Value, proof: &Value) -> Result<Option<Value>, String> {
+    let ids: Vec<&str> = match proof.get("previousProof") {
+        None => return Ok(None),
+        Some(Value::String(id)) => vec![id],
+        Some(Value::Array(ids)) if !ids.is_empty() => ids
+            .iter()
+            .map(|id| id.as_str().ok_or("previousProof holds a non-string"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("previousProof must be a proof id or an array of them".into()),
+    };
+    let set = crate::proof::proofs(doc).map_err(|e| e.to_string())?;
+    let mut found = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let previous = set
+            .iter()
+            .find(|p| p.get("id").and_then(Value::as_str) == Some(id))
+            .ok_or_else(|| {
+                format!("previousProof `{id}` is not in the proof set: the chain is broken")
+            })?;
+        found.push(previous.clone());
+    }
+    Ok(Some(match proof.get("previousProof") {
+        Some(Value::String(_)) => found.pop().expect("one"),
+        _ => Value::Array(found),
+    }))
+}
+
 /// Throwaway issuer keys for the crate's tests (the issuer key file lives
 /// in the node's crate).
 #[cfg(test)]
@@ -902,6 +1030,84 @@ mod tests {
                 }
             }
         })
+    }
+
+    /// Every issuer proof of a set or of a chain is verified and reported;
+    /// one bad proof fails the credential, and so does a chain whose link
+    /// names a proof that is not there.
+    #[test]
+    fn every_proof_of_a_set_or_a_chain_is_verified() {
+        use crate::verification::{Status, Verdict, Verifier};
+        let canon = Canonicalizer::new(Contexts::standard());
+        let verifier = Verifier::new(Contexts::standard());
+        let issuer = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+        let witness = IssuerKey::generate(None, SigningKeyType::P256).unwrap();
+        let add = |doc: &Value, key: &IssuerKey, options: Value| {
+            let sk = SigningKey::from_jwk(key.signing_jwk()).unwrap();
+            block_on(canon.add_proof(
+                doc.clone(),
+                &sk,
+                &key.identity.verification_method,
+                "2026-01-02T00:00:00Z",
+                options.as_object().unwrap().clone(),
+            ))
+            .unwrap()
+        };
+        let first = add(
+            &unsigned(&issuer.identity.did),
+            &issuer,
+            json!({"id": "urn:proof:1"}),
+        );
+        let set = add(&first, &witness, json!({"id": "urn:proof:2"}));
+        let chain = add(
+            &first,
+            &witness,
+            json!({"id": "urn:proof:2", "previousProof": "urn:proof:1"}),
+        );
+        let signatures = |doc: &Value| {
+            let r = block_on(verifier.verify_value(doc, chrono::Utc::now()));
+            let s: Vec<Status> = r
+                .checks
+                .iter()
+                .filter(|c| c.name == "signature")
+                .map(|c| c.status)
+                .collect();
+            (r, s)
+        };
+        for doc in [&set, &chain] {
+            let (r, s) = signatures(doc);
+            assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+            assert_eq!(s, [Status::Pass, Status::Pass]);
+            assert_eq!(r.check("issuer-key").unwrap().status, Status::Pass);
+        }
+        // The chain's link signed the issuer's proof too: as a proof of the
+        // set alone it does not verify.
+        let mut unlinked = chain.clone();
+        unlinked["proof"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("previousProof");
+        assert_eq!(signatures(&unlinked).1, [Status::Pass, Status::Fail]);
+        let mut bad = set.clone();
+        bad["proof"][1]["proofValue"] = chain["proof"][1]["proofValue"].clone();
+        let (r, s) = signatures(&bad);
+        assert_eq!(
+            (r.verdict, s),
+            (Verdict::Invalid, vec![Status::Pass, Status::Fail])
+        );
+        let mut broken = chain.clone();
+        broken["proof"][1]["previousProof"] = json!("urn:proof:9");
+        let (r, s) = signatures(&broken);
+        assert_eq!(
+            (r.verdict, s),
+            (Verdict::Invalid, vec![Status::Pass, Status::Fail])
+        );
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.detail.contains("the chain is broken")),
+            "{r:#?}"
+        );
     }
 
     /// `n` alike blank nodes (evidence typed VerifiableCredential) that all

@@ -230,38 +230,75 @@ impl Verifier {
                     .map_err(|e| Fail(e.to_string())),
             );
         }
-        // The signature check expands the document strictly, so the same
-        // expansion answers the contexts check; only when the signature
-        // check stops early, or on undefined terms, is a second one needed.
-        let proof = issuer_proof(doc);
-        let (contexts, signature) = match &proof {
-            Err(e) => (self.check_contexts(doc).await, Err(Fail(e.clone()))),
-            Ok(p) => match self.canonicalizer.verify(doc, p, Terms::Check).await {
-                Ok(()) => (Ok(String::new()), Ok(suite_of(p))),
-                Err(IntegrityError::Terms(m)) => (
-                    Err(Fail(m)),
-                    signature_outcome(self.canonicalizer.verify(doc, p, Terms::Allow).await, p),
-                ),
-                Err(IntegrityError::BadSignature) => (
-                    Ok(String::new()),
-                    Err(Fail("the signature does not verify".into())),
-                ),
-                Err(other) => (self.check_contexts(doc).await, Err(Fail(other.to_string()))),
-            },
+        // Every issuer proof of a proof set or chain is verified. The first
+        // one's strict expansion also answers the contexts check; only when
+        // it stops early, or on undefined terms, is a second one needed.
+        let proofs = issuer_proofs(doc);
+        let mut contexts = None;
+        let mut signatures = Vec::new();
+        match &proofs {
+            Err(e) => signatures.push(Err(Fail(e.clone()))),
+            Ok(set) => {
+                for (i, p) in set.iter().enumerate() {
+                    let terms = if i == 0 { Terms::Check } else { Terms::Allow };
+                    let outcome = match self.verify_proof(doc, p, terms).await {
+                        Ok(()) => Ok(suite_of(p)),
+                        Err(IntegrityError::Terms(m)) => {
+                            contexts = Some(Err(Fail(m)));
+                            signature_outcome(self.verify_proof(doc, p, Terms::Allow).await, p)
+                        }
+                        Err(IntegrityError::BadSignature) => {
+                            Err(Fail("the signature does not verify".into()))
+                        }
+                        Err(other) => {
+                            if i == 0 {
+                                contexts = Some(self.check_contexts(doc).await);
+                            }
+                            Err(Fail(other.to_string()))
+                        }
+                    };
+                    if i == 0 && contexts.is_none() {
+                        contexts = Some(Ok(String::new()));
+                    }
+                    // In a set, each check names the proof it is about.
+                    let vm = p["verificationMethod"].as_str().unwrap_or("(no key)");
+                    signatures.push(match (set.len(), outcome) {
+                        (1, outcome) => outcome,
+                        (_, Ok(suite)) => Ok(format!("{suite} by {vm}")),
+                        (_, Err(Fail(m))) => Err(Fail(format!("the proof by {vm}: {m}"))),
+                        (_, other) => other,
+                    });
+                }
+            }
+        }
+        let contexts = match contexts {
+            Some(c) => c,
+            None => self.check_contexts(doc).await,
         };
         report.push("contexts", contexts);
-        report.push("signature", signature);
+        for signature in signatures {
+            report.push("signature", signature);
+        }
 
-        let key_check = match (&proof, issuer.as_deref()) {
-            (Err(_), _) => Err(Unchecked("no issuer proof".into())),
-            (Ok(_), None) => Err(Fail("the credential names no issuer".into())),
-            (Ok(p), Some(issuer)) => check_issuer_key(p, issuer),
+        // The issuer's own proof: the first whose key is the issuer's.
+        let own = match (&proofs, issuer.as_deref()) {
+            (Ok(set), Some(issuer)) => set
+                .iter()
+                .find(|p| check_issuer_key(p, issuer).is_ok())
+                .or(set.first()),
+            (Ok(set), None) => set.first(),
+            (Err(_), _) => None,
+        };
+        let key_check = match (own, issuer.as_deref()) {
+            (None, _) => Err(Unchecked("no issuer proof".into())),
+            (Some(_), None) => Err(Fail("the credential names no issuer".into())),
+            (Some(p), Some(issuer)) => check_issuer_key(p, issuer),
         };
         report.push("issuer-key", key_check);
 
-        let purpose = match &proof {
-            Err(_) => Err(Unchecked("no issuer proof".into())),
-            Ok(p) => match p.get("proofPurpose").and_then(Value::as_str) {
+        let purpose = match own {
+            None => Err(Unchecked("no issuer proof".into())),
+            Some(p) => match p.get("proofPurpose").and_then(Value::as_str) {
                 Some("assertionMethod") => Ok(String::new()),
                 Some(other) => Err(Fail(format!(
                     "proof purpose is `{other}`, not `assertionMethod`"
@@ -273,6 +310,25 @@ impl Verifier {
         report.push("validity", check_validity(doc, now));
 
         report.finish(id, issuer)
+    }
+
+    /// Verifies one issuer proof: over the document alone, or, for a link
+    /// of a proof chain, over the document with the proofs its
+    /// `previousProof` names.
+    async fn verify_proof(
+        &self,
+        doc: &Value,
+        proof: &Value,
+        terms: Terms,
+    ) -> Result<(), IntegrityError> {
+        match crate::integrity::previous_of(doc, proof).map_err(IntegrityError::Proof)? {
+            None => self.canonicalizer.verify(doc, proof, terms).await,
+            Some(previous) => {
+                self.canonicalizer
+                    .verify_chained(doc, previous, proof, terms)
+                    .await
+            }
+        }
     }
 
     async fn check_contexts(&self, doc: &Value) -> Result<String, Outcome> {
@@ -320,27 +376,31 @@ fn issuer_id(doc: &Value) -> Option<&str> {
     }
 }
 
-/// The issuer's Data Integrity proof: exactly one proof of a suite Cairn
-/// accepts. Proofs of other types are left for other checks.
-fn issuer_proof(doc: &Value) -> Result<Value, String> {
+/// The issuer proofs: every Data Integrity proof of a suite Cairn accepts,
+/// in the order of the proof set (one, a set, or the links of a chain).
+/// Proofs of other types (the anchor proof) are left for other checks.
+fn issuer_proofs(doc: &Value) -> Result<Vec<Value>, String> {
     let proofs = crate::proof::proofs(doc).map_err(|e| e.to_string())?;
     if doc.get("proof").is_none() {
         return Err("the credential has no proof".into());
     }
-    let mut ours = proofs.iter().filter(|p| {
-        p.get("type").and_then(Value::as_str) == Some("DataIntegrityProof")
-            && p.get("cryptosuite")
-                .and_then(Value::as_str)
-                .is_some_and(|s| ISSUER_SUITES.contains(&s))
-    });
-    match (ours.next(), ours.next()) {
-        (Some(p), None) => Ok(p.clone()),
-        (None, _) => Err(format!(
+    let ours: Vec<Value> = proofs
+        .iter()
+        .filter(|p| {
+            p.get("type").and_then(Value::as_str) == Some("DataIntegrityProof")
+                && p.get("cryptosuite")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| ISSUER_SUITES.contains(&s))
+        })
+        .cloned()
+        .collect();
+    if ours.is_empty() {
+        return Err(format!(
             "no DataIntegrityProof with cryptosuite {}",
             ISSUER_SUITES.join(" or ")
-        )),
-        (Some(_), Some(_)) => Err("more than one issuer proof; Cairn expects exactly one".into()),
+        ));
     }
+    Ok(ours)
 }
 
 /// The proof's verification method must be a key of the issuer's own DID.
