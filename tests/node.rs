@@ -1170,6 +1170,60 @@ fn any_vc_2_credential_is_issued_and_verifies_before_its_anchor() {
         "{report:#}"
     );
 
+    // Terms no context defines, which only a catch-all @vocab maps (VC
+    // 2.0's undefined-terms context): refused, naming the way out, unless
+    // the issuer allows them; a verifier then warns, naming them, and does
+    // not fail the credential. A term nothing maps is refused either way:
+    // expansion would drop it, unsigned.
+    let mut unmapped = plain.clone();
+    unmapped["type"] = json!(["VerifiableCredential", "LicenseCredential"]);
+    unmapped["credentialSubject"]["licenseNumber"] = json!("RN-1234");
+    let mut vocab = unmapped.clone();
+    vocab["@context"] = json!([
+        "https://www.w3.org/ns/credentials/v2",
+        "https://www.w3.org/ns/credentials/undefined-terms/v2"
+    ]);
+    let (status, problem) = node.issue(&token, &vocab);
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-vocab"),
+        "{problem}"
+    );
+    let lenient = NodeProcess::start(
+        &dir.path().join("lenient"),
+        &["--batch-max-age", "3600", "--allow-vocab"],
+        &[],
+    );
+    let lenient_token = node_token(&dir.path().join("lenient"));
+    let (status, problem) = lenient.issue(&lenient_token, &unmapped);
+    assert_eq!(status, 400, "{problem}");
+    let (status, r) = lenient.issue(&lenient_token, &vocab);
+    assert_eq!(status, 201, "{r}");
+    // Its vocab terms are signed: altering one breaks the signature.
+    let mut forged = r["verifiableCredential"].clone();
+    forged["credentialSubject"]["licenseNumber"] = json!("RN-9999");
+    let (status, report) = verify(&forged, json!({}));
+    assert_eq!(
+        (status, check_status(&report, "signature")),
+        (400, "fail"),
+        "{report:#}"
+    );
+    let (status, report) = verify(&r["verifiableCredential"], json!({}));
+    assert_eq!(
+        (status, &report["verdict"]),
+        (200, &json!("valid")),
+        "{report:#}"
+    );
+    let warning = report["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("LicenseCredential") && warning.contains("licenseNumber"),
+        "{report:#}"
+    );
+    drop(lenient);
+
     // Revoked before its anchor: the node's record says so.
     let r = reqwest::blocking::Client::new()
         .post(format!("{}/credentials/status", node.url))

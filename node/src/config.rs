@@ -25,6 +25,7 @@ pub struct FileSettings {
     pub confirmations: Option<u64>,
     pub max_fee_gwei: Option<u64>,
     pub public_url: Option<String>,
+    pub allow_vocab: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,7 @@ impl FileSettings {
             confirmations: self.confirmations.or(lower.confirmations),
             max_fee_gwei: self.max_fee_gwei.or(lower.max_fee_gwei),
             public_url: self.public_url.or(lower.public_url),
+            allow_vocab: self.allow_vocab.or(lower.allow_vocab),
         }
     }
 }
@@ -102,6 +104,8 @@ pub struct Settings {
     pub max_fee_per_gas: u128,
     /// The base URL under which the node is reached (for links it hands out).
     pub public_url: Option<String>,
+    /// Sign credentials with terms that only VC 2.0's `@vocab` maps.
+    pub allow_vocab: bool,
 }
 
 /// The queue length at which an idle anchorer seals a batch early.
@@ -182,6 +186,7 @@ impl Settings {
             confirmations,
             max_fee_per_gas: u128::from(s.max_fee_gwei.unwrap_or(200)) * 1_000_000_000,
             public_url: s.public_url,
+            allow_vocab: s.allow_vocab.unwrap_or(false),
         })
     }
 }

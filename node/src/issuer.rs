@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::key::IssuerKey;
 use cairn_verifier::context::Contexts;
 use cairn_verifier::credential::{self, FieldError, IssuerProfile};
-use cairn_verifier::integrity::{Canonicalizer, IntegrityError, SigningKey};
+use cairn_verifier::integrity::{Canonicalizer, IntegrityError, SigningKey, Terms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -26,6 +26,9 @@ pub struct Signer {
     key: SigningKey,
     verification_method: String,
     canonicalizer: Canonicalizer,
+    /// Whether terms only VC 2.0's `@vocab` maps are signed (`--allow-vocab`)
+    /// or refused.
+    terms: Terms,
 }
 
 impl Signer {
@@ -36,7 +39,17 @@ impl Signer {
                 .expect("an unlocked issuer key holds an Ed25519 or P-256 secret"),
             verification_method: key.identity.verification_method.clone(),
             canonicalizer: Canonicalizer::new(contexts),
+            terms: Terms::Check,
         }
+    }
+
+    /// The same signer, signing documents with terms that no context
+    /// defines and only a catch-all `@vocab` maps (the VC examples context,
+    /// VC 2.0's undefined-terms context), when `allow` (`--allow-vocab`). A
+    /// term nothing maps is refused either way: it would go unsigned.
+    pub fn allowing_vocab(mut self, allow: bool) -> Self {
+        self.terms = if allow { Terms::Vocab } else { Terms::Check };
+        self
     }
 
     /// The issuer profile written into every credential.
@@ -77,13 +90,21 @@ impl Signer {
     pub async fn sign_document(&self, doc: Value) -> Result<Value, SignError> {
         let created = credential::fmt_time(chrono::Utc::now());
         self.canonicalizer
-            .sign(doc, &self.key, &self.verification_method, &created)
+            .add_proof(
+                doc,
+                &self.key,
+                &self.verification_method,
+                &created,
+                serde_json::Map::new(),
+                self.terms,
+            )
             .await
             .map_err(|e| match e {
                 // What is wrong with the document is the client's to mend.
-                IntegrityError::Terms(m)
-                | IntegrityError::JsonLd(m)
-                | IntegrityError::TooComplex(m) => SignError::JsonLd(m),
+                IntegrityError::Terms(m) => SignError::JsonLd(format!(
+                    "{m}: define it in a context (--context), or, when a context's @vocab maps it, allow such terms (--allow-vocab)"
+                )),
+                IntegrityError::JsonLd(m) | IntegrityError::TooComplex(m) => SignError::JsonLd(m),
                 other => SignError::Signature(other),
             })
     }

@@ -75,6 +75,10 @@ struct RunArgs {
     /// list entries [default: http://<listen address>].
     #[arg(long, env = "CAIRN_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Sign credentials whose terms no context defines, which only VC
+    /// 2.0's @vocab maps (refused by default, naming the term).
+    #[arg(long, env = "CAIRN_ALLOW_VOCAB")]
+    allow_vocab: bool,
     /// A settings file [default: ./cairn.toml if it exists].
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -159,6 +163,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         confirmations: args.confirmations,
         max_fee_gwei: args.max_fee_gwei,
         public_url: args.public_url,
+        allow_vocab: args.allow_vocab.then_some(true),
     };
     let file = match args.config {
         Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,

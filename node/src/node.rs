@@ -211,7 +211,9 @@ impl Node {
             name: key.identity.name.clone(),
             ..Default::default()
         };
-        let signer = Arc::new(Signer::new(key, profile, Contexts::standard()));
+        let signer = Arc::new(
+            Signer::new(key, profile, Contexts::standard()).allowing_vocab(settings.allow_vocab),
+        );
         let offline = Arc::new(Verifier::new(Contexts::standard()));
         let bindings = Arc::new(Bindings::new(
             offline.canonicalizer().clone(),

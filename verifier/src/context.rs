@@ -15,6 +15,9 @@ use ssi::json_ld::{self as jld, Iri, IriBuf, LoadError, Loader, RemoteDocument};
 
 /// JSON-LD context of VC Data Model 2.0.
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+/// VC 2.0's context for terms no other context defines: its `@vocab` maps
+/// them all to one namespace.
+pub const UNDEFINED_TERMS_V2: &str = "https://www.w3.org/ns/credentials/undefined-terms/v2";
 /// The Open Badges 3.0.3 context, the one Cairn issues with.
 pub const OB_V3_0_3: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
 /// Every published Open Badges 3.0 context URL; credentials from other issuers
@@ -85,6 +88,10 @@ static STANDARD: LazyLock<HashMap<IriBuf, RemoteDocument>> = LazyLock::new(|| {
     })
     .collect();
     for (url, text) in [
+        (
+            UNDEFINED_TERMS_V2,
+            include_str!("../contexts/credentials-undefined-terms-v2.jsonld"),
+        ),
         (
             OB_CONTEXTS[0],
             include_str!("../contexts/ob-v3p0-context-3.0.json"),

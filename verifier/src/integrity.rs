@@ -201,20 +201,41 @@ struct ShapeCache {
 /// Whether canonicalization also insists that every term is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terms {
-    /// A term that only VC 2.0's catch-all `@vocab` would map is an error
-    /// ([`IntegrityError::Terms`]).
+    /// A term that no context defines is an error
+    /// ([`IntegrityError::Terms`]), even when a context's `@vocab` (the VC
+    /// examples context, VC 2.0's undefined-terms context) would map it.
     Check,
     /// Undefined terms are mapped as JSON-LD expansion maps them.
     Allow,
+    /// Terms a context's `@vocab` maps are kept (and signed); a term nothing
+    /// maps is an error, as with `Check`, since expansion would drop it
+    /// and leave it unsigned (`--allow-vocab`).
+    Vocab,
 }
 
 /// Expansion that fails on an undefined term, naming it, instead of letting
-/// VC 2.0's catch-all `@vocab` map it.
+/// a catch-all `@vocab` map it.
 const STRICT: jld::expansion::Policy = jld::expansion::Policy {
     invalid: jld::expansion::Action::Reject,
     vocab: jld::expansion::Action::Reject,
     allow_undefined: false,
 };
+
+/// Expansion that lets a `@vocab` map terms but fails on any term nothing
+/// maps.
+const VOCAB: jld::expansion::Policy = jld::expansion::Policy {
+    invalid: jld::expansion::Action::Reject,
+    vocab: jld::expansion::Action::Keep,
+    allow_undefined: false,
+};
+
+/// The namespaces of the catch-all `@vocab`s of the bundled contexts: a term
+/// expanded into one of them is one no context defines.
+const VOCAB_NAMESPACES: [&str; 3] = [
+    "https://www.w3.org/ns/credentials/undefined-term#",
+    "https://www.w3.org/ns/credentials/examples#",
+    "https://www.w3.org/ns/credentials/issuer-dependent#",
+];
 
 /// Turns JSON-LD documents into canonical N-Quads.
 ///
@@ -233,7 +254,7 @@ pub struct Canonicalizer {
     contexts: Arc<Contexts>,
     processed: Arc<Mutex<HashMap<String, Arc<ActiveContext>>>>,
     /// Shape templates, one cache per [`Terms`] (indexed by it).
-    shapes: Arc<[Mutex<ShapeCache>; 2]>,
+    shapes: Arc<[Mutex<ShapeCache>; 3]>,
     /// Part of every probe token: random, so no document holds one.
     nonce: Arc<str>,
 }
@@ -319,6 +340,9 @@ impl Canonicalizer {
                 E::KeyExpansionFailed(term) => {
                     format!("undefined term `{term}`: no context in @context defines it")
                 }
+                E::InvalidTypeValue if policy.vocab == jld::expansion::Action::Reject => {
+                    "a `type` value that no context in @context defines".to_owned()
+                }
                 E::ContextProcessing(e) => format!("@context: {e}"),
                 other => other.to_string(),
             })
@@ -331,6 +355,28 @@ impl Canonicalizer {
         // Proofs are not the credential's claims: the issuer's is judged by
         // its signature, and others (the anchor proof) by their own checks.
         self.expand(doc, &["proof"], STRICT).await.map(|_| ())
+    }
+
+    /// The terms of `doc` (its proofs aside) that no context defines and
+    /// only a catch-all `@vocab` maps, sorted: what a reader cannot know the
+    /// meaning of. An error when a term is not even mapped.
+    pub async fn vocab_terms(&self, doc: &Value) -> Result<Vec<String>, IntegrityError> {
+        let nquads = self
+            .canonicalize_fully(doc, &["proof"], Terms::Vocab)
+            .await?;
+        let mut terms: Vec<String> = VOCAB_NAMESPACES
+            .iter()
+            .flat_map(|ns| {
+                nquads
+                    .split(&format!("<{ns}"))
+                    .skip(1)
+                    .filter_map(|rest| rest.split_once('>').map(|(term, _)| term.to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        terms.sort();
+        terms.dedup();
+        Ok(terms)
     }
 
     /// The RDFC-1.0 canonical N-Quads of a JSON-LD document. With `terms`,
@@ -470,6 +516,10 @@ impl Canonicalizer {
                 .expand(doc, skip, Default::default())
                 .await
                 .map_err(IntegrityError::JsonLd)?,
+            Terms::Vocab => self
+                .expand(doc, skip, VOCAB)
+                .await
+                .map_err(IntegrityError::Terms)?,
         };
         let mut blanks = generator::Blank::new();
         expanded.identify_all(&mut blanks);
@@ -554,6 +604,7 @@ impl Canonicalizer {
         verification_method: &str,
         created: &str,
         options: serde_json::Map<String, Value>,
+        terms: Terms,
     ) -> Result<Value, IntegrityError> {
         let context = doc
             .get("@context")
@@ -570,12 +621,11 @@ impl Canonicalizer {
         let mut config = proof.clone();
         config["@context"] = context;
         let hash_data = match previous_of(&doc, &proof).map_err(IntegrityError::Proof)? {
-            None => self.hash_data(&doc, true, &config, Terms::Check).await?,
+            None => self.hash_data(&doc, true, &config, terms).await?,
             Some(previous) => {
                 let mut secured = doc.clone();
                 secured["proof"] = previous;
-                self.hash_data(&secured, false, &config, Terms::Check)
-                    .await?
+                self.hash_data(&secured, false, &config, terms).await?
             }
         };
         proof["proofValue"] = json!(multibase::encode(
@@ -1050,6 +1100,7 @@ mod tests {
                 &key.identity.verification_method,
                 "2026-01-02T00:00:00Z",
                 options.as_object().unwrap().clone(),
+                Terms::Check,
             ))
             .unwrap()
         };
@@ -1381,7 +1432,7 @@ mod properties {
         let mut as_member = doc.clone();
         as_member["credentialSubject"]["https://a.example/%c3"] = json!("x");
         for bad in [as_id, as_type, as_member] {
-            for terms in [Terms::Check, Terms::Allow] {
+            for terms in [Terms::Check, Terms::Allow, Terms::Vocab] {
                 let err = block_on(canon.canonicalize(&bad, true, terms)).unwrap_err();
                 assert!(err.to_string().contains("JSON-LD"), "{err}");
             }
@@ -1583,7 +1634,7 @@ mod properties {
                 values[i] = v;
             }
             let doc = varied(&values, extra_context, status);
-            for terms in [Terms::Check, Terms::Allow] {
+            for terms in [Terms::Check, Terms::Allow, Terms::Vocab] {
                 let fast = block_on(canon.canonicalize(&doc, true, terms)).map_err(|e| e.to_string());
                 let full = block_on(canon.canonicalize_fully(&doc, &["proof"], terms)).map_err(|e| e.to_string());
                 match (&fast, &full) {

@@ -141,6 +141,7 @@ fn verdict_of(checks: &[Check]) -> Verdict {
 #[derive(Default)]
 struct Builder {
     checks: Vec<Check>,
+    warnings: Vec<String>,
 }
 
 impl Builder {
@@ -164,7 +165,7 @@ impl Builder {
             issuer,
             anchored_at: None,
             checks: self.checks,
-            warnings: Vec::new(),
+            warnings: self.warnings,
         }
     }
 }
@@ -244,8 +245,30 @@ impl Verifier {
                     let outcome = match self.verify_proof(doc, p, terms).await {
                         Ok(()) => Ok(suite_of(p)),
                         Err(IntegrityError::Terms(m)) => {
-                            contexts = Some(Err(Fail(m)));
-                            signature_outcome(self.verify_proof(doc, p, Terms::Allow).await, p)
+                            // Terms only a catch-all @vocab maps are the
+                            // issuer's to define: a reader is warned, the
+                            // credential does not fail for them. A term
+                            // nothing maps fails.
+                            match self.canonicalizer.vocab_terms(doc).await {
+                                Ok(terms) => {
+                                    report.warnings.push(format!(
+                                        "terms no context defines, which only a catch-all @vocab maps (their meaning is the issuer's to say): {}",
+                                        terms.join(", ")
+                                    ));
+                                    contexts = Some(Ok(String::new()));
+                                    signature_outcome(
+                                        self.verify_proof(doc, p, Terms::Vocab).await,
+                                        p,
+                                    )
+                                }
+                                Err(_) => {
+                                    contexts = Some(Err(Fail(m)));
+                                    signature_outcome(
+                                        self.verify_proof(doc, p, Terms::Allow).await,
+                                        p,
+                                    )
+                                }
+                            }
                         }
                         Err(IntegrityError::BadSignature) => {
                             Err(Fail("the signature does not verify".into()))
