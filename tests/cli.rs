@@ -749,3 +749,63 @@ fn verify_without_files_is_a_usage_error() {
     let r = run(cairn().args(["verify", "--json"]));
     assert_eq!(r.code, 2, "{r:#?}");
 }
+
+/// `cairn issue --credential FILE --key K` signs any whole VC 2.0
+/// credential, naming the issuer as the kind of credential wants (a DID for
+/// a licence, an OB Profile for a badge), and refuses one naming another
+/// issuer in one line.
+#[test]
+fn issue_signs_a_whole_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = new_key(dir.path(), "board");
+    let licence = dir.path().join("licence.json");
+    write_json(
+        &licence,
+        &json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential"],
+            "name": "Licence to practise",
+            "credentialSubject": {"id": "did:example:licensee"}
+        }),
+    );
+    let out = dir.path().join("signed.json");
+    run(cairn()
+        .args(["issue", "--credential"])
+        .arg(&licence)
+        .arg("--key")
+        .arg(&key)
+        .arg("--out")
+        .arg(&out))
+    .success();
+    let signed = read_json(&out);
+    assert_eq!(signed["issuer"]["name"], ISSUER_NAME, "{signed:#}");
+    assert!(signed["issuer"].get("type").is_none(), "{signed:#}");
+    assert!(signed["id"].as_str().unwrap().starts_with("urn:uuid:"));
+    let (code, report) = verify_one(&out, &[]);
+    assert_eq!(
+        (code, &report["verdict"]),
+        (0, &json!("valid")),
+        "{report:#}"
+    );
+
+    let badge = dir.path().join("badge.json");
+    write_json(&badge, &unsigned_credential("did:example:nurse"));
+    let r = run(cairn()
+        .args(["issue", "--credential"])
+        .arg(&badge)
+        .arg("--key")
+        .arg(&key))
+    .success();
+    let signed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(signed["issuer"]["type"], json!(["Profile"]), "{signed:#}");
+
+    let mut foreign = read_json(&licence);
+    foreign["issuer"] = json!("did:example:someone-else");
+    write_json(&licence, &foreign);
+    let r = run(cairn()
+        .args(["issue", "--credential"])
+        .arg(&licence)
+        .arg("--key")
+        .arg(&key));
+    assert!(r.one_line_error().contains("issuer"), "{r:#?}");
+}

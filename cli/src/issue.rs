@@ -1,5 +1,6 @@
-//! `cairn issue`: sign one Open Badges 3.0 credential with a key file, or
-//! have a node issue one (`--node`) or a whole roster (`--node --csv`).
+//! `cairn issue`: sign one Open Badges 3.0 credential, or any whole VC 2.0
+//! credential (`--credential`), with a key file, or have a node issue one
+//! (`--node`) or a whole roster (`--node --csv`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,10 +31,14 @@ pub struct IssueArgs {
     #[arg(long, requires = "csv")]
     pub idempotency_key: Option<String>,
     /// The Open Badges 3.0 Achievement (badge class) as JSON.
-    #[arg(long)]
-    pub achievement: PathBuf,
+    #[arg(long, required_unless_present = "credential")]
+    pub achievement: Option<PathBuf>,
+    /// A whole unsigned credential (any VC 2.0 credential) as JSON, to sign
+    /// as it is; its issuer, id and validFrom are filled in when missing.
+    #[arg(long, conflicts_with_all = ["achievement", "recipient", "csv", "evidence", "valid_from", "valid_until"])]
+    pub credential: Option<PathBuf>,
     /// The earner: a DID, or an email address (published only salted and hashed).
-    #[arg(long, required_unless_present = "csv")]
+    #[arg(long, required_unless_present_any = ["csv", "credential"])]
     pub recipient: Option<String>,
     /// Start of validity (YYYY-MM-DD or RFC 3339); default now.
     #[arg(long)]
@@ -71,8 +76,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn read(args: &IssueArgs) -> Result<Self, Failure> {
+        let achievement = args
+            .achievement
+            .as_ref()
+            .ok_or_else(|| Failure("--achievement is required".into()))?;
         Ok(Self {
-            achievement: read_json(&args.achievement, "--achievement")?,
+            achievement: read_json(achievement, "--achievement")?,
             evidence: args
                 .evidence
                 .as_ref()
@@ -90,6 +99,11 @@ impl Shared {
 pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
     if let Some(csv) = &args.csv {
         return crate::roster::run(&args, csv);
+    }
+    if let Some(file) = &args.credential {
+        let credential = read_json(file, "--credential")?;
+        let signed = whole(&args, credential)?;
+        return write_out(&args, &signed);
     }
     // Check everything that needs no secret before asking for the passphrase.
     let recipient: Recipient = args
@@ -144,7 +158,11 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         (Some(key), None) => sign_locally(&args, key, contexts, &request)?,
         (None, None) => unreachable!("clap requires --key or --node"),
     };
-    let mut text = serde_json::to_string_pretty(&signed)?;
+    write_out(&args, &signed)
+}
+
+fn write_out(args: &IssueArgs, signed: &serde_json::Value) -> Result<ExitCode, Failure> {
+    let mut text = serde_json::to_string_pretty(signed)?;
     text.push('\n');
     match &args.out {
         Some(path) => {
@@ -155,6 +173,54 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--credential`: signs a whole credential here (`--key`) or has the node
+/// issue it (`--node`), which fills in what it lacks the same way.
+fn whole(args: &IssueArgs, credential: serde_json::Value) -> Result<serde_json::Value, Failure> {
+    if let Some(out) = &args.out {
+        if out.exists() {
+            return Err(Failure(format!("{} already exists", out.display())));
+        }
+    }
+    let serde_json::Value::Object(mut obj) = credential else {
+        return Err(Failure("--credential: not a JSON object".into()));
+    };
+    match (&args.key, &args.node.node) {
+        (_, Some(node)) => {
+            let client = Client::new(node, args.node.token.clone())?;
+            let reply = block_on(
+                client.json(
+                    client
+                        .post("/credentials/issue")?
+                        .json(&serde_json::json!({"credential": obj})),
+                ),
+            )?;
+            Ok(reply["verifiableCredential"].clone())
+        }
+        (Some(key), None) => {
+            let contexts = load_contexts(&args.contexts)?;
+            let key = crate::key::unlock(key)?;
+            let profile = profile(args, &key);
+            profile.name_in(&mut obj)?;
+            obj.entry("id")
+                .or_insert_with(|| uuid::Uuid::new_v4().urn().to_string().into());
+            obj.entry("validFrom")
+                .or_insert_with(|| cairn_verifier::credential::fmt_time(chrono::Utc::now()).into());
+            let signer = Signer::new(&key, profile, contexts);
+            Ok(block_on(signer.sign(serde_json::Value::Object(obj)))?)
+        }
+        (None, None) => unreachable!("clap requires --key or --node"),
+    }
+}
+
+fn profile(args: &IssueArgs, key: &cairn::key::IssuerKey) -> IssuerProfile {
+    IssuerProfile {
+        id: key.identity.did.clone(),
+        name: key.identity.name.clone(),
+        url: args.issuer_url.clone(),
+        image: args.issuer_image.clone(),
+    }
+}
+
 fn sign_locally(
     args: &IssueArgs,
     key: &std::path::Path,
@@ -162,12 +228,6 @@ fn sign_locally(
     request: &CredentialRequest,
 ) -> Result<serde_json::Value, Failure> {
     let key = crate::key::unlock(key)?;
-    let profile = IssuerProfile {
-        id: key.identity.did.clone(),
-        name: key.identity.name.clone(),
-        url: args.issuer_url.clone(),
-        image: args.issuer_image.clone(),
-    };
-    let signer = Signer::new(&key, profile, contexts);
+    let signer = Signer::new(&key, profile(args, &key), contexts);
     Ok(block_on(signer.issue(request))?)
 }

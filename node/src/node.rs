@@ -309,44 +309,7 @@ impl Node {
         if let Some(id) = obj.get("id").and_then(Value::as_str) {
             self.check_id(id)?;
         }
-        let did = &self.signer.profile().id;
-        // A badge's issuer is an OB 3.0 Profile; any other credential's is
-        // its DID, with a name when the node has one (VC 2.0 defines both).
-        let badge = cairn_verifier::credential::is_badge_type(obj.get("type"));
-        let profile = {
-            let name = self.signer.profile().name.as_ref();
-            match (badge, name) {
-                (true, Some(name)) => json!({"id": did, "type": ["Profile"], "name": name}),
-                (true, None) => json!({"id": did, "type": ["Profile"]}),
-                (false, Some(name)) => json!({"id": did, "name": name}),
-                (false, None) => json!(did),
-            }
-        };
-        match obj.get("issuer") {
-            None => {
-                obj.insert("issuer".into(), profile);
-            }
-            Some(Value::String(s)) if s == did => {
-                if badge {
-                    obj.insert("issuer".into(), profile);
-                }
-            }
-            Some(Value::String(s)) => {
-                return Err(FieldError::new(
-                    "issuer",
-                    format!("{s} is not this node's issuer {did}"),
-                )
-                .into())
-            }
-            Some(Value::Object(o)) if o.get("id").and_then(Value::as_str) == Some(did) => {}
-            Some(_) => {
-                return Err(FieldError::new(
-                    "issuer.id",
-                    format!("must be this node's issuer {did}"),
-                )
-                .into())
-            }
-        }
+        self.signer.profile().name_in(obj)?;
         if !obj.contains_key("validFrom") {
             obj.insert("validFrom".into(), json!(fmt_time(chrono::Utc::now())));
         }

@@ -126,6 +126,45 @@ impl IssuerProfile {
         }
         Value::Object(p)
     }
+
+    /// Names this issuer in a credential that may name it already: a
+    /// badge's issuer becomes this OB 3.0 Profile; any other credential's is
+    /// the DID, with the name when there is one (VC 2.0 defines both, and
+    /// `url` and `image` need the OB context). A credential naming another
+    /// issuer is refused.
+    pub fn name_in(&self, credential: &mut Map<String, Value>) -> Result<(), FieldError> {
+        let did = &self.id;
+        let named = if is_badge_type(credential.get("type")) {
+            self.to_json()
+        } else {
+            match &self.name {
+                Some(name) => json!({"id": did, "name": name}),
+                None => json!(did),
+            }
+        };
+        match credential.get("issuer") {
+            None => {}
+            Some(Value::String(s)) if s == did => {}
+            Some(Value::String(s)) => {
+                return Err(FieldError::new(
+                    "issuer",
+                    format!("{s} is not this issuer {did}"),
+                ))
+            }
+            // The issuer's own object, as the caller wrote it.
+            Some(Value::Object(o)) if o.get("id").and_then(Value::as_str) == Some(did) => {
+                return Ok(())
+            }
+            Some(_) => {
+                return Err(FieldError::new(
+                    "issuer.id",
+                    format!("must be this issuer {did}"),
+                ))
+            }
+        }
+        credential.insert("issuer".into(), named);
+        Ok(())
+    }
 }
 
 /// What an issuer asks for: one achievement awarded to one recipient.
