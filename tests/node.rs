@@ -1244,6 +1244,149 @@ fn any_vc_2_credential_is_issued_and_verifies_before_its_anchor() {
         .contains("revoked"));
 }
 
+/// `POST /presentations/verify`: the holder's proof with the verifier's
+/// challenge and domain, the holder's key, the holder as the credentials'
+/// subject when asked, and every credential inside with all its checks; a
+/// wrong challenge, an unsigned answer to a challenge or an altered
+/// credential gives 400 with the report naming it.
+#[test]
+fn a_presentation_answers_the_challenge_and_carries_valid_credentials() {
+    use cairn::key::{IssuerKey, SigningKeyType};
+    use cairn_verifier::context::Contexts;
+    use cairn_verifier::integrity::{Canonicalizer, SigningKey, Terms};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "3600"], &[]);
+    let token = node_token(&data);
+    let started = Instant::now();
+    while node.get_json("/health")["chain"]["anchoring"] != true {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the dev chain never came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let holder = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+    let (_, r) = node.issue(&token, &unsigned_credential(&holder.identity.did));
+    let mine = r["verifiableCredential"].clone();
+    let (_, r) = node.issue(&token, &unsigned_credential("did:example:someone-else"));
+    let theirs = r["verifiableCredential"].clone();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let canon = Canonicalizer::new(Contexts::standard());
+    let present = |credentials: Vec<&Value>, proof: Option<(&str, &str)>| -> Value {
+        let vp = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiablePresentation"],
+            "holder": holder.identity.did,
+            "verifiableCredential": credentials,
+        });
+        let Some((challenge, domain)) = proof else {
+            return vp;
+        };
+        let options =
+            json!({"proofPurpose": "authentication", "challenge": challenge, "domain": domain});
+        rt.block_on(canon.add_proof(
+            vp,
+            &SigningKey::from_jwk(holder.signing_jwk()).unwrap(),
+            &holder.identity.verification_method,
+            "2026-12-01T00:00:00Z",
+            options.as_object().unwrap().clone(),
+            Terms::Vocab,
+        ))
+        .unwrap()
+    };
+    let verify = |vp: &Value, options: Value| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/presentations/verify", node.url))
+            .json(&json!({"verifiablePresentation": vp, "options": options}))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let asked =
+        json!({"challenge": "c-123", "domain": "board.example", "checks": ["holder-is-subject"]});
+
+    let (status, report) = verify(
+        &present(vec![&mine], Some(("c-123", "board.example"))),
+        asked.clone(),
+    );
+    assert_eq!(
+        (status, &report["verified"]),
+        (200, &json!(true)),
+        "{report:#}"
+    );
+    for name in [
+        "holder-proof",
+        "proof-purpose",
+        "challenge",
+        "domain",
+        "holder-key",
+        "holder-is-subject",
+    ] {
+        assert_eq!(
+            check_status(&report["presentation"], name),
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+    assert_eq!(report["credentials"][0]["verdict"], "valid", "{report:#}");
+
+    let (status, report) = verify(
+        &present(vec![&mine], Some(("c-999", "board.example"))),
+        asked.clone(),
+    );
+    assert_eq!(
+        (status, &report["verdict"]),
+        (400, &json!("invalid")),
+        "{report:#}"
+    );
+    assert_eq!(check_status(&report["presentation"], "challenge"), "fail");
+    assert_eq!(
+        check_status(&report["presentation"], "holder-proof"),
+        "pass"
+    );
+
+    let (status, report) = verify(&present(vec![&mine], None), asked.clone());
+    assert_eq!(status, 400, "{report:#}");
+    assert_eq!(
+        check_status(&report["presentation"], "holder-proof"),
+        "fail"
+    );
+
+    let mut altered = mine.clone();
+    altered["name"] = json!("Chief Surgeon");
+    let (status, report) = verify(
+        &present(vec![&altered], Some(("c-123", "board.example"))),
+        asked.clone(),
+    );
+    assert_eq!(status, 400, "{report:#}");
+    assert_eq!(
+        check_status(&report["presentation"], "holder-proof"),
+        "pass"
+    );
+    assert_eq!(check_status(&report["credentials"][0], "signature"), "fail");
+
+    let (status, report) = verify(
+        &present(vec![&mine, &theirs], Some(("c-123", "board.example"))),
+        asked,
+    );
+    assert_eq!(status, 400, "{report:#}");
+    assert_eq!(
+        check_status(&report["presentation"], "holder-is-subject"),
+        "fail"
+    );
+    assert_eq!(report["credentials"][1]["verdict"], "valid");
+
+    let (status, problem) = verify(&present(vec![&mine], None), json!({"challenge": 7}));
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (400, Some("options.challenge"))
+    );
+}
+
 /// `cairn verify --rpc-url` and `POST /credentials/verify` are one
 /// sequence of checks (`cairn_verifier::chain_verification::Verification`):
 /// the same checks with the same statuses, for valid and invalid

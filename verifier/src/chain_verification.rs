@@ -739,6 +739,36 @@ impl Verification {
     }
 }
 
+impl Verification {
+    /// Verifies a presentation: the holder's proof, `challenge` and `domain`
+    /// as `options` ask, and every credential inside with all its checks
+    /// (offline, then the anchor checks this setup makes).
+    pub async fn verify_presentation(
+        &self,
+        vp: &Value,
+        options: &crate::presentation::PresentationOptions,
+        at: DateTime<Utc>,
+    ) -> crate::presentation::PresentationReport {
+        let mut report = crate::presentation::verify_offline(&self.offline, vp, options, at).await;
+        self.check_presented(vp, &mut report).await;
+        report
+    }
+
+    /// The anchor checks of a presentation's credentials, for a caller that
+    /// ran [`crate::presentation::verify_offline`] elsewhere.
+    pub async fn check_presented(
+        &self,
+        vp: &Value,
+        report: &mut crate::presentation::PresentationReport,
+    ) {
+        let presented = crate::presentation::presented(vp);
+        for (vc, credential) in presented.into_iter().zip(report.credentials.iter_mut()) {
+            self.check_anchor(vc, None, credential).await;
+        }
+        report.finish();
+    }
+}
+
 /// A credential, and its anchor bundle when `doc` is a proof bundle
 /// (`{verifiableCredential, anchorBundle}`, as `cairn bundle` writes).
 pub fn split_bundle(doc: &Value) -> (&Value, Option<&Value>) {

@@ -25,6 +25,7 @@ pub mod context;
 pub mod credential;
 pub mod integrity;
 pub mod merkle;
+pub mod presentation;
 pub mod proof;
 pub mod registry;
 mod shape;

@@ -83,6 +83,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report with no checks yet, for `id` issued (or held) by `issuer`.
+    pub fn of(id: Option<String>, issuer: Option<String>) -> Self {
+        Builder::default().finish(id, issuer)
+    }
+
     /// The report for a credential that could not even be read.
     pub fn unreadable(reason: &str) -> Self {
         let mut b = Builder::default();
