@@ -1380,6 +1380,35 @@ fn a_presentation_answers_the_challenge_and_carries_valid_credentials() {
     );
     assert_eq!(report["credentials"][1]["verdict"], "valid");
 
+    // `cairn verify` on a presentation: its report, then each credential's.
+    let file = dir.path().join("vp.json");
+    std::fs::write(
+        &file,
+        present(vec![&mine], Some(("c-123", "board.example"))).to_string(),
+    )
+    .unwrap();
+    let devchain = format!("{}/devchain", node.url);
+    let args = [
+        "--rpc-url",
+        &devchain,
+        "--challenge",
+        "c-123",
+        "--domain",
+        "board.example",
+    ];
+    let (code, report) = verify_json(&[&file], &args);
+    assert_eq!(code, 0, "{report:#}");
+    let parts: Vec<&str> = report["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["part"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["presentation", "credential 1"], "{report:#}");
+    let (code, report) = verify_json(&[&file], &["--rpc-url", &devchain, "--challenge", "c-999"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(check_status(&report["credentials"][0], "challenge"), "fail");
+
     let (status, problem) = verify(&present(vec![&mine], None), json!({"challenge": 7}));
     assert_eq!(
         (status, problem["field"].as_str()),

@@ -11,6 +11,7 @@ use cairn_verifier::chain_verification::{
     Anchors, Bindings, ChainVerifier, RegistryPins, Verification,
 };
 use cairn_verifier::credential::parse_time;
+use cairn_verifier::presentation::{is_presentation, PresentationOptions};
 use cairn_verifier::registry::{default_confirmations, RegistryReader};
 use cairn_verifier::verification::{Report, Status, Verdict, Verifier};
 use chrono::{DateTime, Utc};
@@ -58,6 +59,17 @@ pub struct VerifyArgs {
     /// checks, and its anchor check says `absent`.
     #[arg(long)]
     require_anchor: bool,
+    /// For presentations: the challenge given to the holder, which its
+    /// proof must carry.
+    #[arg(long)]
+    challenge: Option<String>,
+    /// For presentations: the verifier's domain, which the holder's proof
+    /// must carry.
+    #[arg(long)]
+    domain: Option<String>,
+    /// For presentations: the holder must be every credential's subject.
+    #[arg(long)]
+    holder_is_subject: bool,
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
@@ -86,9 +98,21 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
     };
     let items = Arc::new(items);
     let reports = verify_all(&args, items.clone(), contexts, now, trusted)?;
-    let overall = if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
+    // A presentation is several reports: its own, then each credential's.
+    let reports: Vec<(&Item, Option<String>, Report)> = items
+        .iter()
+        .zip(reports)
+        .flat_map(|(item, parts)| parts.into_iter().map(move |(part, r)| (item, part, r)))
+        .collect();
+    let overall = if reports
+        .iter()
+        .any(|(_, _, r)| r.verdict == Verdict::Invalid)
+    {
         Verdict::Invalid
-    } else if reports.iter().any(|r| r.verdict == Verdict::Unknown) {
+    } else if reports
+        .iter()
+        .any(|(_, _, r)| r.verdict == Verdict::Unknown)
+    {
         Verdict::Unknown
     } else {
         Verdict::Valid
@@ -104,14 +128,17 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
             file: String,
             #[serde(skip_serializing_if = "Option::is_none")]
             line: Option<usize>,
+            /// Of a presentation: `presentation`, or `credential N`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            part: Option<&'a str>,
         }
-        let credentials: Vec<Entry> = items
+        let credentials: Vec<Entry> = reports
             .iter()
-            .zip(&reports)
-            .map(|(item, report)| Entry {
+            .map(|(item, part, report)| Entry {
                 report,
                 file: item.file.display().to_string(),
                 line: item.line,
+                part: part.as_deref(),
             })
             .collect();
         #[derive(serde::Serialize)]
@@ -126,8 +153,12 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
         serde_json::to_writer_pretty(&mut out, &run)?;
         writeln!(out)?;
     } else {
-        for (item, report) in items.iter().zip(&reports) {
-            print_report(&mut out, &item.label(), report)?;
+        for (item, part, report) in &reports {
+            let label = match part {
+                Some(part) => format!("{} ({part})", item.label()),
+                None => item.label(),
+            };
+            print_report(&mut out, &label, report)?;
         }
     }
     out.flush()?;
@@ -201,6 +232,10 @@ fn push_file(items: &mut Vec<Item>, path: &Path) {
     }
 }
 
+/// The reports of one item: one for a credential; for a presentation, its
+/// own (`presentation`) and then each credential's (`credential N`).
+type Parts = Vec<(Option<String>, Report)>;
+
 /// Verifies every item in one pass on every core: each credential is
 /// parsed once, checked offline, then against the chain (`--rpc-url`) or
 /// its proof bundle (`--trust-block`). One runtime for all, so the chain
@@ -212,8 +247,13 @@ fn verify_all(
     contexts: cairn_verifier::context::Contexts,
     now: DateTime<Utc>,
     trusted: Option<alloy::primitives::B256>,
-) -> Result<Vec<Report>, Failure> {
+) -> Result<Vec<Parts>, Failure> {
     use futures_util::StreamExt;
+    let asked = PresentationOptions {
+        challenge: args.challenge.clone(),
+        domain: args.domain.clone(),
+        holder_is_subject: args.holder_is_subject,
+    };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -231,11 +271,26 @@ fn verify_all(
         let verification =
             Verification::new(offline, bindings, anchors).requiring_anchor(args.require_anchor);
         let work = (0..items.len()).map(|i| {
-            let (items, verification) = (items.clone(), verification.clone());
+            let (items, verification, asked) = (items.clone(), verification.clone(), asked.clone());
             tokio::spawn(async move {
-                match &items[i].bytes {
-                    Ok(bytes) => verification.verify_bytes(bytes, now).await,
-                    Err(e) => Report::unreadable(e),
+                let doc = match &items[i].bytes {
+                    Ok(bytes) => cairn_verifier::verification::parse(bytes),
+                    Err(e) => return vec![(None, Report::unreadable(e))],
+                };
+                match doc {
+                    Ok(doc) if is_presentation(&doc) => {
+                        let r = verification.verify_presentation(&doc, &asked, now).await;
+                        let mut parts = vec![(Some("presentation".to_owned()), r.presentation)];
+                        parts.extend(
+                            r.credentials
+                                .into_iter()
+                                .enumerate()
+                                .map(|(n, c)| (Some(format!("credential {}", n + 1)), c)),
+                        );
+                        parts
+                    }
+                    Ok(doc) => vec![(None, verification.verify(&doc, now).await)],
+                    Err(report) => vec![(None, *report)],
                 }
             })
         });
