@@ -448,3 +448,52 @@ fn digital_bazaar_reads_cairn_status_lists() {
     assert!(set(&v.lines[1], "revocation") && !set(&v.lines[1], "suspension"));
     assert!(!set(&v.lines[2], "revocation") && set(&v.lines[2], "suspension"));
 }
+
+/// A VC 1.1 credential signed `Ed25519Signature2020` by Digital Bazaar's
+/// stack (tests/interop/sign-2020.mjs), as the Learner Credential Wallet's
+/// installed base holds them, verifies with every offline check; altered,
+/// it fails its signature.
+#[test]
+fn a_vc_1_1_ed25519_signature_2020_credential_from_digital_bazaar_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("node")
+        .arg(repo_root().join("tests/interop/sign-2020.mjs"))
+        .arg("did:example:holder")
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(signed["proof"]["type"], "Ed25519Signature2020");
+    let file = dir.path().join("vc11.json");
+    write_json(&file, &signed);
+    let (code, report) = verify_json(&[&file], &[]);
+    let c = &report["credentials"][0];
+    assert_eq!(code, 0, "{report:#}");
+    for name in [
+        "data-model",
+        "contexts",
+        "signature",
+        "issuer-key",
+        "proof-purpose",
+        "validity",
+    ] {
+        assert_eq!(check_status(c, name), "pass", "{name}: {report:#}");
+    }
+    assert_eq!(check(c, "signature")["detail"], "Ed25519Signature2020");
+
+    let mut altered = signed.clone();
+    altered["expirationDate"] = json!("2100-01-01T00:00:00Z");
+    write_json(&file, &altered);
+    let (code, report) = verify_json(&[&file], &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(check_status(&report["credentials"][0], "signature"), "fail");
+
+    // Expired by its VC 1.1 expirationDate.
+    let (code, report) = verify_json(&[&file], &["--at", "2100-06-01"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(check_status(&report["credentials"][0], "validity"), "fail");
+}

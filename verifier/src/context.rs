@@ -15,6 +15,11 @@ use ssi::json_ld::{self as jld, Iri, IriBuf, LoadError, Loader, RemoteDocument};
 
 /// JSON-LD context of VC Data Model 2.0.
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+/// JSON-LD context of VC Data Model 1.1.
+pub const CREDENTIALS_V1: &str = "https://www.w3.org/2018/credentials/v1";
+/// The context of the `Ed25519Signature2020` proof suite, which VC 1.1
+/// credentials of the installed base are signed with.
+pub const ED25519_2020_V1: &str = "https://w3id.org/security/suites/ed25519-2020/v1";
 /// VC 2.0's context for terms no other context defines: its `@vocab` maps
 /// them all to one namespace.
 pub const UNDEFINED_TERMS_V2: &str = "https://www.w3.org/ns/credentials/undefined-terms/v2";
@@ -88,6 +93,10 @@ static STANDARD: LazyLock<HashMap<IriBuf, RemoteDocument>> = LazyLock::new(|| {
     })
     .collect();
     for (url, text) in [
+        (
+            ED25519_2020_V1,
+            include_str!("../contexts/ed25519-signature-2020-v1.jsonld"),
+        ),
         (
             UNDEFINED_TERMS_V2,
             include_str!("../contexts/credentials-undefined-terms-v2.jsonld"),

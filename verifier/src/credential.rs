@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::context::{CREDENTIALS_V2, OB_CONTEXTS, OB_V3_0_3};
+use crate::context::{CREDENTIALS_V1, CREDENTIALS_V2, OB_CONTEXTS, OB_V3_0_3};
 
 /// A problem with one field of a credential or of an issuance request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -410,6 +410,18 @@ pub fn is_badge_type(ty: Option<&Value>) -> bool {
 /// Open Badges 3.0 rules ([`check_open_badge`]). Returns the first problem.
 pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
     check_data_model(vc)?;
+    // VC 1.1 credentials are verified, never issued.
+    let first = match vc.get("@context") {
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str),
+        Some(Value::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    if first != Some(CREDENTIALS_V2) {
+        return Err(FieldError::new(
+            "@context",
+            format!("must start with {CREDENTIALS_V2}: Cairn issues VC Data Model 2.0"),
+        ));
+    }
     if is_badge(vc) {
         check_open_badge(vc)?;
     }
@@ -440,10 +452,21 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
         Some(Value::String(s)) => vec![s.as_str()],
         _ => return Err(FieldError::new("@context", "missing")),
     };
-    if contexts.first() != Some(&CREDENTIALS_V2) {
+    // VC 1.1 credentials are verified too: the period is issuanceDate
+    // (required) and expirationDate.
+    let v1 = contexts.first() == Some(&CREDENTIALS_V1);
+    if !v1 && contexts.first() != Some(&CREDENTIALS_V2) {
         return Err(FieldError::new(
             "@context",
-            format!("must start with {CREDENTIALS_V2} (VC Data Model 2.0)"),
+            format!(
+                "must start with {CREDENTIALS_V2} (VC Data Model 2.0) or {CREDENTIALS_V1} (1.1)"
+            ),
+        ));
+    }
+    if v1 && obj.get("issuanceDate").is_none() {
+        return Err(FieldError::new(
+            "issuanceDate",
+            "missing (VC Data Model 1.1)",
         ));
     }
     if !has_type(vc, "VerifiableCredential") {
@@ -477,7 +500,11 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
         }
     }
     let mut period = [None, None];
-    for (i, field) in ["validFrom", "validUntil"].into_iter().enumerate() {
+    let names = match v1 {
+        true => ["issuanceDate", "expirationDate"],
+        false => ["validFrom", "validUntil"],
+    };
+    for (i, field) in names.into_iter().enumerate() {
         match obj.get(field) {
             None => {}
             Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
@@ -495,8 +522,8 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
     if let [Some(from), Some(until)] = period {
         if until < from {
             return Err(FieldError::new(
-                "validUntil",
-                format!("{until} is before validFrom {from}"),
+                names[1],
+                format!("{until} is before {} {from}", names[0]),
             ));
         }
     }

@@ -38,6 +38,10 @@ use crate::shape::{Refusal, Shape, Template};
 pub const EDDSA_RDFC_2022: &str = "eddsa-rdfc-2022";
 /// The `cryptosuite` of proofs by P-256 keys.
 pub const ECDSA_RDFC_2019: &str = "ecdsa-rdfc-2019";
+/// The proof type (not a Data Integrity cryptosuite) of the Ed25519
+/// Signature 2020 suite: the same RDFC-1.0 hashing as `eddsa-rdfc-2022`,
+/// named by the proof's `type`, with its own context.
+pub const ED25519_SIGNATURE_2020: &str = "Ed25519Signature2020";
 
 /// Why a document could not be canonicalized or signed, or a proof does not
 /// verify.
@@ -693,11 +697,14 @@ impl Canonicalizer {
             Some(Value::String(s)) => s,
             _ => return Err(IntegrityError::Proof("no proofValue".into())),
         };
-        let suite = config
-            .get("cryptosuite")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let suite = match config.get("type").and_then(Value::as_str) {
+            Some(ED25519_SIGNATURE_2020) => ED25519_SIGNATURE_2020,
+            _ => config
+                .get("cryptosuite")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        }
+        .to_owned();
         let vm = config
             .get("verificationMethod")
             .and_then(Value::as_str)
@@ -718,7 +725,7 @@ impl Canonicalizer {
             .hash_data(doc, without_proof, &Value::Object(config), terms)
             .await?;
         let ok = match (suite.as_str(), key) {
-            (EDDSA_RDFC_2022, PublicKey::Ed25519(pk)) => {
+            (EDDSA_RDFC_2022 | ED25519_SIGNATURE_2020, PublicKey::Ed25519(pk)) => {
                 let sig = ed25519_dalek::Signature::from_slice(&signature)
                     .map_err(|_| IntegrityError::BadSignature)?;
                 pk.verify_strict(&hash_data, &sig).is_ok()
@@ -729,7 +736,7 @@ impl Canonicalizer {
                     .map_err(|_| IntegrityError::BadSignature)?;
                 pk.verify(&hash_data, &sig).is_ok()
             }
-            (EDDSA_RDFC_2022 | ECDSA_RDFC_2019, _) => {
+            (EDDSA_RDFC_2022 | ECDSA_RDFC_2019 | ED25519_SIGNATURE_2020, _) => {
                 return Err(IntegrityError::Key {
                     vm,
                     reason: format!("wrong key type for {suite}"),

@@ -7,9 +7,11 @@
 //! credential's issuer (a valid signature by any other key proves nothing
 //! about the issuer, and Data Integrity alone accepts it).
 
-use crate::context::Contexts;
+use crate::context::{Contexts, CREDENTIALS_V1};
 use crate::credential::{check_data_model, check_open_badge, is_badge};
-use crate::integrity::{Canonicalizer, IntegrityError, Terms, ECDSA_RDFC_2019, EDDSA_RDFC_2022};
+use crate::integrity::{
+    Canonicalizer, IntegrityError, Terms, ECDSA_RDFC_2019, ED25519_SIGNATURE_2020, EDDSA_RDFC_2022,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -385,7 +387,10 @@ pub fn parse(bytes: &[u8]) -> Result<Value, Box<Report>> {
 }
 
 fn suite_of(proof: &Value) -> String {
-    proof["cryptosuite"].as_str().unwrap_or_default().to_owned()
+    match proof["type"].as_str() {
+        Some(ED25519_SIGNATURE_2020) => ED25519_SIGNATURE_2020.to_owned(),
+        _ => proof["cryptosuite"].as_str().unwrap_or_default().to_owned(),
+    }
 }
 
 fn signature_outcome(result: Result<(), IntegrityError>, proof: &Value) -> Result<String, Outcome> {
@@ -414,17 +419,19 @@ fn issuer_proofs(doc: &Value) -> Result<Vec<Value>, String> {
     }
     let ours: Vec<Value> = proofs
         .iter()
-        .filter(|p| {
-            p.get("type").and_then(Value::as_str) == Some("DataIntegrityProof")
-                && p.get("cryptosuite")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| ISSUER_SUITES.contains(&s))
+        .filter(|p| match p.get("type").and_then(Value::as_str) {
+            Some("DataIntegrityProof") => p
+                .get("cryptosuite")
+                .and_then(Value::as_str)
+                .is_some_and(|s| ISSUER_SUITES.contains(&s)),
+            Some(t) => t == ED25519_SIGNATURE_2020,
+            None => false,
         })
         .cloned()
         .collect();
     if ours.is_empty() {
         return Err(format!(
-            "no DataIntegrityProof with cryptosuite {}",
+            "no DataIntegrityProof with cryptosuite {}, and no {ED25519_SIGNATURE_2020}",
             ISSUER_SUITES.join(" or ")
         ));
     }
@@ -462,8 +469,14 @@ fn check_validity(doc: &Value, now: DateTime<Utc>) -> Result<String, Outcome> {
             Some(_) => Err(Fail(format!("{field} is not a string"))),
         }
     };
-    let from = parse("validFrom")?;
-    let until = parse("validUntil")?;
+    // VC 1.1 names the period issuanceDate and expirationDate.
+    let v1 = first_context(doc) == Some(CREDENTIALS_V1);
+    let (from, until) = match v1 {
+        true => ("issuanceDate", "expirationDate"),
+        false => ("validFrom", "validUntil"),
+    };
+    let from = parse(from)?;
+    let until = parse(until)?;
     if let Some(from) = from {
         if now < from {
             return Err(Fail(format!("not valid before {}", from.to_rfc3339())));
@@ -476,4 +489,12 @@ fn check_validity(doc: &Value, now: DateTime<Utc>) -> Result<String, Outcome> {
         return Ok(format!("valid until {}", until.to_rfc3339()));
     }
     Ok("no expiry".into())
+}
+
+fn first_context(doc: &Value) -> Option<&str> {
+    match doc.get("@context")? {
+        Value::Array(a) => a.first()?.as_str(),
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
