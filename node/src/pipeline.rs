@@ -45,6 +45,9 @@ pub struct Parts {
     head: AtomicU64,
     /// The anchorer runs (the issuer's binding is registered).
     anchoring: std::sync::atomic::AtomicBool,
+    /// The newest batch went out full and is in flight: what queues behind
+    /// it follows as soon as the account is free.
+    following: std::sync::atomic::AtomicBool,
 }
 
 impl Parts {
@@ -64,6 +67,7 @@ impl Parts {
             status_wake: Notify::new(),
             head: AtomicU64::new(0),
             anchoring: Default::default(),
+            following: Default::default(),
         }
     }
 
@@ -116,8 +120,14 @@ impl Intake {
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
-                    // The anchorer decides whether a batch is due.
-                    node.batch_wake.notify_one();
+                    // A batch is due at `batch_size`, or at once while a
+                    // full batch is in flight (a burst goes on); the
+                    // anchorer's own timer covers the age limit.
+                    if node.store.queued() >= node.batch_size as u64
+                        || node.following.load(Ordering::Relaxed)
+                    {
+                        node.batch_wake.notify_one();
+                    }
                 }
             })
             .expect("the intake thread starts");
@@ -165,6 +175,8 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
     let mut resume_at = Instant::now();
     let mut last_recheck = Instant::now();
     loop {
+        node.following
+            .store(burst_goes_on(&node, &in_flight), Ordering::Relaxed);
         while let Some(done) = flying.try_join_next() {
             land(
                 &node,
@@ -247,19 +259,6 @@ async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchReco
     }
     let now = chrono::Utc::now().timestamp();
     let full = queued >= node.batch_size as u64;
-    // A burst goes on: the newest batch went out full and is still in
-    // flight, so what queued behind it follows now, not at the age limit.
-    let burst = || {
-        in_flight.last().is_some_and(|&n| {
-            node.store.batch_count().is_ok_and(|count| count == n + 1)
-                && node
-                    .store
-                    .batch(n)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|b| b.leaf_count >= node.batch_size as u64)
-        })
-    };
     let aged = || {
         node.store
             .oldest_queued()
@@ -269,7 +268,7 @@ async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchReco
             })
             .is_some_and(|t| now - t >= node.batch_max_age.as_secs() as i64)
     };
-    if !(full || burst() || aged()) {
+    if !(full || burst_goes_on(node, in_flight) || aged()) {
         return None;
     }
     let store = node.store.clone();
@@ -294,6 +293,21 @@ async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchReco
             None
         }
     }
+}
+
+/// Whether a burst goes on: the newest batch went out full and is still in
+/// flight, so what queued behind it follows as soon as the account is free,
+/// not at the age limit.
+fn burst_goes_on(node: &Parts, in_flight: &BTreeSet<u64>) -> bool {
+    in_flight.last().is_some_and(|&n| {
+        node.store.batch_count().is_ok_and(|count| count == n + 1)
+            && node
+                .store
+                .batch(n)
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.leaf_count >= node.batch_size as u64)
+    })
 }
 
 /// How long until the oldest queued credential reaches the age limit.
