@@ -528,12 +528,22 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
         }
     }
     match obj.get("credentialSubject") {
+        // A subject with no claims says nothing.
+        Some(Value::Object(o)) if o.is_empty() => {
+            return Err(FieldError::new(
+                "credentialSubject",
+                "holds no claim: a subject needs at least one property",
+            ))
+        }
         Some(Value::Object(_)) => {}
         Some(Value::Array(a)) if !a.is_empty() => {
-            if let Some(i) = a.iter().position(|s| !s.is_object()) {
+            if let Some(i) = a
+                .iter()
+                .position(|s| s.as_object().is_none_or(|o| o.is_empty()))
+            {
                 return Err(FieldError::new(
                     format!("credentialSubject[{i}]"),
-                    "must be an object",
+                    "must be an object holding at least one claim",
                 ));
             }
         }
@@ -545,6 +555,7 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
         }
         None => return Err(FieldError::new("credentialSubject", "missing")),
     }
+    check_related_resources(obj.get("relatedResource"))?;
     for member in TYPED_MEMBERS {
         let items: Vec<(String, &Value)> = match obj.get(member) {
             None => continue,
@@ -580,6 +591,42 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
                     "missing: a schema is named by its URL",
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// VC 2.0's `relatedResource`: objects, each with a URL `id` no other names,
+/// and a `digestSRI` or `digestMultibase` to check the resource by.
+fn check_related_resources(related: Option<&Value>) -> Result<(), FieldError> {
+    let items: Vec<(String, &Value)> = match related {
+        None => return Ok(()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("relatedResource[{i}]"), v))
+            .collect(),
+        Some(v) => vec![("relatedResource".to_owned(), v)],
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (at, item) in items {
+        if !item.is_object() {
+            return Err(FieldError::new(at, "must be an object"));
+        }
+        if !is_uri(item.get("id")) {
+            return Err(FieldError::new(format!("{at}.id"), "missing or not a URL"));
+        }
+        if !seen.insert(item["id"].as_str().unwrap_or_default()) {
+            return Err(FieldError::new(
+                format!("{at}.id"),
+                "names a resource another entry names",
+            ));
+        }
+        if item.get("digestSRI").is_none() && item.get("digestMultibase").is_none() {
+            return Err(FieldError::new(
+                at,
+                "needs a digestSRI or a digestMultibase",
+            ));
         }
     }
     Ok(())
@@ -803,10 +850,37 @@ mod tests {
             "credentialSubject"
         );
         assert_eq!(
-            broken(&|v| v["credentialSubject"] = json!([{}, 3])),
+            broken(&|v| v["credentialSubject"] = json!([{"id": "did:example:a"}, 3])),
             "credentialSubject[1]"
         );
         assert_eq!(broken(&|v| v["name"] = json!(7)), "name");
+        assert_eq!(
+            broken(&|v| v["credentialSubject"] = json!({})),
+            "credentialSubject"
+        );
+        let resource = json!({"id": "https://a.example/r", "digestSRI": "sha384-x"});
+        check_shape(&{
+            let mut v = plain();
+            v["relatedResource"] = json!([resource]);
+            v
+        })
+        .unwrap();
+        assert_eq!(
+            broken(&|v| v["relatedResource"] = json!(["https://a.example/r"])),
+            "relatedResource[0]"
+        );
+        assert_eq!(
+            broken(&|v| v["relatedResource"] = json!({"digestSRI": "x"})),
+            "relatedResource.id"
+        );
+        assert_eq!(
+            broken(&|v| v["relatedResource"] = json!([resource, resource])),
+            "relatedResource[1].id"
+        );
+        assert_eq!(
+            broken(&|v| v["relatedResource"] = json!({"id": "https://a.example/r"})),
+            "relatedResource"
+        );
         for member in TYPED_MEMBERS {
             assert_eq!(
                 broken(&|v| v[member] = json!({"id": "https://a.example/x"})),

@@ -233,6 +233,29 @@ const VOCAB: jld::expansion::Policy = jld::expansion::Policy {
     allow_undefined: false,
 };
 
+/// A `@context` with each embedded context wrapped as a context document
+/// (`{"@context": {...}}`, as the W3C test vectors write some) unwrapped,
+/// as JSON-LD processors in the field (jsonld.js) read them.
+fn unwrapped(context: &Value) -> std::borrow::Cow<'_, Value> {
+    let wrapped = |v: &Value| {
+        v.as_object()
+            .is_some_and(|o| o.len() == 1 && o.get("@context").is_some_and(Value::is_object))
+    };
+    match context {
+        Value::Array(items) if items.iter().any(wrapped) => std::borrow::Cow::Owned(Value::Array(
+            items
+                .iter()
+                .map(|v| match wrapped(v) {
+                    true => v["@context"].clone(),
+                    false => v.clone(),
+                })
+                .collect(),
+        )),
+        v if wrapped(v) => std::borrow::Cow::Owned(v["@context"].clone()),
+        v => std::borrow::Cow::Borrowed(v),
+    }
+}
+
 /// The namespaces of the catch-all `@vocab`s of the bundled contexts: a term
 /// expanded into one of them is one no context defines.
 const VOCAB_NAMESPACES: [&str; 3] = [
@@ -284,7 +307,7 @@ impl Canonicalizer {
     async fn active_context(&self, context: &Value) -> Result<ActiveContext, String> {
         use jld::context_processing::Process;
         use jld::syntax::TryFromJson;
-        let key = context.to_string();
+        let key = unwrapped(context).to_string();
         if let Some(done) = self.processed.lock().expect("cache lock").get(&key) {
             return Ok((**done).clone());
         }
@@ -1087,6 +1110,29 @@ mod tests {
                 }
             }
         })
+    }
+
+    /// An embedded context wrapped as a context document
+    /// (`{"@context": {...}}`) reads as the context itself, as jsonld.js
+    /// reads it (the W3C Data Integrity test vectors use the form).
+    #[test]
+    fn a_wrapped_embedded_context_reads_as_the_context() {
+        let canon = Canonicalizer::new(Contexts::standard());
+        let inner = json!({"licenseNumber": "https://board.example/vocab#licenseNumber"});
+        let doc = |extra: Value| {
+            json!({
+                "@context": ["https://www.w3.org/ns/credentials/v2", extra],
+                "type": ["VerifiableCredential"],
+                "issuer": "did:example:board",
+                "credentialSubject": {"id": "did:example:n", "licenseNumber": "RN-1"}
+            })
+        };
+        let plain = block_on(canon.canonical_nquads(&doc(inner.clone()), Terms::Check)).unwrap();
+        let wrapped =
+            block_on(canon.canonical_nquads(&doc(json!({"@context": inner})), Terms::Check))
+                .unwrap();
+        assert_eq!(plain, wrapped);
+        assert!(plain.contains("https://board.example/vocab#licenseNumber"));
     }
 
     /// Every issuer proof of a set or of a chain is verified and reported;
