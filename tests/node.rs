@@ -1058,15 +1058,7 @@ fn any_vc_2_credential_is_issued_and_verifies_before_its_anchor() {
     // No batch is sealed while the test runs.
     let node = NodeProcess::start(&data, &["--batch-max-age", "3600"], &[]);
     let token = node_token(&data);
-    // Until the dev chain is up, verification has no chain to read.
-    let started = Instant::now();
-    while node.get_json("/health")["chain"]["anchoring"] != true {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the dev chain never came up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    node.wait_anchoring();
     let plain = json!({
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": ["VerifiableCredential"],
@@ -1258,14 +1250,7 @@ fn a_presentation_answers_the_challenge_and_carries_valid_credentials() {
     let data = dir.path().join("node");
     let node = NodeProcess::start(&data, &["--batch-max-age", "3600"], &[]);
     let token = node_token(&data);
-    let started = Instant::now();
-    while node.get_json("/health")["chain"]["anchoring"] != true {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the dev chain never came up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    node.wait_anchoring();
     let holder = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
     let (_, r) = node.issue(&token, &unsigned_credential(&holder.identity.did));
     let mine = r["verifiableCredential"].clone();

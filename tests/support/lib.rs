@@ -554,6 +554,19 @@ impl NodeProcess {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Waits until the node's anchorer runs (its chain is connected and
+    /// the issuer binding registered): before, verification has no chain
+    /// to read and nothing is anchored.
+    #[track_caller]
+    pub fn wait_anchoring(&self) {
+        self.poll(std::time::Duration::from_secs(60), || {
+            match self.get_json("/health")["chain"]["anchoring"] == true {
+                true => Ok(()),
+                false => Err("the node's anchorer never started".to_owned()),
+            }
+        })
+    }
+
     /// Polls `/credentials/{id}/proof` until the credential is anchored.
     #[track_caller]
     pub fn wait_anchored(&self, id: &str, timeout: std::time::Duration) -> Value {

@@ -411,12 +411,7 @@ pub fn is_badge_type(ty: Option<&Value>) -> bool {
 pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
     check_data_model(vc)?;
     // VC 1.1 credentials are verified, never issued.
-    let first = match vc.get("@context") {
-        Some(Value::Array(a)) => a.first().and_then(Value::as_str),
-        Some(Value::String(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    if first != Some(CREDENTIALS_V2) {
+    if first_context(vc) != Some(CREDENTIALS_V2) {
         return Err(FieldError::new(
             "@context",
             format!("must start with {CREDENTIALS_V2}: Cairn issues VC Data Model 2.0"),
@@ -426,6 +421,25 @@ pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
         check_open_badge(vc)?;
     }
     Ok(())
+}
+
+/// The URLs of a document's `@context` (embedded contexts left out).
+fn context_urls(vc: &Value) -> Result<Vec<&str>, FieldError> {
+    match vc.get("@context") {
+        Some(Value::Array(a)) => Ok(a.iter().filter_map(Value::as_str).collect()),
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        _ => Err(FieldError::new("@context", "missing")),
+    }
+}
+
+/// The first `@context` entry, when it is a URL: which data model a
+/// document claims.
+pub fn first_context(doc: &Value) -> Option<&str> {
+    match doc.get("@context")? {
+        Value::Array(a) => a.first()?.as_str(),
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// The members VC 2.0 says hold objects that must each have a `type`.
@@ -447,11 +461,7 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
     let Some(obj) = vc.as_object() else {
         return Err(FieldError::new("(document)", "must be a JSON object"));
     };
-    let contexts: Vec<&str> = match obj.get("@context") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(s)) => vec![s.as_str()],
-        _ => return Err(FieldError::new("@context", "missing")),
-    };
+    let contexts = context_urls(vc)?;
     // VC 1.1 credentials are verified too: the period is issuanceDate
     // (required) and expirationDate.
     let v1 = contexts.first() == Some(&CREDENTIALS_V1);
@@ -638,11 +648,7 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
     let Some(obj) = vc.as_object() else {
         return Err(FieldError::new("(document)", "must be a JSON object"));
     };
-    let contexts: Vec<&str> = match obj.get("@context") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(s)) => vec![s.as_str()],
-        _ => return Err(FieldError::new("@context", "missing")),
-    };
+    let contexts = context_urls(vc)?;
     if !contexts.iter().any(|c| OB_CONTEXTS.contains(c)) {
         return Err(FieldError::new(
             "@context",

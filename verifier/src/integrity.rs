@@ -583,40 +583,24 @@ impl Canonicalizer {
         self.canonical_nquads(config, Terms::Allow).await
     }
 
-    /// Adds a Data Integrity proof to `unsecured` (which must have no `proof`).
+    /// Adds a Data Integrity proof to `unsecured` (which has no `proof`).
     /// A document with an undefined term is refused.
     pub async fn sign(
         &self,
-        mut unsecured: Value,
+        unsecured: Value,
         key: &SigningKey,
         verification_method: &str,
         created: &str,
     ) -> Result<Value, IntegrityError> {
-        let context = unsecured
-            .get("@context")
-            .cloned()
-            .ok_or_else(|| IntegrityError::JsonLd("the document has no @context".into()))?;
-        let mut proof = json!({
-            "type": "DataIntegrityProof",
-            "cryptosuite": key.cryptosuite(),
-            "created": created,
-            "verificationMethod": verification_method,
-            "proofPurpose": "assertionMethod",
-        });
-        let mut config = proof.clone();
-        config["@context"] = context;
-        let hash_data = self
-            .hash_data(&unsecured, true, &config, Terms::Check)
-            .await?;
-        proof["proofValue"] = json!(multibase::encode(
-            multibase::Base::Base58Btc,
-            key.sign_bytes(&hash_data)
-        ));
-        unsecured
-            .as_object_mut()
-            .ok_or_else(|| IntegrityError::JsonLd("the document is not an object".into()))?
-            .insert("proof".into(), proof);
-        Ok(unsecured)
+        self.add_proof(
+            unsecured,
+            key,
+            verification_method,
+            created,
+            serde_json::Map::new(),
+            Terms::Check,
+        )
+        .await
     }
 
     /// Adds a Data Integrity proof to a document that may hold proofs

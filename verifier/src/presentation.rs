@@ -222,12 +222,7 @@ fn subjects(vc: &Value) -> Vec<&str> {
 
 /// VC 2.0's rules for a presentation.
 fn check_shape(vp: &Value) -> Result<(), String> {
-    let first = match vp.get("@context") {
-        Some(Value::Array(a)) => a.first().and_then(Value::as_str),
-        Some(Value::String(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    if first != Some(CREDENTIALS_V2) {
+    if crate::credential::first_context(vp) != Some(CREDENTIALS_V2) {
         return Err(format!(
             "@context must start with {CREDENTIALS_V2} (VC Data Model 2.0)"
         ));

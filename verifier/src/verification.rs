@@ -8,7 +8,7 @@
 //! about the issuer, and Data Integrity alone accepts it).
 
 use crate::context::{Contexts, CREDENTIALS_V1};
-use crate::credential::{check_data_model, check_open_badge, is_badge};
+use crate::credential::{check_data_model, check_open_badge, first_context, is_badge};
 use crate::integrity::{
     Canonicalizer, IntegrityError, Terms, ECDSA_RDFC_2019, ED25519_SIGNATURE_2020, EDDSA_RDFC_2022,
 };
@@ -489,12 +489,4 @@ fn check_validity(doc: &Value, now: DateTime<Utc>) -> Result<String, Outcome> {
         return Ok(format!("valid until {}", until.to_rfc3339()));
     }
     Ok("no expiry".into())
-}
-
-fn first_context(doc: &Value) -> Option<&str> {
-    match doc.get("@context")? {
-        Value::Array(a) => a.first()?.as_str(),
-        Value::String(s) => Some(s),
-        _ => None,
-    }
 }
