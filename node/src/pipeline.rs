@@ -38,6 +38,11 @@ pub struct Parts {
     pub batch_max_leaves: usize,
     /// Anchors sent and not yet deep, at most.
     pub max_in_flight: usize,
+    /// Blocks from one anchor's block to the head before the next batch of
+    /// a burst is sealed: the confirmation window shared by the anchors in
+    /// flight, so a burst costs about `max_in_flight` transactions per
+    /// window, whatever the issuance rate.
+    pub anchor_spacing: u64,
     /// Credentials were stored: maybe a batch is due.
     pub batch_wake: Notify,
     /// A status change was recorded, or a batch anchored.
@@ -63,6 +68,10 @@ impl Parts {
             batch_max_age: settings.batch_max_age,
             batch_max_leaves: settings.batch_max_leaves,
             max_in_flight: settings.max_anchors_in_flight,
+            anchor_spacing: settings
+                .confirmations
+                .div_ceil(settings.max_anchors_in_flight as u64)
+                .saturating_sub(1),
             batch_wake: Notify::new(),
             status_wake: Notify::new(),
             head: AtomicU64::new(0),
@@ -174,6 +183,8 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
     // After a failure, nothing new is sent before this.
     let mut resume_at = Instant::now();
     let mut last_recheck = Instant::now();
+    // The chain head before which no new batch is sealed.
+    let mut not_before = 0u64;
     loop {
         node.following
             .store(burst_goes_on(&node, &in_flight), Ordering::Relaxed);
@@ -190,7 +201,7 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
             .await;
         }
         if in_flight.len() < node.max_in_flight && Instant::now() >= resume_at {
-            if let Some(batch) = next_batch(&node, &in_flight).await {
+            if let Some(batch) = next_batch(&node, &in_flight, not_before).await {
                 let (mined_tx, mined) = oneshot::channel();
                 in_flight.insert(batch.number);
                 node.metrics.anchors_in_flight.set(in_flight.len() as i64);
@@ -213,6 +224,14 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
                         }
                     }
                 }
+                // The next new batch waits for its share of the window.
+                let mined_at = chain
+                    .provider()
+                    .get_block_number()
+                    .await
+                    .unwrap_or(node.head());
+                node.set_head(mined_at);
+                not_before = mined_at + node.anchor_spacing;
                 continue;
             }
         }
@@ -220,7 +239,13 @@ pub async fn anchorer(node: Arc<Parts>, chain: Arc<RpcChain>) {
             recheck(&node, &chain, &mut recent).await;
             last_recheck = Instant::now();
         }
+        // Waiting for the head to pass `not_before`: look again soon.
+        let spacing = match node.head() < not_before && node.store.queued() > 0 {
+            true => Duration::from_millis(200),
+            false => Duration::MAX,
+        };
         let wait = next_due(&node)
+            .min(spacing)
             .min(RECHECK_EVERY.saturating_sub(last_recheck.elapsed()))
             .max(resume_at.saturating_duration_since(Instant::now()))
             .max(Duration::from_millis(20));
@@ -244,8 +269,13 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// The batch to send next: the oldest sealed one not in flight (sealed
-/// before a restart, or whose anchoring failed), else a new one when due.
-async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchRecord> {
+/// before a restart, or whose anchoring failed), else a new one when due and
+/// the head has passed `not_before`.
+async fn next_batch(
+    node: &Parts,
+    in_flight: &BTreeSet<u64>,
+    not_before: u64,
+) -> Option<BatchRecord> {
     let sealed = node.store.sealed_batches().unwrap_or_else(|e| {
         tracing::error!(error = %e, "store: cannot list sealed batches");
         Vec::new()
@@ -254,7 +284,7 @@ async fn next_batch(node: &Parts, in_flight: &BTreeSet<u64>) -> Option<BatchReco
         return Some(b);
     }
     let queued = node.store.queued();
-    if queued == 0 {
+    if queued == 0 || node.head() < not_before {
         return None;
     }
     let now = chrono::Utc::now().timestamp();
