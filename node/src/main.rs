@@ -115,7 +115,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Token(cmd)) => token(cmd),
-        None => run(cli.run),
+        None => {
+            let result = run(cli.run);
+            if result.is_ok() {
+                // Every write is synced and the store's background work
+                // has stopped (`Store::close`), but RocksDB's static
+                // destructors still race its idle pool threads at exit and
+                // sometimes abort ("pthread lock: Invalid argument"): a
+                // clean stop leaves without running them.
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stderr().flush();
+                // SAFETY: _exit ends the process at once; nothing after it
+                // runs, and nothing is left unwritten.
+                unsafe { libc::_exit(0) }
+            }
+            result
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
