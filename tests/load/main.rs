@@ -87,6 +87,16 @@ fn credential(n: u64) -> Value {
     }})
 }
 
+/// An NDJSON bulk request body of `count` credentials from number `from`.
+fn bulk_body(from: u64, count: u64) -> Vec<u8> {
+    let mut body = Vec::with_capacity(count as usize * 700);
+    for n in from..from + count {
+        serde_json::to_writer(&mut body, &credential(n)).unwrap();
+        body.push(b'\n');
+    }
+    body
+}
+
 struct Node {
     child: std::process::Child,
     url: String,
@@ -191,11 +201,7 @@ async fn issue_single(
 }
 
 async fn issue_bulk(node: &Node, client: &reqwest::Client, from: u64, count: u64) -> f64 {
-    let mut body = Vec::with_capacity(count as usize * 700);
-    for n in from..from + count {
-        serde_json::to_writer(&mut body, &credential(n)).unwrap();
-        body.push(b'\n');
-    }
+    let body = bulk_body(from, count);
     let started = Instant::now();
     let r = client
         .post(format!("{}/credentials/issue/bulk", node.url))
@@ -471,11 +477,7 @@ fn burst(bin: &std::path::Path, n: u64) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut body = Vec::with_capacity(n as usize * 700);
-    for i in 0..n {
-        serde_json::to_writer(&mut body, &credential(i)).unwrap();
-        body.push(b'\n');
-    }
+    let body = bulk_body(0, n);
     // The backlog, sampled every 20 ms from the bulk request's start.
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
