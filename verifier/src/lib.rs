@@ -23,6 +23,7 @@ pub mod bundle;
 pub mod chain_verification;
 pub mod context;
 pub mod credential;
+pub mod image;
 pub mod integrity;
 pub mod merkle;
 pub mod presentation;
