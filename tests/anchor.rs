@@ -126,7 +126,7 @@ pub async fn a_thousand_credentials(chain: &RpcChain, key: &IssuerKey, depth: u6
         key,
         IssuerProfile {
             id: key.identity.did.clone(),
-            name: key.identity.name.clone(),
+            name: key.identity.name.clone().map(Into::into),
             ..Default::default()
         },
         Contexts::standard(),

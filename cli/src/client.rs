@@ -53,10 +53,19 @@ impl Client {
     }
 
     pub fn post(&self, path: &str) -> Result<reqwest::RequestBuilder, Failure> {
+        self.authorized(reqwest::Method::POST, path)
+    }
+
+    /// A request to an issuer endpoint, which needs the token.
+    pub fn authorized(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, Failure> {
         let token = self.token.as_deref().ok_or_else(|| {
-            Failure("issuing needs a token: set CAIRN_TOKEN or pass --token".into())
+            Failure("this needs the node's token: set CAIRN_TOKEN or pass --token".into())
         })?;
-        Ok(self.http.post(self.url(path)).bearer_auth(token))
+        Ok(self.http.request(method, self.url(path)).bearer_auth(token))
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {

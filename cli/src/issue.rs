@@ -20,7 +20,8 @@ pub struct IssueArgs {
     #[command(flatten)]
     pub node: NodeArgs,
     /// A roster to issue in bulk through the node: a CSV file with a
-    /// `recipient` column and optional `validFrom`, `validUntil` and `id`.
+    /// `recipient` column and optional `name`, `validFrom`, `validUntil`
+    /// and `id`.
     #[arg(long, requires = "node", conflicts_with_all = ["recipient", "id", "out"])]
     pub csv: Option<PathBuf>,
     /// With --csv: a directory to write each issued credential to.
@@ -31,8 +32,19 @@ pub struct IssueArgs {
     #[arg(long, requires = "csv")]
     pub idempotency_key: Option<String>,
     /// The Open Badges 3.0 Achievement (badge class) as JSON.
-    #[arg(long, required_unless_present = "credential")]
+    #[arg(long, required_unless_present_any = ["credential", "badge"])]
     pub achievement: Option<PathBuf>,
+    /// A badge class the node keeps (its handle or URL; `cairn badge list`):
+    /// the node builds the credential from its current version.
+    #[arg(long, requires = "node", conflicts_with_all = ["achievement", "credential", "contexts"])]
+    pub badge: Option<String>,
+    /// The earner's name, written as `credentialSubject.name`.
+    #[arg(long, conflicts_with = "csv")]
+    pub recipient_name: Option<String>,
+    /// With --csv: check every row (and the badge class) and report each bad
+    /// one by line number; issue nothing.
+    #[arg(long, requires = "csv")]
+    pub dry_run: bool,
     /// A whole unsigned credential (any VC 2.0 credential) as JSON, to sign
     /// as it is; its issuer, id and validFrom are filled in when missing.
     #[arg(long, conflicts_with_all = ["achievement", "recipient", "csv", "evidence", "valid_from", "valid_until"])]
@@ -111,6 +123,25 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         .as_deref()
         .expect("clap requires --recipient without --csv")
         .parse()?;
+    if let Some(badge) = &args.badge {
+        let credential = from_badge(
+            &recipient,
+            args.recipient_name.as_deref(),
+            args.valid_from.as_deref(),
+            args.valid_until.as_deref(),
+            args.id.as_deref(),
+            args.evidence
+                .as_ref()
+                .map(|p| read_json(p, "--evidence"))
+                .transpose()?,
+        )
+        .map_err(|e| Failure(format!("--{e}")))?;
+        let client = args.node.client()?;
+        let reply = block_on(client.json(client.post("/credentials/issue")?.json(
+            &serde_json::json!({"credential": credential, "options": {"achievement": badge}}),
+        )))?;
+        return write_out(&args, &reply["verifiableCredential"]);
+    }
     let Shared {
         achievement,
         evidence,
@@ -159,6 +190,50 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         (None, None) => unreachable!("clap requires --key or --node"),
     };
     write_out(&args, &signed)
+}
+
+/// What a badge class's credential needs from the issuer's side: the
+/// recipient and this credential's own fields. The error names the field.
+pub fn from_badge(
+    recipient: &Recipient,
+    name: Option<&str>,
+    valid_from: Option<&str>,
+    valid_until: Option<&str>,
+    id: Option<&str>,
+    evidence: Option<serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    let mut subject = recipient.subject();
+    if let Some(name) = name {
+        subject.insert("name".into(), name.into());
+    }
+    let mut credential = serde_json::json!({ "credentialSubject": subject });
+    let from = valid_from
+        .map(|s| parse_time(s, false).map_err(|e| format!("valid-from: {e}")))
+        .transpose()?;
+    let until = valid_until
+        .map(|s| parse_time(s, true).map_err(|e| format!("valid-until: {e}")))
+        .transpose()?;
+    if let (Some(f), Some(u)) = (from, until) {
+        if u <= f {
+            return Err(format!("valid-until: {u} is not after validFrom {f}"));
+        }
+    }
+    if let Some(f) = from {
+        credential["validFrom"] = cairn_verifier::credential::fmt_time(f).into();
+    }
+    if let Some(u) = until {
+        credential["validUntil"] = cairn_verifier::credential::fmt_time(u).into();
+    }
+    if let Some(id) = id {
+        credential["id"] = id.into();
+    }
+    if let Some(e) = evidence {
+        credential["evidence"] = match e {
+            serde_json::Value::Array(_) => e,
+            other => serde_json::json!([other]),
+        };
+    }
+    Ok(credential)
 }
 
 fn write_out(args: &IssueArgs, signed: &serde_json::Value) -> Result<ExitCode, Failure> {
@@ -215,7 +290,7 @@ fn whole(args: &IssueArgs, credential: serde_json::Value) -> Result<serde_json::
 fn profile(args: &IssueArgs, key: &cairn::key::IssuerKey) -> IssuerProfile {
     IssuerProfile {
         id: key.identity.did.clone(),
-        name: key.identity.name.clone(),
+        name: key.identity.name.clone().map(Into::into),
         url: args.issuer_url.clone(),
         image: args.issuer_image.clone(),
     }

@@ -15,6 +15,8 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod badge;
+mod bake;
 mod batches;
 mod bundle;
 mod client;
@@ -45,6 +47,14 @@ enum Command {
     Key(key::KeyCommand),
     /// Sign an Open Badges 3.0 credential, or have a node issue one or a roster.
     Issue(Box<issue::IssueArgs>),
+    /// Manage a node's badge classes.
+    #[command(subcommand)]
+    Badge(badge::BadgeCommand),
+    /// Show or set a node's issuer profile.
+    #[command(subcommand)]
+    Issuer(badge::IssuerCommand),
+    /// Bake a credential into a PNG or SVG badge image.
+    Bake(bake::BakeArgs),
     /// Show where a credential stands on its node (batch, anchor, proof).
     Proof(proof::ProofArgs),
     /// Fetch a credential's proof bundle from its node, for offline checks.
@@ -81,6 +91,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Key(cmd) => key::run(cmd),
         Command::Issue(args) => issue::run(*args),
+        Command::Badge(cmd) => badge::run(cmd),
+        Command::Issuer(cmd) => badge::run_issuer(cmd),
+        Command::Bake(args) => bake::run(args),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
         Command::Bundle(args) => bundle::run(args),

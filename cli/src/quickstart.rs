@@ -69,7 +69,7 @@ pub fn run(args: QuickstartArgs) -> Result<ExitCode, Failure> {
         &key,
         IssuerProfile {
             id: key.identity.did.clone(),
-            name: key.identity.name.clone(),
+            name: key.identity.name.clone().map(Into::into),
             ..Default::default()
         },
         cairn_verifier::context::Contexts::standard(),

@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cairn_verifier::credential::{build_unsigned, parse_time, CredentialRequest, Recipient};
+use cairn_verifier::credential::{
+    build_unsigned, fmt_time, parse_time, CredentialRequest, Recipient,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +23,7 @@ use crate::{block_on, Failure};
 #[derive(Default)]
 struct Columns {
     recipient: Option<usize>,
+    name: Option<usize>,
     valid_from: Option<usize>,
     valid_until: Option<usize>,
     id: Option<usize>,
@@ -37,15 +40,14 @@ fn columns(headers: &csv::StringRecord, path: &Path) -> Result<Columns, Failure>
             .to_lowercase();
         match name.as_str() {
             "recipient" => c.recipient = Some(i),
+            "name" => c.name = Some(i),
             "validfrom" => c.valid_from = Some(i),
             "validuntil" => c.valid_until = Some(i),
             "id" => c.id = Some(i),
-            _ => {
-                return Err(Failure(format!(
-                    "{}: unknown column `{h}` (expected recipient, validFrom, validUntil, id)",
-                    path.display()
-                )))
-            }
+            _ => return Err(Failure(format!(
+                "{}: unknown column `{h}` (expected recipient, name, validFrom, validUntil, id)",
+                path.display()
+            ))),
         }
     }
     if c.recipient.is_none() {
@@ -64,11 +66,20 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
         .as_deref()
         .expect("clap requires --node with --csv");
     let client = Client::new(node, args.node.token.clone())?;
-    let crate::issue::Shared {
-        achievement,
-        evidence,
-        extra_contexts,
-    } = crate::issue::Shared::read(args)?;
+    // Rows become whole credentials from --achievement, or the recipient's
+    // part of one from the node's badge class (--badge).
+    let shared = match &args.badge {
+        Some(_) => None,
+        None => Some(crate::issue::Shared::read(args)?),
+    };
+    let evidence = match &shared {
+        Some(s) => s.evidence.clone(),
+        None => args
+            .evidence
+            .as_ref()
+            .map(|p| crate::read_json(p, "--evidence"))
+            .transpose()?,
+    };
     let bytes =
         std::fs::read(csv_path).map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -103,16 +114,50 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
             let valid_until = cell(cols.valid_until)
                 .map(|s| parse_time(&s, true).map_err(|e| format!("validUntil: {e}")))
                 .transpose()?;
-            let request = CredentialRequest {
-                achievement: achievement.clone(),
-                recipient,
-                valid_from,
-                valid_until,
-                evidence: evidence.clone(),
-                extra_contexts: extra_contexts.clone(),
-                id: cell(cols.id),
+            let name = cell(cols.name);
+            let mut credential = match &shared {
+                Some(shared) => {
+                    let request = CredentialRequest {
+                        achievement: shared.achievement.clone(),
+                        recipient,
+                        valid_from,
+                        valid_until,
+                        evidence: evidence.clone(),
+                        extra_contexts: shared.extra_contexts.clone(),
+                        id: cell(cols.id),
+                    };
+                    let mut c = build_unsigned(&request).map_err(|e| e.to_string())?;
+                    if let Some(name) = name {
+                        c["credentialSubject"]["name"] = json!(name);
+                    }
+                    c
+                }
+                None => {
+                    if let (Some(f), Some(u)) = (valid_from, valid_until) {
+                        if u <= f {
+                            return Err(format!("validUntil: {u} is not after validFrom {f}"));
+                        }
+                    }
+                    let mut subject = recipient.subject();
+                    if let Some(name) = name {
+                        subject.insert("name".into(), json!(name));
+                    }
+                    let mut c = json!({"credentialSubject": subject});
+                    if let Some(f) = valid_from {
+                        c["validFrom"] = json!(fmt_time(f));
+                    }
+                    if let Some(u) = valid_until {
+                        c["validUntil"] = json!(fmt_time(u));
+                    }
+                    if let Some(id) = cell(cols.id) {
+                        c["id"] = json!(id);
+                    }
+                    if let Some(e) = &evidence {
+                        c["evidence"] = if e.is_array() { e.clone() } else { json!([e]) };
+                    }
+                    c
+                }
             };
-            let mut credential = build_unsigned(&request).map_err(|e| e.to_string())?;
             if cols
                 .id
                 .and_then(|i| record.get(i))
@@ -132,6 +177,9 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
             Err(reason) => bad.push(format!("line {line}: {reason}")),
         }
     }
+    if args.dry_run {
+        return dry_run(&client, args.badge.as_deref(), csv_path, &bad, rows.len());
+    }
     if !bad.is_empty() {
         return Err(Failure(format!(
             "{}: {} ({} of {} rows invalid; nothing issued)",
@@ -150,7 +198,11 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
     let key = match &args.idempotency_key {
         Some(k) => k.clone(),
         None => {
-            let achievement_bytes = serde_json::to_vec(&achievement).expect("JSON serializes");
+            let achievement_bytes = match (&shared, &args.badge) {
+                (Some(s), _) => serde_json::to_vec(&s.achievement).expect("JSON serializes"),
+                (None, Some(badge)) => badge.as_bytes().to_vec(),
+                (None, None) => unreachable!("--achievement or --badge"),
+            };
             let digest = Sha256::new()
                 .chain_update(b"cairn roster\0")
                 .chain_update(&bytes)
@@ -162,7 +214,11 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
     };
     let mut body = Vec::new();
     for credential in &rows {
-        serde_json::to_writer(&mut body, &json!({"credential": credential})).expect("JSON writes");
+        let item = match &args.badge {
+            Some(badge) => json!({"credential": credential, "options": {"achievement": badge}}),
+            None => json!({"credential": credential}),
+        };
+        serde_json::to_writer(&mut body, &item).expect("JSON writes");
         body.push(b'\n');
     }
     let request = client
@@ -177,6 +233,47 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
         args.out_dir.as_deref(),
         csv_path,
     ))
+}
+
+/// `--dry-run`: every bad row on its own line, and whether the badge class
+/// can issue; nothing is sent for issuance.
+fn dry_run(
+    client: &Client,
+    badge: Option<&str>,
+    csv_path: &Path,
+    bad: &[String],
+    good: usize,
+) -> Result<ExitCode, Failure> {
+    let mut out = std::io::stdout().lock();
+    for b in bad {
+        let _ = writeln!(out, "{}: {b}", csv_path.display());
+    }
+    if let Some(badge) = badge {
+        let path = format!("/achievements/{}", crate::client::segment(badge));
+        let class = block_on(client.json(client.get(&path)))
+            .map_err(|Failure(e)| Failure(format!("--badge {badge}: {e}")))?;
+        if class.get("retired").is_some() {
+            return Err(Failure(format!(
+                "--badge {badge}: the badge class is retired; nothing would be issued"
+            )));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}: {good} rows would be issued, {} are bad; nothing issued (dry run)",
+        csv_path.display(),
+        bad.len()
+    );
+    if bad.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Failure(format!(
+            "{}: {} of {} rows invalid",
+            csv_path.display(),
+            bad.len(),
+            bad.len() + good
+        )))
+    }
 }
 
 async fn send(

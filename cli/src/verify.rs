@@ -185,8 +185,9 @@ impl Item {
     }
 }
 
-/// Expands the arguments into credentials: directories into their `.json`
-/// files (sorted), NDJSON files into their lines. An unreadable file is an
+/// Expands the arguments into credentials: directories into their `.json`,
+/// `.png` and `.svg` files (sorted), NDJSON files into their lines, baked
+/// badge images into the credential baked in. An unreadable file is an
 /// item that fails `json`, not an error of the run.
 fn collect(paths: &[PathBuf]) -> Result<Vec<Item>, Failure> {
     let mut items = Vec::new();
@@ -195,7 +196,10 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<Item>, Failure> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| Failure(format!("{}: {e}", path.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "json" || x == "png" || x == "svg")
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -226,6 +230,13 @@ fn push_file(items: &mut Vec<Item>, path: &Path) {
                 }
                 items.push(item(Some(n + 1), Ok(line.to_vec())));
             }
+        }
+        // A baked badge: the credential inside it.
+        Ok(bytes) if cairn_verifier::image::sniff(&bytes).is_some() => {
+            let credential = cairn_verifier::image::unbake(&bytes)
+                .map(|vc| serde_json::to_vec(&vc).expect("JSON serializes"))
+                .map_err(|e| e.to_string());
+            items.push(item(None, credential))
         }
         Ok(bytes) => items.push(item(None, Ok(bytes))),
         Err(e) => items.push(item(None, Err(e.to_string()))),

@@ -48,7 +48,7 @@ fn request(i: usize) -> CredentialRequest {
 fn new_signer(key: &IssuerKey) -> Signer {
     let profile = IssuerProfile {
         id: key.identity.did.clone(),
-        name: key.identity.name.clone(),
+        name: key.identity.name.clone().map(Into::into),
         ..Default::default()
     };
     Signer::new(key, profile, Contexts::standard())

@@ -16,7 +16,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
+use crate::achievements::{ClassError, ClassRecord, ClassVersion};
 use axum::Router;
+use cairn_verifier::image::ImageKind;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
@@ -194,6 +197,26 @@ pub fn router(node: Shared) -> Router {
         .route("/status-lists/{id}", get(status_list))
         .route("/batches", get(batches))
         .route("/batches/{root}", get(batch))
+        .route(
+            "/achievements",
+            post(create_achievement).get(list_achievements),
+        )
+        .route(
+            "/achievements/{id}",
+            get(achievement)
+                .put(update_achievement)
+                .delete(retire_achievement),
+        )
+        .route("/achievements/{id}/image", get(achievement_image))
+        .route("/achievements/{id}/versions/{n}", get(achievement_version))
+        .route(
+            "/achievements/{id}/versions/{n}/image",
+            get(achievement_version_image),
+        )
+        .route("/issuer", get(issuer_profile).put(set_issuer_profile))
+        .route("/issuer/image", get(issuer_image))
+        .route("/credentials/{id}/badge.png", get(baked_png))
+        .route("/credentials/{id}/badge.svg", get(baked_svg))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -312,8 +335,12 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 /// Splits an issuance request `{credential, options}`; `prefix` names its
-/// place in a bulk request.
-fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<Value, Problem> {
+/// place in a bulk request. The one option is `achievement`: the badge
+/// class the credential is issued from.
+fn split_request(
+    mut req: Map<String, Value>,
+    prefix: &str,
+) -> Result<(Value, Option<String>), Problem> {
     for key in req.keys() {
         if key != "credential" && key != "options" {
             return Err(Problem::bad(
@@ -322,14 +349,26 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<Value, Pro
             ));
         }
     }
+    let mut achievement = None;
     match req.get("options") {
         None | Some(Value::Null) => {}
         Some(Value::Object(o)) => {
-            if let Some(k) = o.keys().next() {
-                return Err(Problem::bad(
-                    format!("{prefix}options.{k}"),
-                    "unknown option",
-                ));
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("achievement", Value::String(a)) => achievement = Some(a.clone()),
+                    ("achievement", _) => {
+                        return Err(Problem::bad(
+                            format!("{prefix}options.achievement"),
+                            "must be a badge class id",
+                        ))
+                    }
+                    _ => {
+                        return Err(Problem::bad(
+                            format!("{prefix}options.{k}"),
+                            "unknown option",
+                        ))
+                    }
+                }
             }
         }
         Some(_) => {
@@ -339,14 +378,40 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<Value, Pro
             ))
         }
     }
-    match req.remove("credential") {
-        Some(c @ Value::Object(_)) => Ok(c),
-        Some(_) => Err(Problem::bad(
-            format!("{prefix}credential"),
-            "must be an object",
-        )),
-        None => Err(Problem::bad(format!("{prefix}credential"), "missing")),
-    }
+    let credential = match req.remove("credential") {
+        Some(c @ Value::Object(_)) => c,
+        Some(_) => {
+            return Err(Problem::bad(
+                format!("{prefix}credential"),
+                "must be an object",
+            ))
+        }
+        None => return Err(Problem::bad(format!("{prefix}credential"), "missing")),
+    };
+    Ok((credential, achievement))
+}
+
+/// The credential an issuance request asks for: as given, or built from the
+/// badge class `options.achievement` names.
+fn requested_credential(
+    node: &Node,
+    (credential, achievement): (Value, Option<String>),
+    prefix: &str,
+) -> Result<Value, Problem> {
+    let Some(reference) = achievement else {
+        return Ok(credential);
+    };
+    node.credential_from_class(&reference, credential)
+        .map_err(|e| match e {
+            ClassError::Field(f) => issue_problem(IssueError::Field(f), prefix),
+            ClassError::Unknown(_) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-achievement",
+                format!("no badge class {reference} (see GET /achievements)"),
+            )
+            .field(format!("{prefix}options.achievement")),
+            other => class_problem(other).field(format!("{prefix}options.achievement")),
+        })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
@@ -433,7 +498,8 @@ async fn issue_one(node: &Shared, headers: &HeaderMap, body: Body) -> Result<Iss
     require_json(headers)?;
     let key = idempotency_key(headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
-    let credential = split_request(parse_object(&bytes, "body")?, "")?;
+    let credential =
+        requested_credential(node, split_request(parse_object(&bytes, "body")?, "")?, "")?;
     node.issue(credential, key.as_deref().map(|k| (k, 0)))
         .await
         .map_err(|e| issue_problem(e, ""))
@@ -453,7 +519,7 @@ async fn bulk_item(
             Value::Object(o) => o,
             _ => return Err(Problem::bad(format!("[{index}]"), "expected an object")),
         };
-        let credential = split_request(req, &prefix)?;
+        let credential = requested_credential(&node, split_request(req, &prefix)?, &prefix)?;
         node.issue(credential, key.as_deref().map(|k| (k, index)))
             .await
             .map_err(|e| issue_problem(e, &prefix))
@@ -1010,6 +1076,275 @@ async fn bundle(
         .field("id")),
         None => Err(unknown_credential(&id)),
     }
+}
+
+// --- Badge classes, the issuer profile, baked badges ----------------------
+
+impl From<ClassError> for Problem {
+    fn from(e: ClassError) -> Self {
+        class_problem(e)
+    }
+}
+
+fn class_problem(e: ClassError) -> Problem {
+    match e {
+        ClassError::Field(f) => {
+            let field = if f.field.is_empty() {
+                "body".to_owned()
+            } else {
+                f.field
+            };
+            Problem::bad(field, f.reason)
+        }
+        ClassError::Unknown(r) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-achievement",
+            format!("no badge class {r}"),
+        )
+        .field("id"),
+        e @ ClassError::Retired(_) => {
+            Problem::new(StatusCode::CONFLICT, "achievement-retired", e.to_string())
+        }
+        ClassError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "achievement-changed", m),
+        ClassError::Busy(e) => e.into(),
+        ClassError::Store(e) => e.into(),
+    }
+}
+
+/// A badge class's body: an image in a `data:` URL makes it larger than
+/// other requests.
+const MAX_CLASS_BODY: usize = 2 * cairn_verifier::image::MAX_IMAGE_BYTES;
+
+fn class_response(status: StatusCode, record: &ClassRecord, version: &ClassVersion) -> Response {
+    let location = format!("/achievements/{}", record.handle);
+    let content_location = format!(
+        "/achievements/{}/versions/{}",
+        record.handle, record.version
+    );
+    (
+        status,
+        [
+            (header::LOCATION, location),
+            (header::CONTENT_LOCATION, content_location),
+        ],
+        axum::Json(version.view(record)),
+    )
+        .into_response()
+}
+
+async fn class_body(
+    node: &Node,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Map<String, Value>, Problem> {
+    authorize(node, headers)?;
+    require_json(headers)?;
+    let bytes = read_body(body, MAX_CLASS_BODY).await?;
+    parse_object(&bytes, "body")
+}
+
+/// `POST /achievements`: a new badge class.
+async fn create_achievement(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let body = class_body(&node, &headers, body).await?;
+    let (record, version) = node.create_class(body).await?;
+    Ok(class_response(StatusCode::CREATED, &record, &version))
+}
+
+/// `GET /achievements`: every badge class, retired ones included.
+async fn list_achievements(State(node): State<Shared>) -> Result<axum::Json<Value>, Problem> {
+    let classes: Vec<Value> = node
+        .classes()?
+        .iter()
+        .map(|(record, version)| version.view(record))
+        .collect();
+    Ok(axum::Json(json!({"achievements": classes})))
+}
+
+/// `GET /achievements/{id}`: the class at its current version.
+async fn achievement(State(node): State<Shared>, Param(id): Param) -> Result<Response, Problem> {
+    let (record, version) = node.class(&id)?;
+    Ok(class_response(StatusCode::OK, &record, &version))
+}
+
+/// `PUT /achievements/{id}`: a new version of the class.
+async fn update_achievement(
+    State(node): State<Shared>,
+    Param(id): Param,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let body = class_body(&node, &headers, body).await?;
+    let (record, version) = node.update_class(&id, body).await?;
+    Ok(class_response(StatusCode::OK, &record, &version))
+}
+
+/// `DELETE /achievements/{id}`: retires the class.
+async fn retire_achievement(
+    State(node): State<Shared>,
+    Param(id): Param,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    let (record, version) = node.retire_class(&id).await?;
+    Ok(class_response(StatusCode::OK, &record, &version))
+}
+
+/// `GET /achievements/{id}/versions/{n}`: what that version's id names,
+/// exactly as credentials issued under it embed it.
+async fn achievement_version(
+    State(node): State<Shared>,
+    Path((id, n)): Path<(String, String)>,
+) -> Result<axum::Json<Value>, Problem> {
+    let (_, version) = node.class(&format!("{id}/versions/{n}"))?;
+    Ok(axum::Json(version.document()))
+}
+
+/// Serves an image the node holds, with headers that keep an SVG from
+/// doing anything but being drawn.
+fn image_response(kind: ImageKind, bytes: Vec<u8>, filename: Option<String>) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, kind.media_type().to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response();
+    if let Some(name) = filename {
+        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    response
+}
+
+fn no_image(what: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no-image",
+        format!("the node holds no image for {what}"),
+    )
+}
+
+async fn class_image(node: &Node, reference: &str) -> Result<Response, Problem> {
+    let (_, version) = node.class(reference)?;
+    let held = version.image.ok_or_else(|| no_image(reference))?;
+    let bytes = node.held_image(&held)?.ok_or_else(|| no_image(reference))?;
+    Ok(image_response(held.kind, bytes, None))
+}
+
+/// `GET /achievements/{id}/image`: the current version's image.
+async fn achievement_image(
+    State(node): State<Shared>,
+    Param(id): Param,
+) -> Result<Response, Problem> {
+    class_image(&node, &id).await
+}
+
+/// `GET /achievements/{id}/versions/{n}/image`
+async fn achievement_version_image(
+    State(node): State<Shared>,
+    Path((id, n)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    class_image(&node, &format!("{id}/versions/{n}")).await
+}
+
+/// `GET /issuer`: the issuer's OB 3.0 Profile.
+async fn issuer_profile(State(node): State<Shared>) -> Result<axum::Json<Value>, Problem> {
+    Ok(axum::Json(node.profile_document()?))
+}
+
+/// `PUT /issuer`: replaces the issuer profile.
+async fn set_issuer_profile(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, Problem> {
+    let body = class_body(&node, &headers, body).await?;
+    Ok(axum::Json(node.set_profile(body)?))
+}
+
+/// `GET /issuer/image`
+async fn issuer_image(State(node): State<Shared>) -> Result<Response, Problem> {
+    let (kind, bytes) = node
+        .profile_image()?
+        .ok_or_else(|| no_image("the issuer"))?;
+    Ok(image_response(kind, bytes, None))
+}
+
+async fn baked(
+    node: Shared,
+    client: std::net::SocketAddr,
+    id: String,
+    want: ImageKind,
+) -> Result<Response, Problem> {
+    let _slot = node.clients.enter(client.ip())?;
+    let vc = node
+        .current_form(&id)?
+        .ok_or_else(|| unknown_credential(&id))?;
+    let (held, image) = node.credential_image(&vc)?.ok_or_else(|| {
+        no_image(&format!(
+            "credential {id} (its achievement is not a badge class of this node with an image)"
+        ))
+    })?;
+    if held.kind != want {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "no-image",
+            format!(
+                "this badge's image is {}: ask for badge.{}",
+                held.kind.media_type(),
+                held.kind.extension()
+            ),
+        ));
+    }
+    let baked = node
+        .pool
+        .run_shared(move || async move { cairn_verifier::image::bake(&image, &vc) })
+        .await?
+        .map_err(|e| Problem::internal(format!("baking: {e}")))?;
+    let stem: String = id
+        .rsplit(':')
+        .next()
+        .unwrap_or("badge")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    Ok(image_response(
+        want,
+        baked,
+        Some(format!("badge-{stem}.{}", want.extension())),
+    ))
+}
+
+/// `GET /credentials/{id}/badge.png`: the class image with the credential
+/// (and its anchor proof, once anchored) baked in.
+async fn baked_png(
+    State(node): State<Shared>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Param(id): Param,
+) -> Result<Response, Problem> {
+    baked(node, client, id, ImageKind::Png).await
+}
+
+/// `GET /credentials/{id}/badge.svg`
+async fn baked_svg(
+    State(node): State<Shared>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Param(id): Param,
+) -> Result<Response, Problem> {
+    baked(node, client, id, ImageKind::Svg).await
 }
 
 fn unknown_credential(id: &str) -> Problem {

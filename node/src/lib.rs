@@ -8,6 +8,8 @@
 //! is what the `cairn` command needs to sign and anchor, without RocksDB's
 //! C++ or axum.
 
+#[cfg(feature = "server")]
+pub mod achievements;
 pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;

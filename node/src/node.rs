@@ -8,6 +8,7 @@ use alloy::primitives::Address;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::achievements::{self, ClassError, ClassRecord, ClassVersion, HeldImage, StoredProfile};
 use crate::anchor::{AnchorError, RpcChain};
 use crate::config::Settings;
 use crate::issuer::{SignError, Signer};
@@ -166,9 +167,16 @@ pub struct Node {
     /// The newest built version of each status list: (status version it
     /// reflects, its store key).
     status_lists: tokio::sync::Mutex<HashMap<(u64, Purpose), (u64, String)>>,
+    /// The issuer as credentials name it (`PUT /issuer`, else the key's name).
+    profile: RwLock<Arc<IssuerProfile>>,
+    /// Serializes changes to badge classes (each a read, then a write).
+    class_changes: tokio::sync::Mutex<()>,
 }
 
 use cairn_verifier::statuslist::Purpose;
+
+/// Where the issuer profile is kept (`meta`).
+const PROFILE_KEY: &str = "issuer-profile";
 
 /// Where the binding of `account` anchoring in `registry` on `chain` is
 /// kept. Bindings from before documents named their registry were kept
@@ -208,12 +216,19 @@ impl Node {
         let tokens = Tokens::open(&settings.data_dir)?;
         let profile = IssuerProfile {
             id: key.identity.did.clone(),
-            name: key.identity.name.clone(),
+            name: key.identity.name.clone().map(Into::into),
             ..Default::default()
         };
         let signer = Arc::new(
-            Signer::new(key, profile, Contexts::standard()).allowing_vocab(settings.allow_vocab),
+            Signer::new(key, profile.clone(), Contexts::standard())
+                .allowing_vocab(settings.allow_vocab),
         );
+        let profile = match store.meta(PROFILE_KEY)? {
+            Some(bytes) => serde_json::from_slice::<StoredProfile>(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?
+                .embedded(),
+            None => profile,
+        };
         let offline = Arc::new(Verifier::new(Contexts::standard()));
         let bindings = Arc::new(Bindings::new(
             offline.canonicalizer().clone(),
@@ -259,6 +274,8 @@ impl Node {
             base_url: OnceLock::new(),
             permutation: cairn_verifier::statuslist::IndexPermutation::new(permutation_key),
             status_lists: tokio::sync::Mutex::new(HashMap::new()),
+            profile: RwLock::new(Arc::new(profile)),
+            class_changes: tokio::sync::Mutex::new(()),
         });
         let _ = node.intake.set(Intake::start(node.parts.clone()));
         Ok(node)
@@ -309,7 +326,7 @@ impl Node {
         if let Some(id) = obj.get("id").and_then(Value::as_str) {
             self.check_id(id)?;
         }
-        self.signer.profile().name_in(obj)?;
+        self.profile().name_in(obj)?;
         if !obj.contains_key("validFrom") {
             obj.insert("validFrom".into(), json!(fmt_time(chrono::Utc::now())));
         }
@@ -618,5 +635,283 @@ impl Node {
             credential,
             anchor_proof(anchor, &placement.inclusion, &binding),
         )))
+    }
+
+    /// The issuer as credentials name it now.
+    pub fn profile(&self) -> Arc<IssuerProfile> {
+        self.profile.read().expect("profile lock").clone()
+    }
+
+    /// The issuer profile document (`GET /issuer`): as set with `PUT
+    /// /issuer`, else what the key file says.
+    pub fn profile_document(&self) -> Result<Value, StoreError> {
+        if let Some(bytes) = self.store.meta(PROFILE_KEY)? {
+            let stored: StoredProfile = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?;
+            return Ok(stored.document);
+        }
+        let p = self.profile();
+        let mut doc = json!({
+            "@context": [cairn_verifier::context::CREDENTIALS_V2, cairn_verifier::context::OB_V3_0_3],
+            "id": p.id,
+            "type": ["Profile"],
+        });
+        if let Some(name) = &p.name {
+            doc["name"] = name.clone();
+        }
+        Ok(doc)
+    }
+
+    /// The image of the issuer profile, when the node holds it.
+    pub fn profile_image(
+        &self,
+    ) -> Result<Option<(cairn_verifier::image::ImageKind, Vec<u8>)>, StoreError> {
+        let Some(bytes) = self.store.meta(PROFILE_KEY)? else {
+            return Ok(None);
+        };
+        let stored: StoredProfile = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?;
+        match stored.image {
+            Some(held) => Ok(self.store.image(&held.sha256)?.map(|b| (held.kind, b))),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the issuer profile; credentials issued from now on embed it.
+    pub fn set_profile(&self, body: serde_json::Map<String, Value>) -> Result<Value, ClassError> {
+        let (stored, image) =
+            achievements::read_profile(body, &self.signer.profile().id, self.base_url())?;
+        let json = serde_json::to_vec(&stored).expect("a profile serializes");
+        let image = stored.image.as_ref().zip(image.as_deref());
+        self.store.put_meta_with_image(
+            PROFILE_KEY,
+            &json,
+            image.map(|(h, b)| (h.sha256.as_str(), b)),
+        )?;
+        *self.profile.write().expect("profile lock") = Arc::new(stored.embedded());
+        Ok(stored.document)
+    }
+
+    fn read_class(&self, handle: &str) -> Result<Option<(ClassRecord, ClassVersion)>, ClassError> {
+        let Some(record) = self.store.badge_class(handle)? else {
+            return Ok(None);
+        };
+        let record: ClassRecord = serde_json::from_slice(&record)
+            .map_err(|e| StoreError::Corrupt(format!("badge class {handle}: {e}")))?;
+        let version = self
+            .class_version(handle, record.version)?
+            .ok_or_else(|| StoreError::Corrupt(format!("badge class {handle} lost its version")))?;
+        Ok(Some((record, version)))
+    }
+
+    /// One version of a class.
+    pub fn class_version(&self, handle: &str, n: u32) -> Result<Option<ClassVersion>, StoreError> {
+        self.store
+            .badge_class_version(handle, n)?
+            .map(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| StoreError::Corrupt(format!("badge class {handle} v{n}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// A class by reference (handle, class URL or version id), with its
+    /// current version, or the version the reference names.
+    pub fn class(&self, reference: &str) -> Result<(ClassRecord, ClassVersion), ClassError> {
+        let unknown = || ClassError::Unknown(reference.to_owned());
+        let (handle, n) =
+            achievements::parse_reference(reference, self.base_url()).ok_or_else(unknown)?;
+        let (record, current) = self.read_class(&handle)?.ok_or_else(unknown)?;
+        match n {
+            None => Ok((record, current)),
+            Some(n) if n == record.version => Ok((record, current)),
+            Some(n) => {
+                let v = self.class_version(&handle, n)?.ok_or_else(unknown)?;
+                Ok((record, v))
+            }
+        }
+    }
+
+    /// Every class, current versions.
+    pub fn classes(&self) -> Result<Vec<(ClassRecord, ClassVersion)>, ClassError> {
+        let mut out = Vec::new();
+        for bytes in self.store.badge_classes()? {
+            let record: ClassRecord = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("a badge class record: {e}")))?;
+            if let Some(c) = self.read_class(&record.handle)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An image the node holds.
+    pub fn held_image(&self, held: &HeldImage) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.image(&held.sha256)
+    }
+
+    /// Signs a credential from `version` for a made-up recipient and throws
+    /// it away: a class that could not issue is refused when it is written,
+    /// naming its field, not at its first issuance.
+    async fn try_class(&self, version: &ClassVersion) -> Result<(), ClassError> {
+        let sample = achievements::credential_from(
+            version,
+            json!({"credentialSubject": {"id": "did:example:cairn-class-check"}}),
+        )?;
+        let mut sample = sample;
+        let obj = sample.as_object_mut().expect("an object");
+        obj.insert(
+            "id".into(),
+            json!("urn:uuid:00000000-0000-4000-8000-000000000000"),
+        );
+        self.profile().name_in(obj)?;
+        let signer = self.signer.clone();
+        let signed = self
+            .pool
+            .run(move || async move { signer.sign(sample).await.map(drop) })
+            .await?;
+        signed.map_err(|e| {
+            let f = match e {
+                SignError::Field(f) => f,
+                SignError::JsonLd(m) => FieldError::new("", m),
+                SignError::Signature(e) => FieldError::new("", e.to_string()),
+            };
+            let mut field = f
+                .field
+                .strip_prefix("credentialSubject.achievement.")
+                .or_else(|| f.field.strip_prefix("credentialSubject.achievement"))
+                .unwrap_or(&f.field)
+                .to_owned();
+            // An undefined term: the member of the class that uses it.
+            if field.is_empty() {
+                let term = f.reason.split('`').nth(1).unwrap_or_default();
+                if let Some(path) = achievements::key_path(&version.achievement, term) {
+                    field = path;
+                }
+            }
+            ClassError::Field(FieldError::new(field, f.reason))
+        })
+    }
+
+    /// Creates a class from a request body: version 1.
+    pub async fn create_class(
+        &self,
+        body: serde_json::Map<String, Value>,
+    ) -> Result<(ClassRecord, ClassVersion), ClassError> {
+        let handle = uuid::Uuid::new_v4().hyphenated().to_string();
+        let contexts = self.signer.contexts().clone();
+        let input = achievements::read_class(body, self.base_url(), &handle, 1, None, |u| {
+            contexts.knows(u)
+        })?;
+        self.try_class(&input.version).await?;
+        let now = fmt_time(chrono::Utc::now());
+        let record = ClassRecord {
+            handle: handle.clone(),
+            version: 1,
+            created: now.clone(),
+            updated: now,
+            retired: None,
+        };
+        self.write_class(&record, Some(&input.version), input.image.as_ref())?;
+        Ok((record, input.version))
+    }
+
+    /// A new version of a class; credentials issued before keep theirs.
+    pub async fn update_class(
+        &self,
+        reference: &str,
+        body: serde_json::Map<String, Value>,
+    ) -> Result<(ClassRecord, ClassVersion), ClassError> {
+        let _one_at_a_time = self.class_changes.lock().await;
+        let (mut record, current) = self.class(reference)?;
+        if record.retired.is_some() {
+            return Err(ClassError::Retired(record.handle));
+        }
+        let contexts = self.signer.contexts().clone();
+        let next = record.version + 1;
+        let input = achievements::read_class(
+            body,
+            self.base_url(),
+            &record.handle,
+            next,
+            Some(&current),
+            |u| contexts.knows(u),
+        )?;
+        self.try_class(&input.version).await?;
+        record.version = next;
+        record.updated = fmt_time(chrono::Utc::now());
+        self.write_class(&record, Some(&input.version), input.image.as_ref())?;
+        Ok((record, input.version))
+    }
+
+    /// Retires a class: no more issuance from it. Retiring twice is one.
+    pub async fn retire_class(
+        &self,
+        reference: &str,
+    ) -> Result<(ClassRecord, ClassVersion), ClassError> {
+        let _one_at_a_time = self.class_changes.lock().await;
+        let (mut record, current) = self.class(reference)?;
+        if record.retired.is_none() {
+            record.retired = Some(fmt_time(chrono::Utc::now()));
+            self.write_class(&record, None, None)?;
+        }
+        Ok((record, current))
+    }
+
+    fn write_class(
+        &self,
+        record: &ClassRecord,
+        version: Option<&ClassVersion>,
+        image: Option<&(HeldImage, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let record_json = serde_json::to_vec(record).expect("a record serializes");
+        let version_json = version.map(|v| serde_json::to_vec(v).expect("a version serializes"));
+        self.store.put_badge_class(
+            &record.handle,
+            &record_json,
+            version_json.as_deref().map(|j| (record.version, j)),
+            image.map(|(h, b)| (h.sha256.as_str(), b.as_slice())),
+        )
+    }
+
+    /// The unsigned credential `credential` asks for from the class
+    /// `reference` names (`options.achievement`): its current version, which
+    /// must not be retired.
+    pub fn credential_from_class(
+        &self,
+        reference: &str,
+        credential: Value,
+    ) -> Result<Value, ClassError> {
+        let (record, version) = self.class(reference)?;
+        if record.retired.is_some() {
+            return Err(ClassError::Retired(record.handle));
+        }
+        if version.achievement["version"] != json!(record.version.to_string()) {
+            return Err(ClassError::Conflict(format!(
+                "{reference} is an earlier version; the class is at version {} now",
+                record.version
+            )));
+        }
+        Ok(achievements::credential_from(&version, credential)?)
+    }
+
+    /// The image a credential's badge class version holds, to bake.
+    pub fn credential_image(
+        &self,
+        credential: &Value,
+    ) -> Result<Option<(HeldImage, Vec<u8>)>, StoreError> {
+        let Some(id) = credential["credentialSubject"]["achievement"]["id"].as_str() else {
+            return Ok(None);
+        };
+        let Some((handle, Some(n))) = achievements::parse_reference(id, self.base_url()) else {
+            return Ok(None);
+        };
+        let Some(version) = self.class_version(&handle, n)? else {
+            return Ok(None);
+        };
+        let Some(held) = version.image else {
+            return Ok(None);
+        };
+        Ok(self.store.image(&held.sha256)?.map(|b| (held, b)))
     }
 }

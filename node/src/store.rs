@@ -17,7 +17,12 @@
 //!   it (active, suspended, revoked) with its reason and history;
 //! - `status_queue`: sequence number → credential id, status changes not yet
 //!   confirmed on chain;
-//! - `meta`: counters and node settings (the binding document).
+//! - `meta`: counters and node settings (the binding document, the issuer
+//!   profile);
+//! - `badges`: badge classes: `class/{handle}` → the class record,
+//!   `version/{handle}/{n}` (n a u32, big-endian) → one version, and
+//!   `image/{sha256}` → an image's bytes (kept once however many versions
+//!   and profiles use it).
 //!
 //! Invariants this module keeps, each by writing everything in one batch:
 //! a credential acknowledged by [`Store::add_credentials`] is on disk (synced
@@ -47,7 +52,8 @@ const PLACEMENT: &str = "placement";
 const META: &str = "meta";
 const STATUS: &str = "status";
 const STATUS_QUEUE: &str = "status_queue";
-const FAMILIES: [&str; 9] = [
+const BADGES: &str = "badges";
+const FAMILIES: [&str; 10] = [
     CREDENTIALS,
     QUEUE,
     BATCHES,
@@ -57,6 +63,7 @@ const FAMILIES: [&str; 9] = [
     META,
     STATUS,
     STATUS_QUEUE,
+    BADGES,
 ];
 
 const NEXT_SEQ: &[u8] = b"next-seq";
@@ -819,6 +826,87 @@ impl Store {
             .put_cf_opt(self.cf(META), format!("setting/{key}"), value, &synced())?;
         Ok(())
     }
+
+    /// A node setting and the image it names, in one write.
+    pub fn put_meta_with_image(
+        &self,
+        key: &str,
+        value: &[u8],
+        image: Option<(&str, &[u8])>,
+    ) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        if let Some((hash, bytes)) = image {
+            batch.put_cf(self.cf(BADGES), format!("image/{hash}"), bytes);
+        }
+        batch.put_cf(self.cf(META), format!("setting/{key}"), value);
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    /// A badge class's record.
+    pub fn badge_class(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(BADGES), format!("class/{handle}"))?)
+    }
+
+    /// Every badge class's record, in handle order.
+    pub fn badge_classes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(BADGES),
+            rocksdb::IteratorMode::From(b"class/", rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(b"class/") {
+                break;
+            }
+            out.push(value.into_vec());
+        }
+        Ok(out)
+    }
+
+    /// One version of a badge class.
+    pub fn badge_class_version(
+        &self,
+        handle: &str,
+        version: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db
+            .get_cf(self.cf(BADGES), version_key(handle, version))?)
+    }
+
+    /// Writes a badge class's record, with a new version and its image when
+    /// given, in one synced write: a class is never half-created.
+    pub fn put_badge_class(
+        &self,
+        handle: &str,
+        record: &[u8],
+        version: Option<(u32, &[u8])>,
+        image: Option<(&str, &[u8])>,
+    ) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        if let Some((hash, bytes)) = image {
+            batch.put_cf(self.cf(BADGES), format!("image/{hash}"), bytes);
+        }
+        if let Some((n, doc)) = version {
+            batch.put_cf(self.cf(BADGES), version_key(handle, n), doc);
+        }
+        batch.put_cf(self.cf(BADGES), format!("class/{handle}"), record);
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    /// An image by the hex SHA-256 of its bytes.
+    pub fn image(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(BADGES), format!("image/{hash}"))?)
+    }
+}
+
+fn version_key(handle: &str, version: u32) -> Vec<u8> {
+    let mut key = format!("version/{handle}/").into_bytes();
+    key.extend_from_slice(&version.to_be_bytes());
+    key
 }
 
 mod hex_hash {

@@ -88,6 +88,36 @@ impl std::str::FromStr for Recipient {
     }
 }
 
+impl Recipient {
+    /// The OB 3.0 `AchievementSubject` naming this recipient: the DID as
+    /// `id`, or the email address as a salted, hashed `IdentityObject`.
+    pub fn subject(&self) -> Map<String, Value> {
+        let mut subject = Map::new();
+        subject.insert("type".into(), json!(["AchievementSubject"]));
+        match self {
+            Recipient::Did(did) => {
+                subject.insert("id".into(), json!(did));
+            }
+            Recipient::Email(email) => {
+                let mut salt = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut salt);
+                let salt = hex::encode(salt);
+                subject.insert(
+                    "identifier".into(),
+                    json!([{
+                        "type": "IdentityObject",
+                        "identityHash": hash_identity(email, &salt),
+                        "identityType": "emailAddress",
+                        "hashed": true,
+                        "salt": salt,
+                    }]),
+                );
+            }
+        }
+        subject
+    }
+}
+
 /// Hashes an email address the OB 3.0 way: `sha256$` and the hex SHA-256 of the
 /// address (trimmed, lower-cased) followed by the salt.
 pub fn hash_identity(email: &str, salt: &str) -> String {
@@ -102,8 +132,9 @@ pub fn hash_identity(email: &str, salt: &str) -> String {
 pub struct IssuerProfile {
     /// The issuer's DID.
     pub id: String,
-    /// The issuer's display name (`name`).
-    pub name: Option<String>,
+    /// The issuer's display name (`name`): a string, or language values
+    /// (`{"@value", "@language"}`) for several languages.
+    pub name: Option<Value>,
     /// The issuer's web page (`url`).
     pub url: Option<String>,
     /// The URL of the issuer's logo, written as an OB 3.0 `Image`.
@@ -206,28 +237,7 @@ pub fn build_unsigned(req: &CredentialRequest) -> Result<Value, FieldError> {
         .or_insert_with(|| json!(["Achievement"]));
     check_achievement(&Value::Object(achievement.clone()), "achievement")?;
 
-    let mut subject = Map::new();
-    subject.insert("type".into(), json!(["AchievementSubject"]));
-    match &req.recipient {
-        Recipient::Did(did) => {
-            subject.insert("id".into(), json!(did));
-        }
-        Recipient::Email(email) => {
-            let mut salt = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut salt);
-            let salt = hex::encode(salt);
-            subject.insert(
-                "identifier".into(),
-                json!([{
-                    "type": "IdentityObject",
-                    "identityHash": hash_identity(email, &salt),
-                    "identityType": "emailAddress",
-                    "hashed": true,
-                    "salt": salt,
-                }]),
-            );
-        }
-    }
+    let mut subject = req.recipient.subject();
     let name = achievement
         .get("name")
         .cloned()

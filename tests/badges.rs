@@ -1,0 +1,770 @@
+//! Badge classes, the issuer profile and baked badges (issue #12), through
+//! the node binary and the `cairn` CLI: an issuer's day on anvil ending with
+//! the node gone and its baked badges still verifying (with `cairn verify`
+//! and with Digital Bazaar's verifier after an independent PNG chunk reader
+//! and XML parser took the credential out), and the bad input a class, a
+//! profile or a roster can bring.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use cairn_tests::{
+    cairn, check_status, deploy, encode, node_token, repo_root, run, Anvil, NodeProcess, Run,
+};
+use serde_json::{json, Value};
+
+/// A PNG of `w` x `h` RGBA pixels, with a text chunk of its own that
+/// baking must leave where it is.
+fn png_image(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .add_text_chunk("Software".into(), "a drawing program".into())
+        .unwrap();
+    let mut writer = encoder.write_header().unwrap();
+    let pixels: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 253) as u8).collect();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+const SVG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\" viewBox=\"0 0 200 200\">\n  <circle cx=\"100\" cy=\"100\" r=\"90\" fill=\"#1d5c8f\"/>\n  <text x=\"100\" y=\"110\" text-anchor=\"middle\" fill=\"#fff\">Électricien</text>\n</svg>\n";
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+/// A request with the node's token: (status, JSON body).
+fn send(
+    node: &NodeProcess,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut r = http()
+        .request(method, format!("{}{path}", node.url))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(b);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn data_url(media_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "data:{media_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// `node tests/interop/unbake.mjs MODE ARGS...`
+fn unbake_mjs(args: &[&str]) -> (i32, Value) {
+    let out = Command::new("node")
+        .current_dir(repo_root())
+        .arg("tests/interop/unbake.mjs")
+        .args(args)
+        .output()
+        .expect("node runs");
+    let code = out.status.code().unwrap_or(-1);
+    assert_ne!(
+        code, 3,
+        "unbake.mjs cannot load its Node dependencies: run `npm ci --ignore-scripts`"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("null");
+    (
+        code,
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout} {:?}", out.stderr)),
+    )
+}
+
+/// Digital Bazaar's verifier on credential files: each file's verdict.
+fn digital_bazaar(files: &[&Path]) -> Vec<Value> {
+    let out = Command::new("node")
+        .current_dir(repo_root())
+        .arg("tests/interop/verify.mjs")
+        .args(files)
+        .output()
+        .expect("node runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn verify(files: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
+    let r = run(cairn().args(["verify", "--json"]).args(extra).args(files));
+    assert!(!r.stderr.contains("panicked"), "{r:#?}");
+    let report = r.json();
+    (r.code, report["credentials"].as_array().unwrap().clone())
+}
+
+fn cli(node: &NodeProcess, token: &str, args: &[&str]) -> Run {
+    run(cairn()
+        .args(args)
+        .env("CAIRN_NODE", &node.url)
+        .env("CAIRN_TOKEN", token))
+}
+
+#[test]
+fn baked_badges_verify_with_their_issuer_gone() {
+    let anvil = Anvil::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, registry, _) = deploy(&anvil, d);
+    let data = d.join("node");
+    let node = NodeProcess::start(
+        &data,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--rpc-url",
+            &anvil.url,
+            "--contract",
+            &registry,
+            "--confirmations",
+            "1",
+            "--batch-max-age",
+            "1",
+        ],
+        &[],
+    );
+    let token = node_token(&data);
+
+    // The issuer's day: its profile, then a badge class with a PNG image
+    // and one with an SVG image.
+    let logo = write(d, "logo.svg", SVG.as_bytes());
+    let profile = cli(
+        &node,
+        &token,
+        &[
+            "issuer",
+            "set",
+            "--name",
+            "Board of Electricians ®",
+            "--url",
+            "https://electricians.example",
+            "--email",
+            "registrar@electricians.example",
+            "--image",
+            logo.to_str().unwrap(),
+        ],
+    )
+    .success()
+    .json();
+    assert_eq!(
+        profile["image"]["id"],
+        json!(format!("{}/issuer/image", node.url))
+    );
+    let served = node.get("/issuer/image");
+    assert_eq!(served.headers()["content-type"], "image/svg+xml");
+    assert_eq!(served.bytes().unwrap().as_ref(), SVG.as_bytes());
+
+    let png_bytes = png_image(48, 40);
+    let png_file = write(d, "badge.png", &png_bytes);
+    let class_file = d.join("class.json");
+    std::fs::write(
+        &class_file,
+        json!({
+            "name": "Licensed Electrician",
+            "description": "Licensed to carry out electrical installation work.",
+            "criteria": {"narrative": "Passed the board's practical and written exams."},
+            "achievementType": "License",
+            "tag": ["electrical", "licence"],
+            "creditsAvailable": 12,
+            "validFor": "P2Y",
+            "resultDescription": [{"name": "Exam score", "resultType": "Percent"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let class = cli(
+        &node,
+        &token,
+        &[
+            "badge",
+            "create",
+            "--file",
+            class_file.to_str().unwrap(),
+            "--image",
+            png_file.to_str().unwrap(),
+        ],
+    )
+    .success()
+    .json();
+    let class_id = class["id"].as_str().unwrap().to_owned();
+    let handle = class_id
+        .split("/achievements/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(class["version"], "1");
+    assert_eq!(class["validFor"], "P2Y");
+    assert_eq!(
+        node.get_json(&format!("/achievements/{handle}/versions/1")),
+        {
+            let mut doc = class.clone();
+            doc.as_object_mut().unwrap().remove("validFor");
+            doc
+        }
+    );
+    assert_eq!(
+        node.get(&format!("/achievements/{handle}/image"))
+            .bytes()
+            .unwrap()
+            .as_ref(),
+        &png_bytes[..]
+    );
+    let (status, svg_class) = send(
+        &node,
+        &token,
+        reqwest::Method::POST,
+        "/achievements",
+        Some(&json!({
+            "name": [{"@value": "Master Electrician", "@language": "en"},
+                     {"@value": "Maître électricien", "@language": "fr"}],
+            "description": "Supervises installations.",
+            "criteria": {"id": "https://electricians.example/master"},
+            "achievementType": "Certification",
+            "image": {"id": data_url("image/svg+xml", SVG.as_bytes()), "caption": "The master's seal"}
+        })),
+    );
+    assert_eq!(status, 201, "{svg_class}");
+
+    // A roster, checked first, then issued from the class.
+    let roster = write(
+        d,
+        "roster.csv",
+        b"recipient,name,validFrom\ndid:example:ana,Ana N\xc3\xba\xc3\xb1ez,2026-01-15\nbo@electricians.example,Bo Li,\n",
+    );
+    let dry = cli(
+        &node,
+        &token,
+        &[
+            "issue",
+            "--badge",
+            &handle,
+            "--csv",
+            roster.to_str().unwrap(),
+            "--dry-run",
+        ],
+    )
+    .success();
+    assert!(
+        dry.stdout.contains("2 rows would be issued, 0 are bad"),
+        "{dry:#?}"
+    );
+    let out_dir = d.join("issued");
+    cli(
+        &node,
+        &token,
+        &[
+            "issue",
+            "--badge",
+            &handle,
+            "--csv",
+            roster.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ],
+    )
+    .success();
+    let mut roster_ids: Vec<Value> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    roster_ids
+        .sort_by_key(|vc: &Value| vc["credentialSubject"]["name"].as_str().map(str::to_owned));
+    let ana = &roster_ids[0];
+    assert_eq!(ana["credentialSubject"]["name"], "Ana Núñez");
+    assert_eq!(
+        ana["validUntil"], "2028-01-15T00:00:00Z",
+        "validFor P2Y from validFrom"
+    );
+    assert_eq!(ana["issuer"]["name"], "Board of Electricians ®");
+    assert_eq!(
+        ana["issuer"]["image"]["id"],
+        json!(format!("{}/issuer/image", node.url))
+    );
+    assert_eq!(
+        ana["credentialSubject"]["achievement"]["id"],
+        json!(class_id)
+    );
+
+    // One whose strings hold braces, ®, é and an emoji, with a result.
+    let result_id = class["resultDescription"][0]["id"].as_str().unwrap();
+    let (status, tricky) = send(
+        &node,
+        &token,
+        reqwest::Method::POST,
+        "/credentials/issue",
+        Some(&json!({
+            "credential": {
+                "credentialSubject": {"id": "did:example:cy", "name": "Cy {the} }}{{ Électricien® ⚡🎓",
+                                      "result": [{"resultDescription": result_id, "value": "97"}]}
+            },
+            "options": {"achievement": class_id}
+        })),
+    );
+    assert_eq!(status, 201, "{tricky}");
+    let tricky_id = tricky["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A new version: what was issued keeps the old one.
+    let mut edited = class.clone();
+    edited["name"] = json!("Licensed Electrician (Class A)");
+    let updated = cli(
+        &node,
+        &token,
+        &[
+            "badge",
+            "update",
+            &handle,
+            "--file",
+            &write_json(d, "edited.json", &edited),
+        ],
+    )
+    .success()
+    .json();
+    assert_eq!(updated["version"], "2");
+    assert_eq!(
+        updated["image"]["id"],
+        json!(format!("{}/image", updated["id"].as_str().unwrap()))
+    );
+    let stale = cli(
+        &node,
+        &token,
+        &[
+            "badge",
+            "update",
+            &handle,
+            "--file",
+            &write_json(d, "stale.json", &edited),
+        ],
+    );
+    assert!(stale.one_line_error().contains("409"), "{stale:#?}");
+    let (status, newer) = send(
+        &node,
+        &token,
+        reqwest::Method::POST,
+        "/credentials/issue",
+        Some(
+            &json!({"credential": {"credentialSubject": {"id": "did:example:di"}},
+                     "options": {"achievement": handle}}),
+        ),
+    );
+    assert_eq!(status, 201, "{newer}");
+    let newer_id = newer["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, svg_vc) = send(
+        &node,
+        &token,
+        reqwest::Method::POST,
+        "/credentials/issue",
+        Some(
+            &json!({"credential": {"credentialSubject": {"id": "did:example:eve"}},
+                     "options": {"achievement": svg_class["id"]}}),
+        ),
+    );
+    assert_eq!(status, 201, "{svg_vc}");
+    let svg_id = svg_vc["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Baked badges, once anchored.
+    let ana_id = ana["id"].as_str().unwrap().to_owned();
+    for id in [&ana_id, &tricky_id, &newer_id, &svg_id] {
+        node.wait_anchored(id, Duration::from_secs(60));
+    }
+    let download = |id: &str, ext: &str| -> PathBuf {
+        let r = node.get(&format!("/credentials/{}/badge.{ext}", encode(id)));
+        assert_eq!(r.status(), 200, "{id} badge.{ext}");
+        let name = format!("{}.{ext}", id.rsplit(':').next().unwrap());
+        write(d, &name, &r.bytes().unwrap())
+    };
+    let ana_png = download(&ana_id, "png");
+    let tricky_png = download(&tricky_id, "png");
+    let newer_png = download(&newer_id, "png");
+    let eve_svg = download(&svg_id, "svg");
+    // Asking for the other format names the right one.
+    let r = node.get(&format!("/credentials/{}/badge.svg", encode(&ana_id)));
+    assert_eq!(r.status(), 404);
+    assert!(r.text().unwrap().contains("badge.png"));
+
+    // The issuer is gone for good.
+    assert_eq!(node.terminate(), Some(0));
+    std::fs::remove_dir_all(&data).unwrap();
+
+    let (code, reports) = verify(
+        &[&ana_png, &tricky_png, &newer_png, &eve_svg],
+        &["--rpc-url", &anvil.url],
+    );
+    assert_eq!(code, 0, "{reports:#?}");
+    for r in &reports {
+        assert_eq!(r["verdict"], "valid", "{r:#}");
+        for name in ["inclusion", "binding", "anchor", "revocation"] {
+            assert_eq!(check_status(r, name), "pass", "{name}: {r:#}");
+        }
+    }
+
+    // An independent chunk reader and XML parser, then Digital Bazaar.
+    let mut extracted = Vec::new();
+    for (image, name) in [
+        (&ana_png, "ana"),
+        (&tricky_png, "tricky"),
+        (&eve_svg, "eve"),
+    ] {
+        let out = d.join(format!("{name}-extracted.json"));
+        let (code, said) = unbake_mjs(&["extract", image.to_str().unwrap(), out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{said}");
+        extracted.push(out);
+    }
+    let paths: Vec<&Path> = extracted.iter().map(PathBuf::as_path).collect();
+    for v in digital_bazaar(&paths) {
+        assert_eq!(v["verified"], true, "{v}");
+    }
+    // The old version's name, and the new one's.
+    let old: Value = serde_json::from_slice(&std::fs::read(&extracted[0]).unwrap()).unwrap();
+    assert_eq!(
+        old["credentialSubject"]["achievement"]["name"],
+        "Licensed Electrician"
+    );
+    let newer_vc = cairn_verifier::image::unbake(&std::fs::read(&newer_png).unwrap()).unwrap();
+    assert_eq!(
+        newer_vc["credentialSubject"]["achievement"]["name"],
+        "Licensed Electrician (Class A)"
+    );
+    assert_eq!(newer_vc["credentialSubject"]["achievement"]["version"], "2");
+
+    // The Learner Credential Wallet's way: count braces from the keyword.
+    let naive = d.join("tricky-naive.json");
+    let (code, said) = unbake_mjs(&[
+        "naive",
+        tricky_png.to_str().unwrap(),
+        naive.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{said}");
+    let naive_vc: Value = serde_json::from_slice(&std::fs::read(&naive).unwrap()).unwrap();
+    assert_eq!(
+        naive_vc["credentialSubject"]["name"],
+        "Cy {the} }}{{ Électricien® ⚡🎓"
+    );
+    let raw = std::fs::read(&tricky_png).unwrap();
+    assert!(
+        raw.windows("Électricien® ⚡🎓".len())
+            .any(|w| w == "Électricien® ⚡🎓".as_bytes()),
+        "UTF-8 is baked byte for byte"
+    );
+    let (code, reports) = verify(&[&naive], &["--rpc-url", &anvil.url]);
+    assert_eq!((code, &reports[0]["verdict"]), (0, &json!("valid")));
+
+    // Same pixels as the class image.
+    let (code, said) = unbake_mjs(&[
+        "pixels",
+        png_file.to_str().unwrap(),
+        ana_png.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{said}");
+
+    // One byte changed in the embedded credential: rebaked, and raw.
+    let mut forged = old.clone();
+    forged["credentialSubject"]["name"] = json!("Ana Nuñez");
+    let forged_file = d.join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let forged_png = d.join("forged.png");
+    run(cairn()
+        .args(["bake", "--credential"])
+        .arg(&forged_file)
+        .arg("--image")
+        .arg(&ana_png)
+        .arg("--out")
+        .arg(&forged_png))
+    .success();
+    let mut flipped = std::fs::read(&eve_svg).unwrap();
+    let at = String::from_utf8_lossy(&flipped)
+        .find("did:example:eve")
+        .unwrap()
+        + 12;
+    flipped[at] = b'E';
+    let flipped_svg = write(d, "flipped.svg", &flipped);
+    let (code, reports) = verify(&[&forged_png, &flipped_svg], &["--rpc-url", &anvil.url]);
+    assert_eq!(code, 1, "{reports:#?}");
+    for r in &reports {
+        assert_eq!(r["verdict"], "invalid", "{r:#}");
+    }
+}
+
+fn write_json(dir: &Path, name: &str, v: &Value) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "3600"], &[]);
+    let token = node_token(&data);
+    let class = |image: Value| {
+        json!({
+            "name": "First Aid",
+            "description": "Can give first aid.",
+            "criteria": {"narrative": "A day's course."},
+            "image": image
+        })
+    };
+    let post = |body: &Value| {
+        send(
+            &node,
+            &token,
+            reqwest::Method::POST,
+            "/achievements",
+            Some(body),
+        )
+    };
+    let big = {
+        let mut b = png_image(8, 8);
+        b.resize(cairn_verifier::image::MAX_IMAGE_BYTES + 1, 0);
+        b
+    };
+    let script = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><script>alert(1)</script></svg>";
+    let cases = [
+        (
+            class(json!({"id": data_url("image/png", &big)})),
+            "image.id",
+            "bytes",
+        ),
+        (
+            class(json!({"id": data_url("image/png", b"GIF89a not really")})),
+            "image.id",
+            "not a PNG or SVG",
+        ),
+        (
+            class(json!(data_url("image/svg+xml", script.as_bytes()))),
+            "image",
+            "script",
+        ),
+        (
+            class(json!({"id": data_url("image/svg+xml", &png_image(4, 4))})),
+            "image.id",
+            "declared",
+        ),
+        (
+            json!({"name": "No criteria", "description": "x"}),
+            "criteria",
+            "",
+        ),
+        (
+            json!({"name": "Typo", "description": "x", "criteria": {"narrative": "x", "narative": "x"}}),
+            "criteria.narative",
+            "undefined term",
+        ),
+        (
+            json!({"name": "X", "description": "x", "criteria": {"narrative": "x"}, "validFor": "2 years"}),
+            "validFor",
+            "",
+        ),
+        (
+            json!({"name": "X", "description": "x", "criteria": {"narrative": "x"}, "id": "https://x.example/a"}),
+            "id",
+            "",
+        ),
+    ];
+    for (body, field, words) in &cases {
+        let (status, problem) = post(body);
+        assert_eq!(status, 400, "{field}: {problem}");
+        assert_eq!(problem["field"], *field, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(words),
+            "{problem}"
+        );
+    }
+    // Nothing half-created.
+    assert_eq!(node.get_json("/achievements")["achievements"], json!([]));
+    let r = http()
+        .post(format!("{}/achievements", node.url))
+        .json(&class(json!("https://x.example/a.png")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let (status, created) = post(&class(
+        json!({"id": data_url("image/png", &png_image(16, 16))}),
+    ));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Issuance from an unknown class, a retired one, or with a recipient missing.
+    let issue = |achievement: &str, credential: Value| {
+        send(
+            &node,
+            &token,
+            reqwest::Method::POST,
+            "/credentials/issue",
+            Some(&json!({"credential": credential, "options": {"achievement": achievement}})),
+        )
+    };
+    let (status, p) = issue(
+        "0b0e5f8c-3c1e-4f57-9d43-1a2b3c4d5e6f",
+        json!({"credentialSubject": {"id": "did:example:a"}}),
+    );
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("options.achievement")),
+        "{p}"
+    );
+    let (status, p) = issue(&id, json!({"credentialSubject": {"name": "nobody"}}));
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("credential.credentialSubject")),
+        "{p}"
+    );
+    let (status, p) = issue(
+        &id,
+        json!({"credentialSubject": {"id": "did:example:a", "achievement": {}}}),
+    );
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("credential.credentialSubject.achievement")),
+        "{p}"
+    );
+    let (status, ok) = issue(&id, json!({"credentialSubject": {"id": "did:example:a"}}));
+    assert_eq!(status, 201, "{ok}");
+    // Issued before, issued under version 1: still verifies at the node.
+    let before = ok["verifiableCredential"].clone();
+
+    // A roster with bad rows: each named by line, nothing issued.
+    let roster = write(
+        d,
+        "roster.csv",
+        b"recipient,validFrom,validUntil\ndid:example:a,,\nnot-a-recipient,,\ndid:example:c,2026-05-01,2026-04-01\ndid:example:d,yesterday,\n",
+    );
+    let issued_before = node.get_json("/health")["issued"].clone();
+    let dry = cli(
+        &node,
+        &token,
+        &[
+            "issue",
+            "--badge",
+            &id,
+            "--csv",
+            roster.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry.code, 1, "{dry:#?}");
+    for line in [
+        "line 3: recipient",
+        "line 4: validUntil",
+        "line 5: validFrom",
+    ] {
+        assert!(dry.stdout.contains(line), "{line}: {dry:#?}");
+    }
+    assert!(
+        dry.stdout.contains("1 rows would be issued, 3 are bad"),
+        "{dry:#?}"
+    );
+    let real = cli(
+        &node,
+        &token,
+        &["issue", "--badge", &id, "--csv", roster.to_str().unwrap()],
+    );
+    assert!(
+        real.one_line_error()
+            .contains("3 of 4 rows invalid; nothing issued"),
+        "{real:#?}"
+    );
+    assert_eq!(node.get_json("/health")["issued"], issued_before);
+
+    // Retired: no more issuance, by request or roster; what was issued stands.
+    let retired = cli(&node, &token, &["badge", "retire", &id]).success();
+    assert!(retired.stderr.contains("retired"), "{retired:#?}");
+    let (status, p) = issue(&id, json!({"credentialSubject": {"id": "did:example:b"}}));
+    assert_eq!(
+        (status, &p["field"]),
+        (409, &json!("options.achievement")),
+        "{p}"
+    );
+    let r = cli(
+        &node,
+        &token,
+        &["issue", "--badge", &id, "--recipient", "did:example:b"],
+    );
+    assert!(r.one_line_error().contains("409"), "{r:#?}");
+    let dry = cli(
+        &node,
+        &token,
+        &[
+            "issue",
+            "--badge",
+            &id,
+            "--csv",
+            roster.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert!(dry.one_line_error().contains("retired"), "{dry:#?}");
+    let list = cli(&node, &token, &["badge", "list"]).success();
+    assert!(list.stdout.contains("retired"), "{list:#?}");
+    let (status, p) = send(
+        &node,
+        &token,
+        reqwest::Method::PUT,
+        &format!("/achievements/{}", encode(&id)),
+        Some(&created),
+    );
+    assert_eq!(status, 409, "{p}");
+    let r = http()
+        .post(format!("{}/credentials/verify", node.url))
+        .json(&json!({"verifiableCredential": before}))
+        .send()
+        .unwrap();
+    let report: Value = r.json().unwrap();
+    assert_eq!(report["verdict"], "valid", "{report:#}");
+
+    // A bad issuer profile names its field; the profile stays as it was.
+    let profile_before = node.get_json("/issuer");
+    for (body, field) in [
+        (json!({"url": "https://x.example"}), "name"),
+        (json!({"name": "B", "email": "not an address"}), "email"),
+        (json!({"name": "B", "motto": "x"}), "motto"),
+        (
+            json!({"name": "B", "image": data_url("image/svg+xml", script.as_bytes())}),
+            "image",
+        ),
+    ] {
+        let (status, p) = send(&node, &token, reqwest::Method::PUT, "/issuer", Some(&body));
+        assert_eq!((status, &p["field"]), (400, &json!(field)), "{p}");
+    }
+    assert_eq!(node.get_json("/issuer"), profile_before);
+    // A baked badge of a credential whose class has no image held here.
+    let (_, plain) = node.issue(&token, &cairn_tests::unsigned_credential("did:example:z"));
+    let r = node.get(&format!(
+        "/credentials/{}/badge.png",
+        encode(plain["verifiableCredential"]["id"].as_str().unwrap())
+    ));
+    assert_eq!(r.status(), 404);
+}
