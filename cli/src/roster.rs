@@ -44,10 +44,12 @@ fn columns(headers: &csv::StringRecord, path: &Path) -> Result<Columns, Failure>
             "validfrom" => c.valid_from = Some(i),
             "validuntil" => c.valid_until = Some(i),
             "id" => c.id = Some(i),
-            _ => return Err(Failure(format!(
+            _ => {
+                return Err(Failure(format!(
                 "{}: unknown column `{h}` (expected recipient, name, validFrom, validUntil, id)",
                 path.display()
-            ))),
+            )))
+            }
         }
     }
     if c.recipient.is_none() {

@@ -217,8 +217,22 @@ pub fn baking_json(credential: &Value) -> String {
 }
 
 /// Bakes `credential` into a PNG or SVG image, replacing any credential
-/// baked in before.
+/// baked in before. A PNG is decoded whole first, so a corrupt one is
+/// refused rather than baked.
 pub fn bake(image: &[u8], credential: &Value) -> Result<Vec<u8>, ImageError> {
+    if sniff(image) == Some(ImageKind::Png) {
+        if image.len() > MAX_BAKED_BYTES {
+            return Err(ImageError::TooLarge(image.len()));
+        }
+        read_png(image)?;
+    }
+    bake_checked(image, credential)
+}
+
+/// [`bake`] for an image that passed [`check`] already (a node's class
+/// image): a PNG's rows are not decoded again, which is nearly all of the
+/// work.
+pub fn bake_checked(image: &[u8], credential: &Value) -> Result<Vec<u8>, ImageError> {
     let json = baking_json(credential);
     match sniff(image).ok_or(ImageError::NotAnImage)? {
         ImageKind::Png => bake_png(image, &json),
@@ -289,8 +303,9 @@ struct Chunk {
     data: std::ops::Range<usize>,
 }
 
-/// The chunks of a PNG that `png` has decoded, as byte ranges, so that
-/// baking can copy them untouched.
+/// The chunks of a PNG, as byte ranges, so that baking can copy them
+/// untouched. Only lengths are read here; whether the chunks make an image
+/// is `png`'s to say ([`check`], [`bake`]).
 fn png_chunks(bytes: &[u8]) -> Result<Vec<Chunk>, ImageError> {
     let mut chunks = Vec::new();
     let mut at = PNG_SIGNATURE.len();
@@ -319,11 +334,6 @@ fn png_chunks(bytes: &[u8]) -> Result<Vec<Chunk>, ImageError> {
 }
 
 fn bake_png(image: &[u8], json: &str) -> Result<Vec<u8>, ImageError> {
-    if image.len() > MAX_BAKED_BYTES {
-        return Err(ImageError::TooLarge(image.len()));
-    }
-    // The whole image decodes before anything is written.
-    read_png(image)?;
     let mut chunk = Vec::with_capacity(json.len() + 40);
     png::text_metadata::ITXtChunk::new(PNG_KEYWORD, json)
         .encode(&mut chunk)
@@ -344,6 +354,9 @@ fn bake_png(image: &[u8], json: &str) -> Result<Vec<u8>, ImageError> {
             placed = true;
         }
         out.extend_from_slice(&image[c.start..c.end]);
+    }
+    if !placed {
+        return Err(ImageError::Png("no image data (IDAT) or end (IEND)".into()));
     }
     Ok(out)
 }
@@ -579,6 +592,25 @@ fn svg_credentials(text: &str) -> Result<Vec<String>, ImageError> {
     Ok(found)
 }
 
+/// How the OB namespace gets declared for the baked element.
+#[derive(PartialEq, Eq)]
+enum Declare {
+    /// The root declares `openbadges` already.
+    Already,
+    /// The root gets `xmlns:openbadges`.
+    OnRoot,
+    /// The root binds `openbadges` to something else: the element declares it.
+    OnElement,
+}
+
+/// The root `svg` start tag: where it ends, whether it is `<svg/>`, its name.
+struct Root {
+    end: usize,
+    empty: bool,
+    name: String,
+    declare: Declare,
+}
+
 fn bake_svg(text: &str, json: &str) -> Result<Vec<u8>, ImageError> {
     if text.len() > MAX_BAKED_BYTES {
         return Err(ImageError::TooLarge(text.len()));
@@ -587,7 +619,7 @@ fn bake_svg(text: &str, json: &str) -> Result<Vec<u8>, ImageError> {
     // Byte ranges of the input to drop (old credentials), and where the
     // root start tag ends.
     let mut drop: Vec<(usize, usize)> = Vec::new();
-    let mut root_end: Option<(usize, bool)> = None;
+    let mut root: Option<Root> = None;
     let mut open: Option<(usize, usize)> = None;
     loop {
         let before = reader.buffer_position() as usize;
@@ -599,27 +631,26 @@ fn bake_svg(text: &str, json: &str) -> Result<Vec<u8>, ImageError> {
         let is_credential = |e: &BytesStart| in_ob && e.local_name().as_ref() == "credential";
         let after = reader.buffer_position() as usize;
         match &event {
-            Event::Start(e) | Event::Empty(e) if root_end.is_none() => {
-                let is_svg = in_svg && e.local_name().as_ref() == "svg";
-                if !is_svg || matches!(event, Event::Empty(_)) {
-                    return Err(ImageError::Svg(
-                        "the root is not an <svg> element with content".into(),
-                    ));
+            Event::Start(e) | Event::Empty(e) if root.is_none() => {
+                if !(in_svg && e.local_name().as_ref() == "svg") {
+                    return Err(ImageError::NotAnImage);
                 }
                 let declared = e
                     .attributes()
                     .flatten()
                     .find(|a| a.key.as_ref() == "xmlns:openbadges");
-                let needs_declaration = match declared {
-                    None => true,
-                    Some(a) if a.value.as_ref() == OB_NAMESPACE => false,
-                    Some(_) => {
-                        return Err(ImageError::Svg(
-                            "the root binds the prefix openbadges to another namespace".into(),
-                        ))
-                    }
-                };
-                root_end = Some((after, needs_declaration));
+                root = Some(Root {
+                    end: after,
+                    empty: matches!(event, Event::Empty(_)),
+                    name: e.name().as_ref().to_owned(),
+                    // A root that binds the prefix to another namespace
+                    // keeps it: the element then declares its own.
+                    declare: match declared {
+                        None => Declare::OnRoot,
+                        Some(a) if a.value.as_ref() == OB_NAMESPACE => Declare::Already,
+                        Some(_) => Declare::OnElement,
+                    },
+                });
             }
             Event::Start(e) if open.is_none() && is_credential(e) => open = Some((before, 0)),
             Event::Empty(e) if open.is_none() && is_credential(e) => drop.push((before, after)),
@@ -640,12 +671,15 @@ fn bake_svg(text: &str, json: &str) -> Result<Vec<u8>, ImageError> {
             _ => {}
         }
     }
-    let (root_end, needs_declaration) =
-        root_end.ok_or_else(|| ImageError::Svg("no root <svg> element".into()))?;
+    let root = root.ok_or(ImageError::NotAnImage)?;
 
+    let mut start = BytesStart::new("openbadges:credential");
+    if root.declare == Declare::OnElement {
+        start.push_attribute(("xmlns:openbadges", OB_NAMESPACE));
+    }
     let mut element = quick_xml::Writer::new(Vec::with_capacity(json.len() + 96));
     element
-        .write_event(Event::Start(BytesStart::new("openbadges:credential")))
+        .write_event(Event::Start(start))
         .and_then(|_| element.write_event(Event::CData(BytesCData::new(json))))
         .and_then(|_| element.write_event(Event::End(BytesEnd::new("openbadges:credential"))))
         .map_err(xml_error)?;
@@ -653,15 +687,23 @@ fn bake_svg(text: &str, json: &str) -> Result<Vec<u8>, ImageError> {
 
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len() + element.len() + 64);
-    // The root start tag, with the namespace declared before its `>`.
-    let tag_close = root_end - 1;
-    debug_assert_eq!(bytes[tag_close], b'>');
+    // The root start tag, with the namespace declared before its `>` (or
+    // `/>`: an empty root gets content and an end tag).
+    let tag_close = if root.empty {
+        root.end - 2
+    } else {
+        root.end - 1
+    };
     out.extend_from_slice(&bytes[..tag_close]);
-    if needs_declaration {
+    if root.declare == Declare::OnRoot {
         write!(out, " xmlns:openbadges=\"{OB_NAMESPACE}\"").expect("writes to a Vec");
     }
     out.push(b'>');
     out.extend_from_slice(&element);
+    if root.empty {
+        write!(out, "</{}>", root.name).expect("writes to a Vec");
+    }
+    let root_end = root.end;
     let mut at = root_end;
     for (start, end) in drop {
         if start >= at {
@@ -767,6 +809,46 @@ mod tests {
             2
         );
         check(&again).unwrap();
+    }
+
+    #[test]
+    fn any_svg_that_passes_the_check_bakes() {
+        let cases = [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"/>",
+            "<s:svg xmlns:s=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"/>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:openbadges=\"urn:other\" viewBox=\"0 0 9 9\"><openbadges:credential>not ours</openbadges:credential></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:o=\"https://purl.imsglobal.org/ob/v3p0\" viewBox=\"0 0 9 9\"><g><o:credential><![CDATA[{}]]></o:credential></g><o:credential/></svg>",
+        ];
+        for svg in cases {
+            check(svg.as_bytes()).unwrap();
+            let baked = bake(svg.as_bytes(), &credential()).unwrap();
+            assert_eq!(unbake(&baked).unwrap(), credential(), "{svg}");
+            check(&baked).unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the strings hold, the credential comes back out whole,
+        /// by the spec's way and by counting braces from the keyword.
+        #[test]
+        fn any_credential_survives_baking(name in "\\PC*", note in "[{}\\[\\]<>&\"\\\\é®🎓 a-z]*") {
+            let vc = json!({"name": name, "credentialSubject": {"note": note}});
+            for image in [sample_png(3, 2), SVG.as_bytes().to_vec()] {
+                let baked = bake(&image, &vc).unwrap();
+                proptest::prop_assert_eq!(&unbake(&baked).unwrap(), &vc);
+                let text = String::from_utf8_lossy(&baked);
+                let from = text.find(PNG_KEYWORD).or_else(|| text.find("openbadges:credential")).unwrap();
+                let open = from + text[from..].find('{').unwrap();
+                let mut depth = 0i32;
+                let mut end = open;
+                for (i, c) in text[open..].char_indices() {
+                    depth += match c { '{' => 1, '}' => -1, _ => 0 };
+                    if depth == 0 { end = open + i + 1; break; }
+                }
+                let naive: Value = serde_json::from_str(&text[open..end]).unwrap();
+                proptest::prop_assert_eq!(&naive, &vc);
+            }
+        }
     }
 
     #[test]
