@@ -31,6 +31,9 @@ fn png_image(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// The board's extension context.
+const CONTEXT: &str = "https://electricians.example/ctx/v1";
+
 const SVG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\" viewBox=\"0 0 200 200\">\n  <circle cx=\"100\" cy=\"100\" r=\"90\" fill=\"#1d5c8f\"/>\n  <text x=\"100\" y=\"110\" text-anchor=\"middle\" fill=\"#fff\">Électricien</text>\n</svg>\n";
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -92,10 +95,11 @@ fn unbake_mjs(args: &[&str]) -> (i32, Value) {
 }
 
 /// Digital Bazaar's verifier on credential files: each file's verdict.
-fn digital_bazaar(files: &[&Path]) -> Vec<Value> {
+fn digital_bazaar(options: &[&str], files: &[&Path]) -> Vec<Value> {
     let out = Command::new("node")
         .current_dir(repo_root())
         .arg("tests/interop/verify.mjs")
+        .args(options)
         .args(files)
         .output()
         .expect("node runs");
@@ -126,9 +130,20 @@ fn baked_badges_verify_with_their_issuer_gone() {
     let d = dir.path();
     let (key, registry, _) = deploy(&anvil, d);
     let data = d.join("node");
+    // The board's own context, for a field of its own on its classes.
+    let context = write(
+        d,
+        "ctx.json",
+        json!({"@context": {"licenseClass": "https://electricians.example/vocab#licenseClass"}})
+            .to_string()
+            .as_bytes(),
+    );
+    let context_arg = format!("{CONTEXT}={}", context.display());
     let node = NodeProcess::start(
         &data,
         &[
+            "--context",
+            &context_arg,
             "--key",
             key.to_str().unwrap(),
             "--rpc-url",
@@ -179,6 +194,8 @@ fn baked_badges_verify_with_their_issuer_gone() {
     std::fs::write(
         &class_file,
         json!({
+            "@context": [CONTEXT],
+            "licenseClass": "A",
             "name": "Licensed Electrician",
             "description": "Licensed to carry out electrical installation work.",
             "criteria": {"narrative": "Passed the board's practical and written exams."},
@@ -237,6 +254,8 @@ fn baked_badges_verify_with_their_issuer_gone() {
         reqwest::Method::POST,
         "/achievements",
         Some(&json!({
+            "@context": [{"sealColour": "https://electricians.example/vocab#sealColour"}],
+            "sealColour": "blue",
             "name": [{"@value": "Master Electrician", "@language": "en"},
                      {"@value": "Maître électricien", "@language": "fr"}],
             "description": "Supervises installations.",
@@ -418,7 +437,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
 
     let (code, reports) = verify(
         &[&ana_png, &tricky_png, &newer_png, &eve_svg],
-        &["--rpc-url", &anvil.url],
+        &["--rpc-url", &anvil.url, "--context", &context_arg],
     );
     assert_eq!(code, 0, "{reports:#?}");
     for r in &reports {
@@ -441,7 +460,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
         extracted.push(out);
     }
     let paths: Vec<&Path> = extracted.iter().map(PathBuf::as_path).collect();
-    for v in digital_bazaar(&paths) {
+    for v in digital_bazaar(&["--context", &context_arg], &paths) {
         assert_eq!(v["verified"], true, "{v}");
     }
     // The old version's name, and the new one's.
@@ -476,7 +495,10 @@ fn baked_badges_verify_with_their_issuer_gone() {
             .any(|w| w == "Électricien® ⚡🎓".as_bytes()),
         "UTF-8 is baked byte for byte"
     );
-    let (code, reports) = verify(&[&naive], &["--rpc-url", &anvil.url]);
+    let (code, reports) = verify(
+        &[&naive],
+        &["--rpc-url", &anvil.url, "--context", &context_arg],
+    );
     assert_eq!((code, &reports[0]["verdict"]), (0, &json!("valid")));
 
     // Same pixels as the class image.
@@ -508,7 +530,10 @@ fn baked_badges_verify_with_their_issuer_gone() {
         + 12;
     flipped[at] = b'E';
     let flipped_svg = write(d, "flipped.svg", &flipped);
-    let (code, reports) = verify(&[&forged_png, &flipped_svg], &["--rpc-url", &anvil.url]);
+    let (code, reports) = verify(
+        &[&forged_png, &flipped_svg],
+        &["--rpc-url", &anvil.url, "--context", &context_arg],
+    );
     assert_eq!(code, 1, "{reports:#?}");
     for r in &reports {
         assert_eq!(r["verdict"], "invalid", "{r:#}");

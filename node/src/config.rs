@@ -26,6 +26,8 @@ pub struct FileSettings {
     pub max_fee_gwei: Option<u64>,
     pub public_url: Option<String>,
     pub allow_vocab: Option<bool>,
+    /// Issuer extension contexts, `URL=FILE` each.
+    pub context: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,7 @@ impl FileSettings {
             max_fee_gwei: self.max_fee_gwei.or(lower.max_fee_gwei),
             public_url: self.public_url.or(lower.public_url),
             allow_vocab: self.allow_vocab.or(lower.allow_vocab),
+            context: self.context.or(lower.context),
         }
     }
 }
@@ -106,6 +109,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Sign credentials with terms that only VC 2.0's `@vocab` maps.
     pub allow_vocab: bool,
+    /// Issuer extension contexts: the URL credentials name, and the file
+    /// the node reads it from (never the network).
+    pub contexts: Vec<(String, PathBuf)>,
 }
 
 /// The queue length at which an idle anchorer seals a batch early.
@@ -172,6 +178,19 @@ impl Settings {
                 "--confirmations must be at least 1".into(),
             ));
         }
+        let contexts = s
+            .context
+            .unwrap_or_default()
+            .into_iter()
+            .map(|spec| match spec.rsplit_once('=') {
+                Some((url, file)) if !url.is_empty() && !file.is_empty() => {
+                    Ok((url.to_owned(), PathBuf::from(file)))
+                }
+                _ => Err(ConfigError::Invalid(format!(
+                    "--context `{spec}`: expected URL=FILE"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
             data_dir,
             key: s.key,
@@ -187,6 +206,7 @@ impl Settings {
             max_fee_per_gas: u128::from(s.max_fee_gwei.unwrap_or(200)) * 1_000_000_000,
             public_url: s.public_url,
             allow_vocab: s.allow_vocab.unwrap_or(false),
+            contexts,
         })
     }
 }

@@ -79,6 +79,10 @@ struct RunArgs {
     /// 2.0's @vocab maps (refused by default, naming the term).
     #[arg(long, env = "CAIRN_ALLOW_VOCAB")]
     allow_vocab: bool,
+    /// An issuer extension context, URL=FILE (repeatable): credentials and
+    /// badge classes may then name URL in @context for fields of their own.
+    #[arg(long = "context", value_name = "URL=FILE")]
+    context: Vec<String>,
     /// A settings file [default: ./cairn.toml if it exists].
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -180,6 +184,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         max_fee_gwei: args.max_fee_gwei,
         public_url: args.public_url,
         allow_vocab: args.allow_vocab.then_some(true),
+        context: (!args.context.is_empty()).then_some(args.context),
     };
     let file = match args.config {
         Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,

@@ -69,6 +69,12 @@ pub enum NodeError {
     },
     #[error("--contract {registry}: no contract there on chain {chain_id} (deploy one with `cairn contract deploy`)")]
     NoContract { registry: Address, chain_id: u64 },
+    #[error("--context {url}={}: {reason}", .path.display())]
+    Context {
+        url: String,
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The chain the node anchors on, once connected.
@@ -219,8 +225,20 @@ impl Node {
             name: key.identity.name.clone().map(Into::into),
             ..Default::default()
         };
+        let mut contexts = Contexts::standard();
+        for (url, path) in &settings.contexts {
+            let failed = |reason: String| NodeError::Context {
+                url: url.clone(),
+                path: path.clone(),
+                reason,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+            contexts = contexts
+                .with_extension(url, &text)
+                .map_err(|e| failed(e.to_string()))?;
+        }
         let signer = Arc::new(
-            Signer::new(key, profile.clone(), Contexts::standard())
+            Signer::new(key, profile.clone(), contexts.clone())
                 .allowing_vocab(settings.allow_vocab),
         );
         let profile = match store.meta(PROFILE_KEY)? {
@@ -229,7 +247,7 @@ impl Node {
                 .embedded(),
             None => profile,
         };
-        let offline = Arc::new(Verifier::new(Contexts::standard()));
+        let offline = Arc::new(Verifier::new(contexts));
         let bindings = Arc::new(Bindings::new(
             offline.canonicalizer().clone(),
             RegistryPins::default(),
