@@ -133,6 +133,11 @@ impl From<crate::store::StoreError> for Problem {
                 "storage-unavailable",
                 format!("the node cannot write to its store now: {e}"),
             ),
+            StoreError::Unavailable(m) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                format!("the node cannot use its store now: {m}"),
+            ),
             other => Problem::internal(other.to_string()),
         }
     }
@@ -1486,6 +1491,7 @@ async fn health(State(node): State<Shared>) -> Response {
             "chain": chain,
             "issued": node.store.issued(),
             "queued": node.store.queued(),
+            "storeFreeBytes": node.store.free_space().map(|(free, _)| free),
         })),
     )
         .into_response()

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub status_slots: Gauge,
     /// Anchors sent and not yet at their depth.
     pub anchors_in_flight: Gauge,
+    /// Free bytes on the store's filesystem.
+    pub store_free_bytes: Gauge,
 }
 
 impl Metrics {
@@ -91,10 +93,17 @@ impl Metrics {
             "Anchor transactions sent and not yet at the configured depth",
             anchors_in_flight.clone(),
         );
+        let store_free_bytes = Gauge::default();
+        registry.register(
+            "store_free_bytes",
+            "Free bytes on the filesystem of the node's store",
+            store_free_bytes.clone(),
+        );
         Self {
             registry,
             status_slots,
             anchors_in_flight,
+            store_free_bytes,
             issued,
             issue_refused,
             pending,

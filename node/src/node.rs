@@ -427,8 +427,8 @@ impl Node {
             Ok(_) => Ok(Issued::New(signed, json)),
             Err(e) => {
                 // Not stored (a duplicate id, a failed write): the slot is
-                // free again.
-                self.store.return_status_slot(slot);
+                // free again, once it is sure the write did not land.
+                self.store.return_unstored_slot(slot, &id);
                 match e {
                     StoreError::Duplicate(_) => replay(self),
                     e => Err(e.into()),

@@ -481,6 +481,41 @@ async fn record_fees(node: &Parts, chain: &RpcChain, tx: alloy::primitives::B256
     }
 }
 
+/// Free space under which the disk watcher warns: a twentieth of the
+/// filesystem, or 256 MiB, whichever is less.
+fn low_space(total: u64) -> u64 {
+    (total / 20).min(256 << 20)
+}
+
+/// Watches the store's disk: publishes its free space, warns (once per
+/// crossing) when it runs low, before writes start failing, and after a
+/// failed write reopens the store every few seconds until it writes again,
+/// so a node whose disk filled up resumes by itself once space is freed.
+pub async fn disk_watcher(node: Arc<Parts>, every: Duration) {
+    let mut warned = false;
+    loop {
+        if let Some((free, total)) = node.store.free_space() {
+            node.metrics
+                .store_free_bytes
+                .set(free.min(i64::MAX as u64) as i64);
+            let low = free < low_space(total);
+            if low && !warned {
+                tracing::warn!(
+                    free_bytes = free,
+                    total_bytes = total,
+                    "the store's disk is nearly full: issuance stops when it is (503)"
+                );
+            }
+            warned = low;
+        }
+        if node.store.write_error().is_some() {
+            let store = node.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.recover()).await;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Follows the chain head, for confirmation counts.
 pub async fn head_watcher(node: Arc<Parts>, chain: Arc<RpcChain>, every: Duration) {
     loop {

@@ -168,6 +168,10 @@ pub async fn run(
         app = app.nest("/devchain", crate::devchain::router(chain));
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let disk = tokio::spawn(crate::pipeline::disk_watcher(
+        node.parts.clone(),
+        Duration::from_secs(2),
+    ));
     let server = {
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -270,6 +274,7 @@ pub async fn run(
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
     chain_tasks.abort();
+    disk.abort();
     match tokio::time::timeout(Duration::from_secs(30), server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),

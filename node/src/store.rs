@@ -34,7 +34,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,9 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("store: a record is damaged ({0})")]
     Corrupt(String),
+    /// The store cannot be used now (reopening it after a full disk failed).
+    #[error("the store cannot be used now: {0}")]
+    Unavailable(String),
     #[error("credential {0} exists already")]
     Duplicate(String),
     #[error("the credential has no string `id`")]
@@ -206,7 +209,15 @@ pub enum StateFilter {
 }
 
 pub struct Store {
-    db: DB,
+    /// `None` only while a reopen (see [`Store::recover`]) could not open it.
+    db: std::sync::RwLock<Option<Arc<DB>>>,
+    dir: std::path::PathBuf,
+    /// Slots given back by writes that failed on I/O: such a write may have
+    /// landed after all, so they go free only when a reopen shows their
+    /// credentials absent. (slot, credential id)
+    doubtful_slots: Mutex<Vec<(u64, String)>>,
+    /// When the last reopen was tried.
+    last_reopen: Mutex<Option<std::time::Instant>>,
     /// Serializes the read-modify-write of counters and the queue; RocksDB
     /// makes each write atomic, this makes each sequence of them so.
     write: Mutex<()>,
@@ -226,6 +237,41 @@ pub struct Store {
 
 /// Batch records kept in memory (about 300 bytes each).
 const BATCH_CACHE_LIMIT: usize = 100_000;
+
+fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    db.cf_handle(name)
+        .expect("column families are created on open")
+}
+
+/// Opens the database in `dir` with Cairn's options.
+fn open_db(dir: &Path) -> Result<DB, StoreError> {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // One memory budget for the memtables of all column families (each
+    // would otherwise take 64 MiB, twice): the node's memory stays flat
+    // however many credentials pass through. Much smaller, and flushes
+    // and compactions take the CPU that signing needs.
+    options.set_db_write_buffer_size(256 << 20);
+    // Index and filter blocks live in one bounded block cache rather
+    // than beside each open table file, where they grow with the data.
+    let cache = rocksdb::Cache::new_lru_cache(64 << 20);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    // Issuance asks for ids that do not exist yet: a Bloom filter
+    // answers most of those without reading a block.
+    table.set_bloom_filter(10.0, false);
+    let mut family = Options::default();
+    family.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    family.set_block_based_table_factory(&table);
+    let families = FAMILIES
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(*name, family.clone()));
+    Ok(DB::open_cf_descriptors(&options, dir, families)?)
+}
 
 fn synced() -> WriteOptions {
     let mut o = WriteOptions::default();
@@ -271,47 +317,24 @@ fn parse_queued(key: Box<[u8]>, v: &[u8]) -> Result<Queued, StoreError> {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        // One memory budget for the memtables of all column families (each
-        // would otherwise take 64 MiB, twice): the node's memory stays flat
-        // however many credentials pass through. Much smaller, and flushes
-        // and compactions take the CPU that signing needs.
-        options.set_db_write_buffer_size(256 << 20);
-        // Index and filter blocks live in one bounded block cache rather
-        // than beside each open table file, where they grow with the data.
-        let cache = rocksdb::Cache::new_lru_cache(64 << 20);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        table.set_cache_index_and_filter_blocks(true);
-        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-        // Issuance asks for ids that do not exist yet: a Bloom filter
-        // answers most of those without reading a block.
-        table.set_bloom_filter(10.0, false);
-        let mut family = Options::default();
-        family.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        family.set_block_based_table_factory(&table);
-        let families = FAMILIES
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, family.clone()));
-        let db = DB::open_cf_descriptors(&options, dir, families)?;
         let store = Self {
-            db,
+            db: std::sync::RwLock::new(Some(Arc::new(open_db(dir)?))),
+            dir: dir.to_owned(),
             write: Mutex::new(()),
             queued: AtomicU64::new(0),
             issued: AtomicU64::new(0),
             low_water: AtomicU64::new(0),
             slots: Mutex::new((0, 0, Vec::new())),
+            doubtful_slots: Mutex::new(Vec::new()),
             batch_cache: std::sync::RwLock::new(HashMap::new()),
             write_error: Mutex::new(None),
+            last_reopen: Mutex::new(None),
         };
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
         *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
-        let queued = store
-            .db
-            .iterator_cf(store.cf(QUEUE), rocksdb::IteratorMode::Start)
+        let db = store.db()?;
+        let queued = db
+            .iterator_cf(cf(&db, QUEUE), rocksdb::IteratorMode::Start)
             .count() as u64;
         store.queued.store(queued, Ordering::Relaxed);
         store
@@ -326,14 +349,126 @@ impl Store {
         Ok(store)
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("column families are created on open")
+    /// Records a failed write: an I/O error (a full disk) leaves RocksDB
+    /// refusing writes until [`Store::recover`] reopens it.
+    fn note(&self, e: rocksdb::Error) -> StoreError {
+        if e.kind() == rocksdb::ErrorKind::IOError {
+            *self.write_error.lock().expect("write error lock") = Some(e.to_string());
+        }
+        StoreError::Db(e)
+    }
+
+    fn noted<T>(&self, r: Result<T, rocksdb::Error>) -> Result<T, StoreError> {
+        r.map_err(|e| self.note(e))
+    }
+
+    /// Free and total bytes of the filesystem the store is on.
+    pub fn free_space(&self) -> Option<(u64, u64)> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.dir.as_os_str().as_bytes()).ok()?;
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a statvfs the call fills in.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+            return None;
+        }
+        let block = stat.f_frsize as u64;
+        Some((stat.f_bavail as u64 * block, stat.f_blocks as u64 * block))
+    }
+
+    /// The database, unless a reopen after a write failure left it closed.
+    fn db(&self) -> Result<Arc<DB>, StoreError> {
+        self.db.read().expect("db lock").clone().ok_or_else(|| {
+            StoreError::Unavailable("the store is closed after a failed reopen".into())
+        })
+    }
+
+    /// After a failed write (a full disk), RocksDB refuses every later write
+    /// until the database is opened again; nothing it acknowledged is lost
+    /// by that. At most once a second, and only while the last write
+    /// failed: close and reopen the database, then write a probe, which
+    /// clears the failure when it lands. Slots given back by the failed
+    /// writes go free only once it is certain their credentials were not
+    /// stored after all.
+    pub fn recover(&self) {
+        if self.write_error().is_none() {
+            return;
+        }
+        {
+            let mut last = self.last_reopen.lock().expect("reopen lock");
+            if last.is_some_and(|t: std::time::Instant| {
+                t.elapsed() < std::time::Duration::from_secs(1)
+            }) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        // New calls wait here; those under way hold the old handle.
+        let mut slot = self.db.write().expect("db lock");
+        if let Some(mut old) = slot.take() {
+            // Readers hold their handle for one call: wait them out.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        db.cancel_all_background_work(true);
+                        drop(db);
+                        break;
+                    }
+                    Err(still) if std::time::Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    Err(still) => {
+                        *slot = Some(still);
+                        return;
+                    }
+                }
+            }
+        }
+        match open_db(&self.dir) {
+            Ok(db) => {
+                let probe = db.put_cf_opt(
+                    cf(&db, META),
+                    b"write-probe",
+                    chrono::Utc::now().timestamp().to_be_bytes(),
+                    &synced(),
+                );
+                let doubtful: Vec<(u64, String)> =
+                    std::mem::take(&mut *self.doubtful_slots.lock().expect("slots lock"));
+                let mut free = Vec::new();
+                for (n, id) in doubtful {
+                    match db.get_pinned_cf(cf(&db, CREDENTIALS), &id) {
+                        Ok(None) => free.push(n),
+                        // Stored after all: its slot stays taken.
+                        Ok(Some(_)) => {}
+                        Err(_) => self
+                            .doubtful_slots
+                            .lock()
+                            .expect("slots lock")
+                            .push((n, id)),
+                    }
+                }
+                self.slots.lock().expect("slots lock").2.extend(free);
+                *slot = Some(Arc::new(db));
+                match probe {
+                    Ok(()) => {
+                        *self.write_error.lock().expect("write error lock") = None;
+                        tracing::info!("the store writes again");
+                    }
+                    Err(e) => {
+                        *self.write_error.lock().expect("write error lock") = Some(e.to_string())
+                    }
+                }
+            }
+            Err(e) => {
+                *self.write_error.lock().expect("write error lock") = Some(e.to_string());
+            }
+        }
     }
 
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
-        match self.db.get_cf(self.cf(META), key)? {
+        let db = self.db()?;
+        match db.get_cf(cf(&db, META), key)? {
             Some(v) => read_u64(&v),
             None => Ok(0),
         }
@@ -358,16 +493,28 @@ impl Store {
         items: Vec<NewCredential>,
         now: i64,
     ) -> Vec<Result<u64, StoreError>> {
+        // After a failed write, the database is reopened first.
+        self.recover();
+        let db = match self.db() {
+            Ok(db) => db,
+            Err(e) => {
+                let reason = e.to_string();
+                return items
+                    .iter()
+                    .map(|_| Err(StoreError::Unavailable(reason.clone())))
+                    .collect();
+            }
+        };
         let _guard = self.write.lock().expect("store lock");
         let mut results = Vec::with_capacity(items.len());
         let mut seq = match self.counter(NEXT_SEQ) {
             Ok(s) => s,
-            Err(e) => return items.iter().map(|_| Err(corrupt(&e))).collect(),
+            Err(e) => return items.iter().map(|_| Err(corrupt(&e))).collect::<Vec<_>>(),
         };
         let mut batch = WriteBatch::default();
         let mut seen = std::collections::HashSet::new();
         for item in &items {
-            let exists = match self.db.get_pinned_cf(self.cf(CREDENTIALS), &item.id) {
+            let exists = match db.get_pinned_cf(cf(&db, CREDENTIALS), &item.id) {
                 Ok(v) => v.is_some(),
                 Err(e) => {
                     results.push(Err(StoreError::Db(e)));
@@ -378,9 +525,9 @@ impl Store {
                 results.push(Err(StoreError::Duplicate(item.id.clone())));
                 continue;
             }
-            batch.put_cf(self.cf(CREDENTIALS), &item.id, &item.json);
+            batch.put_cf(cf(&db, CREDENTIALS), &item.id, &item.json);
             let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
-            batch.put_cf(self.cf(QUEUE), be(seq), entry);
+            batch.put_cf(cf(&db, QUEUE), be(seq), entry);
             results.push(Ok(seq));
             seq += 1;
         }
@@ -389,9 +536,9 @@ impl Store {
             return results;
         }
         let issued = self.issued.load(Ordering::Relaxed) + added;
-        batch.put_cf(self.cf(META), NEXT_SEQ, be(seq));
-        batch.put_cf(self.cf(META), ISSUED, be(issued));
-        if let Err(e) = self.db.write_opt(batch, &synced()) {
+        batch.put_cf(cf(&db, META), NEXT_SEQ, be(seq));
+        batch.put_cf(cf(&db, META), ISSUED, be(issued));
+        if let Err(e) = db.write_opt(batch, &synced()) {
             // A full or failing disk: an outage the caller reports as one,
             // not a damaged record.
             *self.write_error.lock().expect("write error lock") = Some(e.to_string());
@@ -408,15 +555,17 @@ impl Store {
 
     /// A stored credential, as signed.
     pub fn credential(&self, id: &str) -> Result<Option<Value>, StoreError> {
-        self.db
-            .get_cf(self.cf(CREDENTIALS), id)?
+        let db = self.db()?;
+        db.get_cf(cf(&db, CREDENTIALS), id)?
             .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()
     }
 
     /// Whether a credential with this id is stored.
     pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.db.get_pinned_cf(self.cf(CREDENTIALS), id)?.is_some())
+        let db = self.db()?;
+        let found = db.get_pinned_cf(cf(&db, CREDENTIALS), id)?.is_some();
+        Ok(found)
     }
 
     /// How many credentials wait for a batch.
@@ -431,9 +580,8 @@ impl Store {
 
     /// When the oldest queued credential was issued (unix seconds).
     pub fn oldest_queued(&self) -> Result<Option<i64>, StoreError> {
-        let mut it = self
-            .db
-            .iterator_cf(self.cf(QUEUE), rocksdb::IteratorMode::Start);
+        let db = self.db()?;
+        let mut it = db.iterator_cf(cf(&db, QUEUE), rocksdb::IteratorMode::Start);
         match it.next() {
             Some(item) => {
                 let (k, v) = item?;
@@ -448,11 +596,11 @@ impl Store {
     /// credential's placement and inclusion path, and their removal from the
     /// queue.
     pub fn seal(&self, max: usize, now: i64) -> Result<Option<BatchRecord>, StoreError> {
+        let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         let mut entries = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(QUEUE), rocksdb::IteratorMode::Start)
+        for item in db
+            .iterator_cf(cf(&db, QUEUE), rocksdb::IteratorMode::Start)
             .take(max)
         {
             let (k, v) = item?;
@@ -478,8 +626,8 @@ impl Store {
             for hash in tree.proof(i)?.path {
                 placement.extend_from_slice(&hash);
             }
-            batch.put_cf(self.cf(LEAVES), &place, &entry.id);
-            batch.put_cf(self.cf(PLACEMENT), &entry.id, placement);
+            batch.put_cf(cf(&db, LEAVES), &place, &entry.id);
+            batch.put_cf(cf(&db, PLACEMENT), &entry.id, placement);
         }
         // The sealed entries are the queue's first keys (sequence numbers,
         // written under the same lock): one range tombstone rather than one
@@ -488,15 +636,15 @@ impl Store {
         let last = entries.last().expect("not empty");
         let mut end = last.key.to_vec();
         end.push(0);
-        batch.delete_range_cf(self.cf(QUEUE), &entries[0].key[..], &end[..]);
+        batch.delete_range_cf(cf(&db, QUEUE), &entries[0].key[..], &end[..]);
         batch.put_cf(
-            self.cf(BATCHES),
+            cf(&db, BATCHES),
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
         );
-        batch.put_cf(self.cf(ROOTS), record.root, be(number));
-        batch.put_cf(self.cf(META), NEXT_BATCH, be(number + 1));
-        self.db.write_opt(batch, &synced())?;
+        batch.put_cf(cf(&db, ROOTS), record.root, be(number));
+        batch.put_cf(cf(&db, META), NEXT_BATCH, be(number + 1));
+        self.noted(db.write_opt(batch, &synced()))?;
         self.remember(&record);
         self.queued
             .fetch_sub(entries.len() as u64, Ordering::Relaxed);
@@ -504,12 +652,12 @@ impl Store {
     }
 
     pub fn batch(&self, number: u64) -> Result<Option<BatchRecord>, StoreError> {
+        let db = self.db()?;
         if let Some(b) = self.batch_cache.read().expect("cache lock").get(&number) {
             return Ok(Some(b.clone()));
         }
-        let record: Option<BatchRecord> = self
-            .db
-            .get_cf(self.cf(BATCHES), be(number))?
+        let record: Option<BatchRecord> = db
+            .get_cf(cf(&db, BATCHES), be(number))?
             .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()?;
         if let Some(r) = &record {
@@ -528,7 +676,8 @@ impl Store {
     }
 
     pub fn batch_by_root(&self, root: &Hash) -> Result<Option<BatchRecord>, StoreError> {
-        match self.db.get_cf(self.cf(ROOTS), root)? {
+        let db = self.db()?;
+        match db.get_cf(cf(&db, ROOTS), root)? {
             Some(n) => self.batch(read_u64(&n)?),
             None => Ok(None),
         }
@@ -547,9 +696,10 @@ impl Store {
         from: u64,
         limit: usize,
     ) -> Result<Vec<BatchRecord>, StoreError> {
+        let db = self.db()?;
         let mut out = Vec::new();
         let mode = rocksdb::IteratorMode::From(&be(from), rocksdb::Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(BATCHES), mode) {
+        for item in db.iterator_cf(cf(&db, BATCHES), mode) {
             if out.len() >= limit {
                 break;
             }
@@ -584,9 +734,9 @@ impl Store {
 
     /// The credential ids of a batch in leaf order.
     pub fn leaves(&self, number: u64) -> Result<Vec<String>, StoreError> {
+        let db = self.db()?;
         let prefix = be(number);
-        self.db
-            .prefix_iterator_cf(self.cf(LEAVES), prefix)
+        db.prefix_iterator_cf(cf(&db, LEAVES), prefix)
             .take_while(|item| item.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
             .map(|item| {
                 let (_, v) = item?;
@@ -597,7 +747,8 @@ impl Store {
 
     /// The batch and inclusion proof of a credential, once sealed.
     pub fn placement(&self, id: &str) -> Result<Option<Placement>, StoreError> {
-        let Some(v) = self.db.get_cf(self.cf(PLACEMENT), id)? else {
+        let db = self.db()?;
+        let Some(v) = db.get_cf(cf(&db, PLACEMENT), id)? else {
             return Ok(None);
         };
         if v.len() < 16 || (v.len() - 16) % 32 != 0 {
@@ -629,18 +780,19 @@ impl Store {
         anchor: AnchorRecord,
         now: i64,
     ) -> Result<(), StoreError> {
+        let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         let mut record = self.batch(number)?.ok_or(StoreError::NoBatch(number))?;
         record.state = BatchState::Anchored {
             anchor,
             anchored_at: now,
         };
-        self.db.put_cf_opt(
-            self.cf(BATCHES),
+        self.noted(db.put_cf_opt(
+            cf(&db, BATCHES),
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
             &synced(),
-        )?;
+        ))?;
         self.remember(&record);
         // Batches are anchored in order; skip past every anchored one.
         let mut low = self.low_water.load(Ordering::Relaxed);
@@ -657,14 +809,15 @@ impl Store {
     /// The next status list slot (see `statuslist`): never handed out twice,
     /// across restarts and crashes.
     pub fn next_status_slot(&self) -> Result<u64, StoreError> {
+        let db = self.db()?;
         let mut slots = self.slots.lock().expect("slots lock");
         if let Some(slot) = slots.2.pop() {
             return Ok(slot);
         }
         if slots.0 == slots.1 {
             let end = slots.1 + SLOT_BLOCK;
-            self.db
-                .put_cf_opt(self.cf(META), STATUS_SLOTS_RESERVED, be(end), &synced())?;
+            db.put_cf_opt(cf(&db, META), STATUS_SLOTS_RESERVED, be(end), &synced())
+                .map_err(|e| self.note(e))?;
             slots.1 = end;
         }
         let slot = slots.0;
@@ -678,7 +831,9 @@ impl Store {
     /// argument"). Every write is synced already; nothing is lost either way,
     /// but a clean stop exits 0.
     pub fn close(&self) {
-        self.db.cancel_all_background_work(true);
+        if let Ok(db) = self.db() {
+            db.cancel_all_background_work(true);
+        }
     }
 
     /// Why the last write of credentials failed, while no later one has
@@ -691,6 +846,20 @@ impl Store {
     /// failed), to be handed out again.
     pub fn return_status_slot(&self, slot: u64) {
         self.slots.lock().expect("slots lock").2.push(slot);
+    }
+
+    /// Gives back the slot of credential `id`, whose write failed: after a
+    /// failure of the disk the write may have landed after all, so the slot
+    /// waits for the reopen to tell ([`Store::recover`]).
+    pub fn return_unstored_slot(&self, slot: u64, id: &str) {
+        if self.write_error().is_some() {
+            self.doubtful_slots
+                .lock()
+                .expect("slots lock")
+                .push((slot, id.to_owned()));
+        } else {
+            self.return_status_slot(slot);
+        }
     }
 
     /// The status list slots handed out and not given back: the next new
@@ -713,8 +882,8 @@ impl Store {
 
     /// Every credential whose status the issuer changed, with its record.
     pub fn statuses(&self) -> Result<Vec<(String, StatusRecord)>, StoreError> {
-        self.db
-            .iterator_cf(self.cf(STATUS), rocksdb::IteratorMode::Start)
+        let db = self.db()?;
+        db.iterator_cf(cf(&db, STATUS), rocksdb::IteratorMode::Start)
             .map(|item| {
                 let (k, v) = item?;
                 Ok((
@@ -727,8 +896,8 @@ impl Store {
 
     /// The status the issuer gave a credential, if it ever changed it.
     pub fn status(&self, id: &str) -> Result<Option<StatusRecord>, StoreError> {
-        self.db
-            .get_cf(self.cf(STATUS), id)?
+        let db = self.db()?;
+        db.get_cf(cf(&db, STATUS), id)?
             .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()
     }
@@ -737,6 +906,7 @@ impl Store {
     /// Refuses any change of a revoked credential but to `Revoked` again
     /// (which changes nothing).
     pub fn set_status(&self, id: &str, change: StatusChange) -> Result<StatusRecord, StoreError> {
+        let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         if !self.contains(id)? {
             return Err(StoreError::NoCredential(id.to_owned()));
@@ -762,21 +932,21 @@ impl Store {
         let seq = self.counter(NEXT_STATUS_SEQ)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
-            self.cf(STATUS),
+            cf(&db, STATUS),
             id,
             serde_json::to_vec(&record).expect("record serializes"),
         );
-        batch.put_cf(self.cf(STATUS_QUEUE), be(seq), id);
-        batch.put_cf(self.cf(META), NEXT_STATUS_SEQ, be(seq + 1));
-        self.db.write_opt(batch, &synced())?;
+        batch.put_cf(cf(&db, STATUS_QUEUE), be(seq), id);
+        batch.put_cf(cf(&db, META), NEXT_STATUS_SEQ, be(seq + 1));
+        self.noted(db.write_opt(batch, &synced()))?;
         Ok(record)
     }
 
     /// Status changes waiting for the chain, oldest first: (queue key,
     /// credential id), at most `max`.
     pub fn pending_status(&self, max: usize) -> Result<Vec<(u64, String)>, StoreError> {
-        self.db
-            .iterator_cf(self.cf(STATUS_QUEUE), rocksdb::IteratorMode::Start)
+        let db = self.db()?;
+        db.iterator_cf(cf(&db, STATUS_QUEUE), rocksdb::IteratorMode::Start)
             .take(max)
             .map(|item| {
                 let (k, v) = item?;
@@ -797,33 +967,36 @@ impl Store {
         done: &[(u64, String, CredentialStatus)],
         transaction: alloy::primitives::B256,
     ) -> Result<(), StoreError> {
+        let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         let mut batch = WriteBatch::default();
         for (seq, id, written) in done {
-            batch.delete_cf(self.cf(STATUS_QUEUE), be(*seq));
+            batch.delete_cf(cf(&db, STATUS_QUEUE), be(*seq));
             if let Some(mut record) = self.status(id)? {
                 if record.status == *written {
                     record.transaction = Some(transaction);
                     batch.put_cf(
-                        self.cf(STATUS),
+                        cf(&db, STATUS),
                         id,
                         serde_json::to_vec(&record).expect("record serializes"),
                     );
                 }
             }
         }
-        self.db.write_opt(batch, &synced())?;
+        self.noted(db.write_opt(batch, &synced()))?;
         Ok(())
     }
 
     /// A node setting kept with the data.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(META), format!("setting/{key}"))?)
+        let db = self.db()?;
+        Ok(db.get_cf(cf(&db, META), format!("setting/{key}"))?)
     }
 
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.db
-            .put_cf_opt(self.cf(META), format!("setting/{key}"), value, &synced())?;
+        let db = self.db()?;
+        db.put_cf_opt(cf(&db, META), format!("setting/{key}"), value, &synced())
+            .map_err(|e| self.note(e))?;
         Ok(())
     }
 
@@ -834,25 +1007,28 @@ impl Store {
         value: &[u8],
         image: Option<(&str, &[u8])>,
     ) -> Result<(), StoreError> {
+        let db = self.db()?;
         let mut batch = WriteBatch::default();
         if let Some((hash, bytes)) = image {
-            batch.put_cf(self.cf(BADGES), format!("image/{hash}"), bytes);
+            batch.put_cf(cf(&db, BADGES), format!("image/{hash}"), bytes);
         }
-        batch.put_cf(self.cf(META), format!("setting/{key}"), value);
-        self.db.write_opt(batch, &synced())?;
+        batch.put_cf(cf(&db, META), format!("setting/{key}"), value);
+        self.noted(db.write_opt(batch, &synced()))?;
         Ok(())
     }
 
     /// A badge class's record.
     pub fn badge_class(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(BADGES), format!("class/{handle}"))?)
+        let db = self.db()?;
+        Ok(db.get_cf(cf(&db, BADGES), format!("class/{handle}"))?)
     }
 
     /// Every badge class's record, in handle order.
     pub fn badge_classes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let db = self.db()?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(BADGES),
+        let iter = db.iterator_cf(
+            cf(&db, BADGES),
             rocksdb::IteratorMode::From(b"class/", rocksdb::Direction::Forward),
         );
         for item in iter {
@@ -871,9 +1047,8 @@ impl Store {
         handle: &str,
         version: u32,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .db
-            .get_cf(self.cf(BADGES), version_key(handle, version))?)
+        let db = self.db()?;
+        Ok(db.get_cf(cf(&db, BADGES), version_key(handle, version))?)
     }
 
     /// Writes a badge class's record, with a new version and its image when
@@ -885,21 +1060,23 @@ impl Store {
         version: Option<(u32, &[u8])>,
         image: Option<(&str, &[u8])>,
     ) -> Result<(), StoreError> {
+        let db = self.db()?;
         let mut batch = WriteBatch::default();
         if let Some((hash, bytes)) = image {
-            batch.put_cf(self.cf(BADGES), format!("image/{hash}"), bytes);
+            batch.put_cf(cf(&db, BADGES), format!("image/{hash}"), bytes);
         }
         if let Some((n, doc)) = version {
-            batch.put_cf(self.cf(BADGES), version_key(handle, n), doc);
+            batch.put_cf(cf(&db, BADGES), version_key(handle, n), doc);
         }
-        batch.put_cf(self.cf(BADGES), format!("class/{handle}"), record);
-        self.db.write_opt(batch, &synced())?;
+        batch.put_cf(cf(&db, BADGES), format!("class/{handle}"), record);
+        self.noted(db.write_opt(batch, &synced()))?;
         Ok(())
     }
 
     /// An image by the hex SHA-256 of its bytes.
     pub fn image(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(BADGES), format!("image/{hash}"))?)
+        let db = self.db()?;
+        Ok(db.get_cf(cf(&db, BADGES), format!("image/{hash}"))?)
     }
 }
 

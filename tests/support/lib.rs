@@ -421,6 +421,18 @@ impl NodeProcess {
     /// restarts).
     #[track_caller]
     pub fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_wrapped(&[], data_dir, args, envs)
+    }
+
+    /// [`NodeProcess::start`] through a wrapper command (`unshare ... sh -c
+    /// '... exec "$@"'`), which ends by running the node with its arguments.
+    #[track_caller]
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        data_dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         use std::io::{BufRead, BufReader};
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
@@ -428,7 +440,14 @@ impl NodeProcess {
             .append(true)
             .open(&log)
             .expect("the node log opens");
-        let mut cmd = Command::new(cairn_node_path());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(cairn_node_path());
+                c
+            }
+            None => Command::new(cairn_node_path()),
+        };
         cmd.arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])
