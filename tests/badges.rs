@@ -54,13 +54,15 @@ fn send(
     path: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    let method_name = method.as_str().to_owned();
+    let method_name = method_name.as_str();
     let mut r = http()
         .request(method, format!("{}{path}", node.url))
         .bearer_auth(token);
     if let Some(b) = body {
         r = r.json(b);
     }
-    let r = r.send().unwrap();
+    let r = cairn_tests::checked(method_name, path, r.send().unwrap());
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(Value::Null))
 }
@@ -186,7 +188,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
     );
     let served = node.get("/issuer/image");
     assert_eq!(served.headers()["content-type"], "image/svg+xml");
-    assert_eq!(served.bytes().unwrap().as_ref(), SVG.as_bytes());
+    assert_eq!(served.bytes().unwrap(), SVG.as_bytes());
 
     let png_bytes = png_image(48, 40);
     let png_file = write(d, "badge.png", &png_bytes);
@@ -244,8 +246,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
     assert_eq!(
         node.get(&format!("/achievements/{handle}/image"))
             .bytes()
-            .unwrap()
-            .as_ref(),
+            .unwrap(),
         &png_bytes[..]
     );
     let (status, svg_class) = send(

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use cairn_tests::{
-    cairn, encode, node_token, poison_credential, run, unsigned_credential, write_json, NodeProcess,
+    cairn, checked, encode, node_token, poison_credential, run, unsigned_credential, write_json,
+    NodeProcess, Reply,
 };
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ fn http() -> Client {
         .unwrap()
 }
 
-fn problem(r: reqwest::blocking::Response, status: u16, what: &str) -> Value {
+fn problem(r: Reply, status: u16, what: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "{what}");
     assert_eq!(
         r.headers()["content-type"],
@@ -48,12 +49,13 @@ fn hostile_input_is_refused_cheaply_and_named() {
     let token = node_token(&data);
     let client = http();
     let post = |path: &str, body: &Value| {
-        client
+        let r = client
             .post(format!("{}{path}", node.url))
             .bearer_auth(&token)
             .json(body)
             .send()
-            .unwrap()
+            .unwrap();
+        checked("POST", path, r)
     };
 
     // 1. Canonicalization is bounded: the poison credential is refused as
@@ -229,13 +231,14 @@ fn hostile_input_is_refused_cheaply_and_named() {
     let body =
         serde_json::to_vec(&json!({"credential": unsigned_credential("did:example:m")})).unwrap();
     let send = |ct: &str, auth: &str| {
-        client
+        let r = client
             .post(format!("{}/credentials/issue", node.url))
             .header("content-type", ct)
             .header("authorization", auth)
             .body(body.clone())
             .send()
-            .unwrap()
+            .unwrap();
+        checked("POST", "/credentials/issue", r)
     };
     let p = problem(
         send("application/jsonfoo", &format!("Bearer {token}")),

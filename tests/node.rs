@@ -313,9 +313,9 @@ fn bad_requests_get_problems_naming_the_field() {
         if let Some(t) = auth {
             r = r.bearer_auth(t);
         }
-        r.send().unwrap()
+        cairn_tests::checked("POST", "/credentials/issue", r.send().unwrap())
     };
-    let expect = |r: reqwest::blocking::Response, status: u16, field: Option<&str>, what: &str| {
+    let expect = |r: cairn_tests::Reply, status: u16, field: Option<&str>, what: &str| {
         assert_eq!(r.status().as_u16(), status, "{what}");
         assert_eq!(
             r.headers()["content-type"],
@@ -493,17 +493,19 @@ fn bad_requests_get_problems_naming_the_field() {
         .json(&good)
         .send()
         .unwrap();
+    let r = cairn_tests::checked("POST", "/credentials/issue", r);
     expect(r, 400, Some("Idempotency-Key"), "empty idempotency key");
 
     // Bulk: whole-request problems, then per-item ones.
     let bulk_raw = |ct: &str, body: Vec<u8>| {
-        http()
+        let r = http()
             .post(format!("{}/credentials/issue/bulk", node.url))
             .bearer_auth(&token)
             .header("content-type", ct)
             .body(body)
             .send()
-            .unwrap()
+            .unwrap();
+        cairn_tests::checked("POST", "/credentials/issue/bulk", r)
     };
     expect(
         bulk_raw(json_ct, body(json!({"a": 1}))),
@@ -522,6 +524,7 @@ fn bad_requests_get_problems_naming_the_field() {
         .body("{}")
         .send()
         .unwrap();
+    let r = cairn_tests::checked("POST", "/credentials/issue/bulk", r);
     expect(r, 401, Some("Authorization"), "bulk without token");
     let mixed = format!(
         "{}\nnot json\n{}\n\n{}\n{}\n",
@@ -612,11 +615,12 @@ fn bad_requests_get_problems_naming_the_field() {
         "wrong method",
     );
     let verify = |v: Value| {
-        http()
+        let r = http()
             .post(format!("{}/credentials/verify", node.url))
             .json(&v)
             .send()
-            .unwrap()
+            .unwrap();
+        cairn_tests::checked("POST", "/credentials/verify", r)
     };
     expect(
         verify(json!({})),

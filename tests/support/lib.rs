@@ -516,17 +516,20 @@ impl NodeProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
-        self.http
+    /// GET, the answer checked against `openapi.json`.
+    #[track_caller]
+    pub fn get(&self, path: &str) -> Reply {
+        let r = self
+            .http
             .get(format!("{}{path}", self.url))
             .send()
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        checked("GET", path, r)
     }
 
-    /// GET, expecting 200 and JSON.
-    #[track_caller]
     /// `POST /credentials/issue` of `credential` with `token`: the status
     /// and the body.
+    #[track_caller]
     pub fn issue(&self, token: &str, credential: &Value) -> (u16, Value) {
         let r = self
             .http
@@ -535,6 +538,7 @@ impl NodeProcess {
             .json(&json!({ "credential": credential }))
             .send()
             .unwrap();
+        let r = checked("POST", "/credentials/issue", r);
         let status = r.status().as_u16();
         (status, r.json().unwrap())
     }
@@ -556,7 +560,7 @@ impl NodeProcess {
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
-        let r = req.send().unwrap();
+        let r = checked("POST", "/credentials/issue/bulk", req.send().unwrap());
         assert_eq!(r.status(), 200);
         r.text()
             .unwrap()
@@ -565,6 +569,8 @@ impl NodeProcess {
             .collect()
     }
 
+    /// GET, expecting 200 and JSON.
+    #[track_caller]
     pub fn get_json(&self, path: &str) -> Value {
         let r = self.get(path);
         let status = r.status();
@@ -702,4 +708,184 @@ pub fn poison_credential(n: usize) -> Value {
             .collect(),
     );
     vc
+}
+
+/// A response as the tests see it, once checked against the node's
+/// `openapi.json` (see [`checked`]).
+#[derive(Debug)]
+pub struct Reply {
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &reqwest::header::HeaderMap {
+        &self.headers
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.body)
+    }
+
+    pub fn text(self) -> Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body)
+    }
+
+    pub fn bytes(self) -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(self.body)
+    }
+}
+
+/// The node's OpenAPI document, as committed.
+static OPENAPI: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../node/src/openapi.json")).expect("openapi.json is JSON")
+});
+
+/// Reads a response and holds it to `openapi.json`: the path and method are
+/// documented, the status is one the operation lists, the media type one
+/// that status lists, and a JSON body validates against its schema. A
+/// mismatch fails the test that saw it, naming what differs: the document
+/// says exactly what the server does.
+#[track_caller]
+pub fn checked(method: &str, path: &str, response: reqwest::blocking::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().expect("the body reads").to_vec();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_owned());
+    if let Err(e) = conforms(
+        method,
+        path,
+        status.as_u16(),
+        content_type.as_deref(),
+        &body,
+    ) {
+        panic!(
+            "{method} {path} answered {status} against openapi.json: {e}\nbody: {}",
+            String::from_utf8_lossy(&body[..body.len().min(2000)])
+        );
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Whether a response conforms to `openapi.json` (see [`checked`]).
+pub fn conforms(
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), String> {
+    let doc = &*OPENAPI;
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let template = doc["paths"].as_object().expect("paths").keys().find(|t| {
+        let ts: Vec<&str> = t.split('/').collect();
+        ts.len() == segments.len()
+            && ts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s)
+    });
+    let Some(template) = template else {
+        // Unrouted paths answer the fallback problem.
+        return match status {
+            404 | 405 if content_type == Some("application/problem+json") => Ok(()),
+            _ => Err(format!("no path in openapi.json matches {path}")),
+        };
+    };
+    let Some(op) = doc["paths"][template].get(method.to_ascii_lowercase()) else {
+        return match status {
+            405 => Ok(()),
+            _ => Err(format!("{template} documents no {method}")),
+        };
+    };
+    let responses = &op["responses"];
+    let Some(response) = responses
+        .get(status.to_string())
+        .or_else(|| responses.get("default"))
+    else {
+        return Err(format!(
+            "{method} {template} documents no {status} response"
+        ));
+    };
+    let Some(content) = response.get("content").and_then(Value::as_object) else {
+        return match body.is_empty() {
+            true => Ok(()),
+            false => Err(format!("{status} documents no body, but one came")),
+        };
+    };
+    let Some(ct) = content_type else {
+        return Err(format!(
+            "no Content-Type; {status} documents {:?}",
+            content.keys().collect::<Vec<_>>()
+        ));
+    };
+    let Some(media) = content.get(ct) else {
+        return Err(format!(
+            "{ct} is not among {status}'s media types {:?}",
+            content.keys().collect::<Vec<_>>()
+        ));
+    };
+    if !(ct == "application/json" || ct.ends_with("+json")) {
+        return Ok(());
+    }
+    let Some(schema) = media.get("schema") else {
+        return Ok(());
+    };
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the {ct} body is not JSON: {e}"))?;
+    let mut root = schema.clone();
+    if let Value::Object(o) = &mut root {
+        o.insert("components".into(), doc["components"].clone());
+    }
+    let validator = jsonschema::validator_for(&root)
+        .map_err(|e| format!("the schema of {status} does not compile: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .take(5)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conforms;
+
+    #[test]
+    fn the_openapi_check_can_fail() {
+        let problem = br#"{"type": "urn:cairn:problem:unknown-credential", "title": "Not Found", "status": 404, "detail": "no credential x"}"#;
+        let ct = Some("application/problem+json");
+        assert_eq!(conforms("GET", "/credentials/x", 404, ct, problem), Ok(()));
+        // A status the operation does not list, another media type, a
+        // body that breaks the schema, a path nobody documents.
+        assert!(conforms("GET", "/credentials/x", 418, ct, problem).is_err());
+        assert!(conforms("GET", "/credentials/x", 404, Some("text/plain"), problem).is_err());
+        let no_detail = br#"{"type": "x", "title": "Not Found", "status": 404}"#;
+        assert!(conforms("GET", "/credentials/x", 404, ct, no_detail).is_err());
+        assert!(conforms(
+            "GET",
+            "/nowhere/at/all",
+            200,
+            Some("application/json"),
+            b"{}"
+        )
+        .is_err());
+        assert!(conforms("POST", "/health", 200, Some("application/json"), b"{}").is_err());
+    }
 }
