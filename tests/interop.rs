@@ -497,3 +497,94 @@ fn a_vc_1_1_ed25519_signature_2020_credential_from_digital_bazaar_verifies() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(check_status(&report["credentials"][0], "validity"), "fail");
 }
+
+/// `node tests/interop/lcw-verify.mjs --clock-offset-seconds N FILE`: the
+/// Learner Credential Wallet's own verifier (`@digitalcredentials/verifier-core`)
+/// with its clock N seconds off the machine's.
+fn learner_credential_wallet(file: &Path, offset: i64) -> Value {
+    let out = std::process::Command::new("node")
+        .current_dir(repo_root())
+        .arg("tests/interop/lcw-verify.mjs")
+        .args(["--clock-offset-seconds", &offset.to_string()])
+        .arg(file)
+        .output()
+        .expect("node runs");
+    assert_ne!(
+        out.status.code(),
+        Some(3),
+        "lcw-verify.mjs cannot load its Node dependencies: run `npm ci --ignore-scripts`"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A wallet whose clock is behind the node's never reads a status list as
+/// "not yet valid" (which the Learner Credential Wallet shows as "Not
+/// Verified" and "has been revoked"): lists are signed valid from well
+/// before their signing. The wallet's own verifier, 2 s and 10 min behind,
+/// reads a fresh list as it is: not revoked, then revoked, then suspended.
+#[test]
+fn the_learner_credential_wallet_reads_status_lists_with_its_clock_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    let http = reqwest::blocking::Client::new();
+    // Earned last month: the credential itself is valid to any clock; what
+    // is tried here is the status list, signed the moment it is read.
+    let earned = |subject: &str| -> PathBuf {
+        let mut c = unsigned_credential(subject);
+        c["validFrom"] = json!("2026-11-01T00:00:00Z");
+        let (status, r) = node.issue(&token, &c);
+        assert_eq!(status, 201, "{r}");
+        let path = dir
+            .path()
+            .join(format!("{}.json", subject.rsplit(':').next().unwrap()));
+        write_json(&path, &r["verifiableCredential"]);
+        path
+    };
+    let first = earned("did:example:lcw1");
+    let second = earned("did:example:lcw2");
+    for offset in [-2, -600, 0, 600] {
+        let v = learner_credential_wallet(&first, offset);
+        assert_eq!(v["verified"], true, "clock {offset:+} s: {v:#}");
+        assert_eq!(v["notYetValid"], false, "clock {offset:+} s: {v:#}");
+        assert_eq!(
+            (&v["revoked"], &v["suspended"]),
+            (&json!(false), &json!(false)),
+            "{v:#}"
+        );
+    }
+    let change = |file: &Path, status: &str| {
+        let vc: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let r = http
+            .post(format!("{}/credentials/status", node.url))
+            .bearer_auth(&token)
+            .json(&json!({"credentialId": vc["id"],
+                "credentialStatus": [{"type": "BitstringStatusListCredential", "status": status}]}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    // A change makes the node sign a new version of the list on its next
+    // read: that is the version a slow clock must still accept.
+    change(&first, "revoked");
+    change(&second, "suspended");
+    for offset in [-2, -600] {
+        let v = learner_credential_wallet(&first, offset);
+        assert_eq!(
+            (&v["verified"], &v["revoked"]),
+            (&json!(false), &json!(true)),
+            "{v:#}"
+        );
+        assert_eq!(v["notYetValid"], false, "clock {offset:+} s: {v:#}");
+        let v = learner_credential_wallet(&second, offset);
+        assert_eq!(
+            (&v["verified"], &v["suspended"]),
+            (&json!(false), &json!(true)),
+            "{v:#}"
+        );
+        assert_eq!(v["notYetValid"], false, "clock {offset:+} s: {v:#}");
+    }
+}
