@@ -1521,3 +1521,110 @@ fn cairn_verify_and_the_node_give_the_same_report() {
     );
     assert!(warned(offline), "{offline:#}");
 }
+
+/// A VC 1.1 credential is issued as the installed base reads it
+/// (`issuanceDate`, the Data Integrity context added for its proof, the
+/// issuer a DID), and verifies; a credential bringing a status entry of its
+/// issuer's own keeps it, beside the node's, and the node's lists set only
+/// their own bits.
+#[test]
+fn a_vc_1_1_credential_and_an_issuers_own_status_entry_are_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--batch-max-age", "3600"], &[]);
+    let token = node_token(&data);
+    let v1 = json!({
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": "did:example:licensee"}
+    });
+    let (status, r) = node.issue(&token, &v1);
+    assert_eq!(status, 201, "{r}");
+    let vc = &r["verifiableCredential"];
+    assert!(
+        vc["issuanceDate"].is_string() && vc.get("validFrom").is_none(),
+        "{vc:#}"
+    );
+    assert_eq!(
+        vc["@context"],
+        json!([
+            "https://www.w3.org/2018/credentials/v1",
+            "https://w3id.org/security/data-integrity/v2"
+        ])
+    );
+    assert_eq!(vc["issuer"], node.get_json("/health")["issuer"]);
+    assert_eq!(vc["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    assert!(
+        vc.get("credentialStatus").is_none(),
+        "VC 1.1 has no BitstringStatusListEntry term"
+    );
+    let report: Value = http()
+        .post(format!("{}/credentials/verify", node.url))
+        .json(&json!({"verifiableCredential": vc}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["verdict"], "valid", "{report:#}");
+    // An Open Badge is VC 2.0.
+    let mut badge_v1 = unsigned_credential("did:example:x");
+    badge_v1["@context"][0] = json!("https://www.w3.org/2018/credentials/v1");
+    let (status, p) = node.issue(&token, &badge_v1);
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("credential.@context")),
+        "{p}"
+    );
+
+    // The issuer's own status entry, on a list elsewhere, comes first.
+    let theirs = json!({
+        "id": "https://board.example/status/3#94567",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "94567",
+        "statusListCredential": "https://board.example/status-lists/revocation-1"
+    });
+    let mut own = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": "did:example:holder"},
+        "credentialStatus": theirs
+    });
+    let (status, r) = node.issue(&token, &own);
+    assert_eq!(status, 201, "{r}");
+    let vc = r["verifiableCredential"].clone();
+    let entries = vc["credentialStatus"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{vc:#}");
+    assert_eq!(entries[0], theirs);
+    let ours = entries[1]["statusListIndex"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let r = http()
+        .post(format!("{}/credentials/status", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"credentialId": vc["id"],
+            "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list = node.get_json("/status-lists/revocation-1");
+    let bits = cairn_verifier::statuslist::decode(
+        list["credentialSubject"]["encodedList"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(cairn_verifier::statuslist::get(&bits, ours));
+    assert!(
+        !cairn_verifier::statuslist::get(&bits, 94567),
+        "not the node's bit to set"
+    );
+    // An entry under the node's own URL is the node's to make.
+    own["credentialStatus"]["id"] = json!(format!("{}/status-lists/revocation-1#1", node.url));
+    let (status, p) = node.issue(&token, &own);
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("credential.credentialStatus[0].id")),
+        "{p}"
+    );
+}

@@ -333,7 +333,7 @@ impl Node {
         &self,
         mut credential: Value,
         id: Option<String>,
-    ) -> Result<(Value, SlotLease<'_>), IssueError> {
+    ) -> Result<(Value, Option<SlotLease<'_>>), IssueError> {
         let obj = credential
             .as_object_mut()
             .ok_or_else(|| FieldError::new("", "must be a JSON object"))?;
@@ -345,25 +345,59 @@ impl Node {
             self.check_id(id)?;
         }
         self.profile().name_in(obj)?;
-        if !obj.contains_key("validFrom") {
-            obj.insert("validFrom".into(), json!(fmt_time(chrono::Utc::now())));
+        let v1 = cairn_verifier::credential::is_v1(&Value::Object(obj.clone()));
+        let now = fmt_time(chrono::Utc::now());
+        if v1 {
+            obj.entry("issuanceDate").or_insert_with(|| json!(now));
+            // A Data Integrity proof on a VC 1.1 credential needs its terms
+            // from the Data Integrity context (VC 2.0's includes them).
+            if let Some(Value::Array(contexts)) = obj.get_mut("@context") {
+                let di = json!(cairn_verifier::context::DATA_INTEGRITY_V2);
+                if !contexts.contains(&di) {
+                    contexts.push(di);
+                }
+            }
+        } else {
+            obj.entry("validFrom").or_insert_with(|| json!(now));
         }
-        if obj.contains_key("credentialStatus") {
-            return Err(FieldError::new(
-                "credentialStatus",
-                "is assigned by the node (its status list entries)",
-            )
-            .into());
-        }
-        let slot = SlotLease {
-            store: &self.store,
-            slot: self.store.next_status_slot()?,
+        // The node's status list entries, after any of the issuer's own.
+        // Their terms are VC 2.0's: a VC 1.1 credential keeps only what it
+        // brings (the registry's bitmaps still revoke it).
+        let mut status: Vec<Value> = match obj.remove("credentialStatus") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(one) => vec![one],
         };
-        let (list, index) = self.permutation.slot(slot.slot);
-        obj.insert(
-            "credentialStatus".into(),
-            cairn_verifier::statuslist::entries(self.base_url(), list, index),
-        );
+        for (i, entry) in status.iter().enumerate() {
+            if let Some(id) = entry.get("id").and_then(Value::as_str) {
+                self.check_id(id)
+                    .map_err(|e| FieldError::new(format!("credentialStatus[{i}].id"), e.reason))?;
+            }
+        }
+        let slot = match v1 {
+            true => None,
+            false => Some(SlotLease {
+                store: &self.store,
+                slot: self.store.next_status_slot()?,
+            }),
+        };
+        if let Some(slot) = &slot {
+            let (list, index) = self.permutation.slot(slot.slot);
+            if let Value::Array(ours) =
+                cairn_verifier::statuslist::entries(self.base_url(), list, index)
+            {
+                status.extend(ours);
+            }
+        }
+        match status.len() {
+            0 => {}
+            1 => {
+                obj.insert("credentialStatus".into(), status.pop().expect("one"));
+            }
+            _ => {
+                obj.insert("credentialStatus".into(), Value::Array(status));
+            }
+        }
         Ok((credential, slot))
     }
 
@@ -422,13 +456,15 @@ impl Node {
         })?;
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();
-        let slot = slot.hand_over();
+        let slot = slot.map(SlotLease::hand_over);
         match intake.submit(new).await {
             Ok(_) => Ok(Issued::New(signed, json)),
             Err(e) => {
                 // Not stored (a duplicate id, a failed write): the slot is
                 // free again, once it is sure the write did not land.
-                self.store.return_unstored_slot(slot, &id);
+                if let Some(slot) = slot {
+                    self.store.return_unstored_slot(slot, &id);
+                }
                 match e {
                     StoreError::Duplicate(_) => replay(self),
                     e => Err(e.into()),
@@ -515,7 +551,9 @@ impl Node {
             let Some(credential) = self.store.credential(&id)? else {
                 continue;
             };
-            if let Some((l, index)) = cairn_verifier::statuslist::entry_of(&credential, purpose) {
+            if let Some((l, index)) =
+                cairn_verifier::statuslist::entry_of(&credential, purpose, self.base_url())
+            {
                 if l == list {
                     cairn_verifier::statuslist::set(&mut bits, index);
                 }

@@ -17,6 +17,9 @@ use ssi::json_ld::{self as jld, Iri, IriBuf, LoadError, Loader, RemoteDocument};
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
 /// JSON-LD context of VC Data Model 1.1.
 pub const CREDENTIALS_V1: &str = "https://www.w3.org/2018/credentials/v1";
+/// The Data Integrity context, which a VC 1.1 credential signed with a
+/// `DataIntegrityProof` must name (VC 2.0's context includes it).
+pub const DATA_INTEGRITY_V2: &str = "https://w3id.org/security/data-integrity/v2";
 /// The context of the `Ed25519Signature2020` proof suite, which VC 1.1
 /// credentials of the installed base are signed with.
 pub const ED25519_2020_V1: &str = "https://w3id.org/security/suites/ed25519-2020/v1";

@@ -165,8 +165,16 @@ impl IssuerProfile {
     /// issuer is refused.
     pub fn name_in(&self, credential: &mut Map<String, Value>) -> Result<(), FieldError> {
         let did = &self.id;
+        let v1 = match credential.get("@context") {
+            Some(Value::Array(a)) => a.first().and_then(Value::as_str) == Some(CREDENTIALS_V1),
+            Some(Value::String(s)) => s == CREDENTIALS_V1,
+            _ => false,
+        };
         let named = if is_badge_type(credential.get("type")) {
             self.to_json()
+        } else if v1 {
+            // VC 1.1's context defines no `name`.
+            json!(did)
         } else {
             match &self.name {
                 Some(name) => json!({"id": did, "name": name}),
@@ -420,17 +428,23 @@ pub fn is_badge_type(ty: Option<&Value>) -> bool {
 /// Open Badges 3.0 rules ([`check_open_badge`]). Returns the first problem.
 pub fn check_shape(vc: &Value) -> Result<(), FieldError> {
     check_data_model(vc)?;
-    // VC 1.1 credentials are verified, never issued.
-    if first_context(vc) != Some(CREDENTIALS_V2) {
-        return Err(FieldError::new(
-            "@context",
-            format!("must start with {CREDENTIALS_V2}: Cairn issues VC Data Model 2.0"),
-        ));
-    }
+    // Open Badges 3.0 is VC 2.0; other credentials may be VC 1.1, which
+    // the installed base of verifiers and wallets still reads.
     if is_badge(vc) {
+        if first_context(vc) != Some(CREDENTIALS_V2) {
+            return Err(FieldError::new(
+                "@context",
+                format!("must start with {CREDENTIALS_V2}: Open Badges 3.0 credentials are VC 2.0"),
+            ));
+        }
         check_open_badge(vc)?;
     }
     Ok(())
+}
+
+/// Whether a credential claims the VC 1.1 data model (its first context).
+pub fn is_v1(vc: &Value) -> bool {
+    first_context(vc) == Some(CREDENTIALS_V1)
 }
 
 /// The URLs of a document's `@context` (embedded contexts left out).

@@ -124,9 +124,11 @@ pub fn entries(base_url: &str, list: u64, index: u64) -> Value {
     json!([entry(Purpose::Revocation), entry(Purpose::Suspension)])
 }
 
-/// The (list, index) of a credential's entry for `purpose`, if it has one
-/// Cairn made.
-pub fn entry_of(credential: &Value, purpose: Purpose) -> Option<(u64, u64)> {
+/// The (list, index) of a credential's entry for `purpose` on the lists
+/// served under `base_url`, if it has one: an issuer's own entries, for lists
+/// elsewhere, are not the node's to set.
+pub fn entry_of(credential: &Value, purpose: Purpose, base_url: &str) -> Option<(u64, u64)> {
+    let prefix = format!("{}/status-lists/", base_url.trim_end_matches('/'));
     let entries = match credential.get("credentialStatus")? {
         Value::Array(a) => a.iter().collect::<Vec<_>>(),
         v @ Value::Object(_) => vec![v],
@@ -137,7 +139,7 @@ pub fn entry_of(credential: &Value, purpose: Purpose) -> Option<(u64, u64)> {
             return None;
         }
         let url = e.get("statusListCredential")?.as_str()?;
-        let (list, p) = parse_list_name(url.rsplit('/').next()?)?;
+        let (list, p) = parse_list_name(url.strip_prefix(&prefix)?)?;
         let index = e.get("statusListIndex")?.as_str()?.parse().ok()?;
         (p == purpose && index < LIST_SIZE).then_some((list, index))
     })
@@ -291,9 +293,35 @@ mod tests {
     #[test]
     fn entries_point_at_their_lists() {
         let cred = json!({"credentialStatus": entries("https://n.example", 2, 4242)});
-        assert_eq!(entry_of(&cred, Purpose::Revocation), Some((2, 4242)));
-        assert_eq!(entry_of(&cred, Purpose::Suspension), Some((2, 4242)));
-        assert_eq!(entry_of(&json!({}), Purpose::Revocation), None);
+        assert_eq!(
+            entry_of(&cred, Purpose::Revocation, "https://n.example"),
+            Some((2, 4242))
+        );
+        assert_eq!(
+            entry_of(&cred, Purpose::Suspension, "https://n.example/"),
+            Some((2, 4242))
+        );
+        assert_eq!(
+            entry_of(&json!({}), Purpose::Revocation, "https://n.example"),
+            None
+        );
+        // Another issuer's list of the same name is not this node's.
+        assert_eq!(
+            entry_of(&cred, Purpose::Revocation, "https://elsewhere.example"),
+            None
+        );
+        let mut theirs = entries("https://elsewhere.example", 1, 7);
+        theirs.as_array_mut().unwrap().extend(
+            entries("https://n.example", 2, 4242)
+                .as_array()
+                .unwrap()
+                .clone(),
+        );
+        let both = json!({"credentialStatus": theirs});
+        assert_eq!(
+            entry_of(&both, Purpose::Revocation, "https://n.example"),
+            Some((2, 4242))
+        );
         assert!(decode("uAAAA").is_err());
         assert!(decode("not multibase").is_err());
     }
