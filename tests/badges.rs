@@ -225,24 +225,21 @@ fn baked_badges_verify_with_their_issuer_gone() {
     .success()
     .json();
     let class_id = class["id"].as_str().unwrap().to_owned();
+    // The class's handle: its id names version 1 of it, `{handle}-v1`.
     let handle = class_id
-        .split("/achievements/")
-        .nth(1)
-        .unwrap()
-        .split('/')
+        .rsplit('/')
         .next()
+        .unwrap()
+        .strip_suffix("-v1")
         .unwrap()
         .to_owned();
     assert_eq!(class["version"], "1");
     assert_eq!(class["validFor"], "P2Y");
-    assert_eq!(
-        node.get_json(&format!("/achievements/{handle}/versions/1")),
-        {
-            let mut doc = class.clone();
-            doc.as_object_mut().unwrap().remove("validFor");
-            doc
-        }
-    );
+    assert_eq!(node.get_json(&format!("/achievements/{handle}-v1")), {
+        let mut doc = class.clone();
+        doc.as_object_mut().unwrap().remove("validFor");
+        doc
+    });
     assert_eq!(
         node.get(&format!("/achievements/{handle}/image"))
             .bytes()
@@ -381,6 +378,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
         ],
     );
     assert!(stale.one_line_error().contains("409"), "{stale:#?}");
+    // The id of version 1 names the class: it issues the current version.
     let (status, newer) = send(
         &node,
         &token,
@@ -388,7 +386,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
         "/credentials/issue",
         Some(
             &json!({"credential": {"credentialSubject": {"id": "did:example:di"}},
-                     "options": {"achievement": handle}}),
+                     "options": {"achievement": class_id}}),
         ),
     );
     assert_eq!(status, 201, "{newer}");
@@ -689,18 +687,12 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         b"recipient,validFrom,validUntil\ndid:example:a,,\nnot-a-recipient,,\ndid:example:c,2026-05-01,2026-04-01\ndid:example:d,yesterday,\n",
     );
     let issued_before = node.get_json("/health")["issued"].clone();
-    let dry = cli(
-        &node,
-        &token,
-        &[
-            "issue",
-            "--badge",
-            &id,
-            "--csv",
-            roster.to_str().unwrap(),
-            "--dry-run",
-        ],
-    );
+    let roster_run = |extra: &[&str]| {
+        let mut args = vec!["issue", "--badge", &id, "--csv", roster.to_str().unwrap()];
+        args.extend(extra);
+        cli(&node, &token, &args)
+    };
+    let dry = roster_run(&["--dry-run"]);
     assert_eq!(dry.code, 1, "{dry:#?}");
     for line in [
         "line 3: recipient",
@@ -713,11 +705,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         dry.stdout.contains("1 rows would be issued, 3 are bad"),
         "{dry:#?}"
     );
-    let real = cli(
-        &node,
-        &token,
-        &["issue", "--badge", &id, "--csv", roster.to_str().unwrap()],
-    );
+    let real = roster_run(&[]);
     assert!(
         real.one_line_error()
             .contains("3 of 4 rows invalid; nothing issued"),
@@ -740,18 +728,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         &["issue", "--badge", &id, "--recipient", "did:example:b"],
     );
     assert!(r.one_line_error().contains("409"), "{r:#?}");
-    let dry = cli(
-        &node,
-        &token,
-        &[
-            "issue",
-            "--badge",
-            &id,
-            "--csv",
-            roster.to_str().unwrap(),
-            "--dry-run",
-        ],
-    );
+    let dry = roster_run(&["--dry-run"]);
     assert!(dry.one_line_error().contains("retired"), "{dry:#?}");
     let list = cli(&node, &token, &["badge", "list"]).success();
     assert!(list.stdout.contains("retired"), "{list:#?}");

@@ -98,13 +98,16 @@ fn print(v: &Value) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The handle of a class from its JSON (the last segments of its id).
+/// The handle of a class from its JSON: its id is `.../achievements/{handle}-v{n}`.
 fn handle(class: &Value) -> &str {
-    class["id"]
-        .as_str()
-        .and_then(|id| id.split("/achievements/").nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("")
+    class["id"].as_str().map(class_handle).unwrap_or("")
+}
+
+/// The class a reference names (a handle, a version's id, either as a
+/// URL): its handle.
+pub fn class_handle(reference: &str) -> &str {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.rsplit_once("-v").map_or(last, |(h, _)| h)
 }
 
 pub fn run(cmd: BadgeCommand) -> Result<ExitCode, Failure> {

@@ -251,7 +251,10 @@ fn dry_run(
         let _ = writeln!(out, "{}: {b}", csv_path.display());
     }
     if let Some(badge) = badge {
-        let path = format!("/achievements/{}", crate::client::segment(badge));
+        let path = format!(
+            "/achievements/{}",
+            crate::client::segment(crate::badge::class_handle(badge))
+        );
         let class = block_on(client.json(client.get(&path)))
             .map_err(|Failure(e)| Failure(format!("--badge {badge}: {e}")))?;
         if class.get("retired").is_some() {

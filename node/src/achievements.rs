@@ -2,7 +2,7 @@
 //! versions, with their images, and the credentials issued from them.
 //!
 //! A class has a handle (a UUID) and numbered versions. Version `n` has the
-//! id `{base}/achievements/{handle}/versions/{n}`, which serves exactly the
+//! id `{base}/achievements/{handle}-v{n}`, which serves exactly the
 //! achievement that credentials issued under it embed, so a credential keeps
 //! the version it was issued under whatever happens to the class later.
 //! Retiring a class stops issuance from it; what was issued is untouched.
@@ -139,7 +139,8 @@ pub fn parse_reference(reference: &str, base_url: &str) -> Option<(String, Optio
         .strip_prefix(&base)
         .or_else(|| reference.strip_prefix("/achievements/"))
         .unwrap_or(reference);
-    let (handle, version) = match rest.split_once("/versions/") {
+    // A UUID's hex never holds "-v": what follows it is a version number.
+    let (handle, version) = match rest.rsplit_once("-v") {
         Some((h, v)) => (h, Some(v.parse::<u32>().ok().filter(|&n| n > 0)?)),
         None => (rest, None),
     };
@@ -152,7 +153,7 @@ pub fn parse_reference(reference: &str, base_url: &str) -> Option<(String, Optio
 /// The URL of a class version (and of its image), under `base_url`.
 pub fn version_url(base_url: &str, handle: &str, version: u32) -> String {
     format!(
-        "{}/achievements/{handle}/versions/{version}",
+        "{}/achievements/{handle}-v{version}",
         base_url.trim_end_matches('/')
     )
 }
@@ -772,7 +773,12 @@ mod tests {
             Some((HANDLE.into(), None))
         );
         assert_eq!(parse_reference("../etc", BASE), None);
-        assert_eq!(parse_reference(&format!("{HANDLE}/versions/0"), BASE), None);
+        assert_eq!(parse_reference(&format!("{HANDLE}-v0"), BASE), None);
+        assert_eq!(parse_reference(&format!("{HANDLE}-vx"), BASE), None);
+        assert_eq!(
+            parse_reference(&format!("/achievements/{HANDLE}-v12"), BASE),
+            Some((HANDLE.into(), Some(12)))
+        );
         assert_eq!(parse_reference(&HANDLE.to_uppercase(), BASE), None);
     }
 

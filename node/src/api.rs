@@ -213,11 +213,6 @@ pub fn router(node: Shared) -> Router {
                 .delete(retire_achievement),
         )
         .route("/achievements/{id}/image", get(achievement_image))
-        .route("/achievements/{id}/versions/{n}", get(achievement_version))
-        .route(
-            "/achievements/{id}/versions/{n}/image",
-            get(achievement_version_image),
-        )
         .route("/issuer", get(issuer_profile).put(set_issuer_profile))
         .route("/issuer/image", get(issuer_image))
         .route("/credentials/{id}/badge.png", get(baked_png))
@@ -1122,10 +1117,7 @@ const MAX_CLASS_BODY: usize = 2 * cairn_verifier::image::MAX_IMAGE_BYTES;
 
 fn class_response(status: StatusCode, record: &ClassRecord, version: &ClassVersion) -> Response {
     let location = format!("/achievements/{}", record.handle);
-    let content_location = format!(
-        "/achievements/{}/versions/{}",
-        record.handle, record.version
-    );
+    let content_location = format!("/achievements/{}-v{}", record.handle, record.version);
     (
         status,
         [
@@ -1169,10 +1161,17 @@ async fn list_achievements(State(node): State<Shared>) -> Result<axum::Json<Valu
     Ok(axum::Json(json!({"achievements": classes})))
 }
 
-/// `GET /achievements/{id}`: the class at its current version.
+/// `GET /achievements/{id}`: the class at its current version; or, for a
+/// version's id (`{handle}-v{n}`), what that id names: the achievement
+/// exactly as credentials issued under it embed it.
 async fn achievement(State(node): State<Shared>, Param(id): Param) -> Result<Response, Problem> {
     let (record, version) = node.class(&id)?;
-    Ok(class_response(StatusCode::OK, &record, &version))
+    let names_version = crate::achievements::parse_reference(&id, node.base_url())
+        .is_some_and(|(_, n)| n.is_some());
+    Ok(match names_version {
+        true => axum::Json(version.document()).into_response(),
+        false => class_response(StatusCode::OK, &record, &version),
+    })
 }
 
 /// `PUT /achievements/{id}`: a new version of the class.
@@ -1196,16 +1195,6 @@ async fn retire_achievement(
     authorize(&node, &headers)?;
     let (record, version) = node.retire_class(&id).await?;
     Ok(class_response(StatusCode::OK, &record, &version))
-}
-
-/// `GET /achievements/{id}/versions/{n}`: what that version's id names,
-/// exactly as credentials issued under it embed it.
-async fn achievement_version(
-    State(node): State<Shared>,
-    Path((id, n)): Path<(String, String)>,
-) -> Result<axum::Json<Value>, Problem> {
-    let (_, version) = node.class(&format!("{id}/versions/{n}"))?;
-    Ok(axum::Json(version.document()))
 }
 
 /// Serves an image the node holds, with headers that keep an SVG from
@@ -1248,20 +1237,13 @@ async fn class_image(node: &Node, reference: &str) -> Result<Response, Problem> 
     Ok(image_response(held.kind, bytes, None))
 }
 
-/// `GET /achievements/{id}/image`: the current version's image.
+/// `GET /achievements/{id}/image`: the current version's image, or the
+/// named version's.
 async fn achievement_image(
     State(node): State<Shared>,
     Param(id): Param,
 ) -> Result<Response, Problem> {
     class_image(&node, &id).await
-}
-
-/// `GET /achievements/{id}/versions/{n}/image`
-async fn achievement_version_image(
-    State(node): State<Shared>,
-    Path((id, n)): Path<(String, String)>,
-) -> Result<Response, Problem> {
-    class_image(&node, &format!("{id}/versions/{n}")).await
 }
 
 /// `GET /issuer`: the issuer's OB 3.0 Profile.

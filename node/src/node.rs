@@ -931,24 +931,22 @@ impl Node {
     }
 
     /// The unsigned credential `credential` asks for from the class
-    /// `reference` names (`options.achievement`): its current version, which
-    /// must not be retired.
+    /// `reference` names (`options.achievement`: its handle, or the id of
+    /// any of its versions): always its current version, which must not be
+    /// retired.
     pub fn credential_from_class(
         &self,
         reference: &str,
         credential: Value,
     ) -> Result<Value, ClassError> {
-        let (record, version) = self.class(reference)?;
+        let unknown = || ClassError::Unknown(reference.to_owned());
+        let (handle, _) =
+            achievements::parse_reference(reference, self.base_url()).ok_or_else(unknown)?;
+        let (record, current) = self.read_class(&handle)?.ok_or_else(unknown)?;
         if record.retired.is_some() {
             return Err(ClassError::Retired(record.handle));
         }
-        if version.achievement["version"] != json!(record.version.to_string()) {
-            return Err(ClassError::Conflict(format!(
-                "{reference} is an earlier version; the class is at version {} now",
-                record.version
-            )));
-        }
-        Ok(achievements::credential_from(&version, credential)?)
+        Ok(achievements::credential_from(&current, credential)?)
     }
 
     /// The image a credential's badge class version holds, to bake.
