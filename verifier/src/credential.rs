@@ -625,7 +625,41 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
                     "missing: a schema is named by its URL",
                 ));
             }
+            if member == "credentialStatus" && has_type(item, "BitstringStatusListEntry") {
+                check_bitstring_entry(item, &at)?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// The W3C Bitstring Status List's rules for an entry: a purpose, an index
+/// written as a decimal string, and the URL of the list credential.
+fn check_bitstring_entry(entry: &Value, at: &str) -> Result<(), FieldError> {
+    if !entry
+        .get("statusPurpose")
+        .and_then(Value::as_str)
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(FieldError::new(
+            format!("{at}.statusPurpose"),
+            "missing: a BitstringStatusListEntry says what its bit means",
+        ));
+    }
+    let index = entry.get("statusListIndex").and_then(Value::as_str);
+    if !index
+        .is_some_and(|i| !i.is_empty() && i.len() <= 20 && i.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(FieldError::new(
+            format!("{at}.statusListIndex"),
+            "must be a non-negative integer written as a string",
+        ));
+    }
+    if !is_uri(entry.get("statusListCredential")) {
+        return Err(FieldError::new(
+            format!("{at}.statusListCredential"),
+            "missing or not a URL",
+        ));
     }
     Ok(())
 }
@@ -772,6 +806,61 @@ mod tests {
             extra_contexts: vec![],
             id: None,
         }
+    }
+
+    #[test]
+    fn bitstring_entries_keep_their_rules() {
+        let entry = json!({
+            "id": "https://board.example/status/3#94567",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "94567",
+            "statusListCredential": "https://board.example/status/3"
+        });
+        let vc = |e: Value| {
+            json!({
+                "@context": [CREDENTIALS_V2],
+                "type": ["VerifiableCredential"],
+                "issuer": "did:example:issuer",
+                "credentialSubject": {"id": "did:example:x"},
+                "credentialStatus": e
+            })
+        };
+        check_data_model(&vc(entry.clone())).unwrap();
+        for (member, value, field) in [
+            (
+                "statusListIndex",
+                json!(true),
+                "credentialStatus.statusListIndex",
+            ),
+            (
+                "statusListIndex",
+                json!(-4),
+                "credentialStatus.statusListIndex",
+            ),
+            (
+                "statusPurpose",
+                Value::Null,
+                "credentialStatus.statusPurpose",
+            ),
+            (
+                "statusListCredential",
+                json!("not a url"),
+                "credentialStatus.statusListCredential",
+            ),
+        ] {
+            let mut bad = entry.clone();
+            match value {
+                Value::Null => {
+                    bad.as_object_mut().unwrap().remove(member);
+                }
+                v => bad[member] = v,
+            }
+            assert_eq!(check_data_model(&vc(bad)).unwrap_err().field, field);
+        }
+        let e = check_data_model(&vc(json!([entry, {"type": "BitstringStatusListEntry"}])))
+            .unwrap_err();
+        assert_eq!(e.field, "credentialStatus[1].statusPurpose");
     }
 
     fn issuer() -> IssuerProfile {
