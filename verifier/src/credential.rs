@@ -636,10 +636,10 @@ pub fn check_data_model(vc: &Value) -> Result<(), FieldError> {
 /// The W3C Bitstring Status List's rules for an entry: a purpose, an index
 /// written as a decimal string, and the URL of the list credential.
 fn check_bitstring_entry(entry: &Value, at: &str) -> Result<(), FieldError> {
-    if !entry
+    if entry
         .get("statusPurpose")
         .and_then(Value::as_str)
-        .is_some_and(|p| !p.is_empty())
+        .is_none_or(str::is_empty)
     {
         return Err(FieldError::new(
             format!("{at}.statusPurpose"),
