@@ -60,6 +60,11 @@ struct Args {
     /// many credentials in one bulk request (needs `npm ci` for anvil).
     #[arg(long, default_value_t = 0)]
     burst: u64,
+    /// Then issue this many credentials in one bulk request from a badge
+    /// class (`options.achievement`, only the recipient in each line), to
+    /// compare with whole credentials.
+    #[arg(long, default_value_t = 0)]
+    badge: u64,
     /// The node to run [default: cairn-node beside this binary].
     #[arg(long)]
     node_bin: Option<PathBuf>,
@@ -202,6 +207,47 @@ async fn issue_single(
 
 async fn issue_bulk(node: &Node, client: &reqwest::Client, from: u64, count: u64) -> f64 {
     let body = bulk_body(from, count);
+    let started = Instant::now();
+    let r = client
+        .post(format!("{}/credentials/issue/bulk", node.url))
+        .bearer_auth(&node.token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["issued"], count, "{summary}");
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `count` credentials in one bulk request from a badge class made for the
+/// run: each line names the class and a recipient, the node builds the rest.
+async fn issue_bulk_badge(node: &Node, client: &reqwest::Client, from: u64, count: u64) -> f64 {
+    let achievement = &credential(0)["credential"]["credentialSubject"]["achievement"];
+    let mut class = achievement.clone();
+    class.as_object_mut().unwrap().remove("id");
+    let r = client
+        .post(format!("{}/achievements", node.url))
+        .bearer_auth(&node.token)
+        .json(&class)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = Vec::with_capacity(count as usize * 150);
+    for n in from..from + count {
+        let line = json!({"credential": {"credentialSubject": {"id": format!("did:example:load{n}")}},
+                          "options": {"achievement": id}});
+        serde_json::to_writer(&mut body, &line).unwrap();
+        body.push(b'\n');
+    }
     let started = Instant::now();
     let r = client
         .post(format!("{}/credentials/issue/bulk", node.url))
@@ -365,6 +411,10 @@ fn main() {
         println!("issue, one per request ({} clients): {:>8.0} credentials/s over {}", args.concurrency, rate, args.single);
         let rate = issue_bulk(&node, &client, args.single, args.bulk).await;
         println!("issue, bulk NDJSON:                  {:>8.0} credentials/s over {}", rate, args.bulk);
+        if args.badge > 0 {
+            let rate = issue_bulk_badge(&node, &client, args.single + args.bulk, args.badge).await;
+            println!("issue, bulk NDJSON from a badge class: {:>6.0} credentials/s over {}", rate, args.badge);
+        }
         wait_anchored(&node, &client, ids.last().unwrap()).await;
         println!("rss after {} credentials: {:.0} MiB", args.single + args.bulk, rss_mib(pid));
         let sample: Vec<String> = ids.iter().step_by((ids.len() / 1000).max(1)).cloned().collect();
