@@ -640,6 +640,22 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
     ));
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
+    // A new version without the image member; then an edit of version 1,
+    // named by its own id, is a conflict, not a silent revert.
+    let v1_path = format!("/achievements/{}", encode(&id));
+    let (status, v2) = send(
+        &node,
+        &token,
+        reqwest::Method::PUT,
+        &v1_path,
+        Some(&json!({"name": "First Aid", "description": "d", "criteria": {"narrative": "x"}})),
+    );
+    assert_eq!((status, &v2["version"]), (200, &json!("2")), "{v2}");
+    assert!(v2.get("image").is_none());
+    let mut stale = created.clone();
+    stale["name"] = json!("First Aid (old)");
+    let (status, p) = send(&node, &token, reqwest::Method::PUT, &v1_path, Some(&stale));
+    assert_eq!((status, &p["field"]), (409, &json!("version")), "{p}");
 
     // Issuance from an unknown class, a retired one, or with a recipient missing.
     let issue = |achievement: &str, credential: Value| {
@@ -754,6 +770,12 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         (json!({"url": "https://x.example"}), "name"),
         (json!({"name": "B", "email": "not an address"}), "email"),
         (json!({"name": "B", "motto": "x"}), "motto"),
+        // Tried on a sample credential before it is kept: this one would
+        // have broken every issuance after it.
+        (
+            json!({"name": {"@value": "B", "@language": "en", "@type": "x"}}),
+            "body",
+        ),
         (
             json!({"name": "B", "image": data_url("image/svg+xml", script.as_bytes())}),
             "image",

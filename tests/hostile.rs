@@ -418,6 +418,13 @@ fn a_full_disk_is_an_outage_the_node_recovers_from() {
         "{health}"
     );
 
+    // Reads go on meanwhile, whatever the reopens find.
+    std::thread::sleep(Duration::from_secs(3));
+    for id in acknowledged.iter().step_by(97) {
+        let r = node.get(&format!("/credentials/{}", encode(id)));
+        assert_eq!(r.status(), 200, "{id} unreadable while the disk is full");
+    }
+
     // Space comes back: the node writes again by itself.
     let (ok, _) = in_node_namespace(
         &node,

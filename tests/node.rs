@@ -1619,6 +1619,24 @@ fn a_vc_1_1_credential_and_an_issuers_own_status_entry_are_issued() {
         !cairn_verifier::statuslist::get(&bits, 94567),
         "not the node's bit to set"
     );
+    // A list of the node's is the node's to name: an entry of the caller's
+    // could aim a revocation at another credential's bit.
+    let mut aimed = own.clone();
+    aimed["credentialStatus"] = json!({
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": ours.to_string(),
+        "statusListCredential": format!("{}/status-lists/revocation-1", node.url)
+    });
+    let (status, p) = node.issue(&token, &aimed);
+    assert_eq!(
+        (status, &p["field"]),
+        (
+            400,
+            &json!("credential.credentialStatus[0].statusListCredential")
+        ),
+        "{p}"
+    );
     // An entry under the node's own URL is the node's to make.
     own["credentialStatus"]["id"] = json!(format!("{}/status-lists/revocation-1#1", node.url));
     let (status, p) = node.issue(&token, &own);

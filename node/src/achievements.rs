@@ -141,7 +141,11 @@ pub fn parse_reference(reference: &str, base_url: &str) -> Option<(String, Optio
         .unwrap_or(reference);
     // A UUID's hex never holds "-v": what follows it is a version number.
     let (handle, version) = match rest.rsplit_once("-v") {
-        Some((h, v)) => (h, Some(v.parse::<u32>().ok().filter(|&n| n > 0)?)),
+        Some((h, v)) => {
+            let canonical =
+                !v.is_empty() && !v.starts_with('0') && v.bytes().all(|b| b.is_ascii_digit());
+            (h, Some(v.parse::<u32>().ok().filter(|_| canonical)?))
+        }
         None => (rest, None),
     };
     uuid::Uuid::parse_str(handle)
@@ -401,11 +405,15 @@ pub fn read_class(
         (Some((h, _)), _) => Some(h.clone()),
         (None, Some(cur)) if cur.image.is_some() => {
             let previous = cur.achievement["image"]["id"].as_str();
-            if previous.is_some() && body["image"]["id"].as_str() == previous {
-                body["image"]["id"] = json!(format!("{id}/image"));
-                cur.image.clone()
-            } else {
-                None
+            let kept = body.get_mut("image").filter(|image| {
+                previous.is_some() && image.get("id").and_then(Value::as_str) == previous
+            });
+            match kept {
+                Some(image) => {
+                    image["id"] = json!(format!("{id}/image"));
+                    cur.image.clone()
+                }
+                None => None,
             }
         }
         _ => None,
@@ -775,6 +783,8 @@ mod tests {
         assert_eq!(parse_reference("../etc", BASE), None);
         assert_eq!(parse_reference(&format!("{HANDLE}-v0"), BASE), None);
         assert_eq!(parse_reference(&format!("{HANDLE}-vx"), BASE), None);
+        assert_eq!(parse_reference(&format!("{HANDLE}-v+3"), BASE), None);
+        assert_eq!(parse_reference(&format!("{HANDLE}-v03"), BASE), None);
         assert_eq!(
             parse_reference(&format!("/achievements/{HANDLE}-v12"), BASE),
             Some((HANDLE.into(), Some(12)))

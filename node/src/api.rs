@@ -128,11 +128,20 @@ impl From<crate::store::StoreError> for Problem {
             StoreError::NoCredential(id) => unknown_credential(&id),
             // The disk (full, failing, read-only): an outage the client
             // retries, not its fault and not a bug.
-            StoreError::Db(e) if e.kind() == rocksdb::ErrorKind::IOError => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage-unavailable",
-                format!("the node cannot write to its store now: {e}"),
-            ),
+            // (A store reopened read only while the disk is full refuses
+            // writes as not supported.)
+            StoreError::Db(e)
+                if matches!(
+                    e.kind(),
+                    rocksdb::ErrorKind::IOError | rocksdb::ErrorKind::NotSupported
+                ) =>
+            {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    format!("the node cannot write to its store now: {e}"),
+                )
+            }
             StoreError::Unavailable(m) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",
@@ -1103,9 +1112,11 @@ fn class_problem(e: ClassError) -> Problem {
         )
         .field("id"),
         e @ ClassError::Retired(_) => {
-            Problem::new(StatusCode::CONFLICT, "achievement-retired", e.to_string())
+            Problem::new(StatusCode::CONFLICT, "achievement-retired", e.to_string()).field("id")
         }
-        ClassError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "achievement-changed", m),
+        ClassError::Conflict(m) => {
+            Problem::new(StatusCode::CONFLICT, "achievement-changed", m).field("version")
+        }
         ClassError::Busy(e) => e.into(),
         ClassError::Store(e) => e.into(),
     }
@@ -1258,7 +1269,7 @@ async fn set_issuer_profile(
     body: Body,
 ) -> Result<axum::Json<Value>, Problem> {
     let body = class_body(&node, &headers, body).await?;
-    Ok(axum::Json(node.set_profile(body)?))
+    Ok(axum::Json(node.set_profile(body).await?))
 }
 
 /// `GET /issuer/image`

@@ -351,6 +351,9 @@ impl Node {
             obj.entry("issuanceDate").or_insert_with(|| json!(now));
             // A Data Integrity proof on a VC 1.1 credential needs its terms
             // from the Data Integrity context (VC 2.0's includes them).
+            if let Some(c @ Value::String(_)) = obj.get_mut("@context") {
+                *c = Value::Array(vec![c.take()]);
+            }
             if let Some(Value::Array(contexts)) = obj.get_mut("@context") {
                 let di = json!(cairn_verifier::context::DATA_INTEGRITY_V2);
                 if !contexts.contains(&di) {
@@ -368,10 +371,15 @@ impl Node {
             Some(Value::Array(a)) => a,
             Some(one) => vec![one],
         };
+        // The node's lists are the node's: an entry of the caller's naming
+        // one could aim a revocation at another credential's bit.
         for (i, entry) in status.iter().enumerate() {
-            if let Some(id) = entry.get("id").and_then(Value::as_str) {
-                self.check_id(id)
-                    .map_err(|e| FieldError::new(format!("credentialStatus[{i}].id"), e.reason))?;
+            for member in ["id", "statusListCredential"] {
+                if let Some(url) = entry.get(member).and_then(Value::as_str) {
+                    self.check_id(url).map_err(|e| {
+                        FieldError::new(format!("credentialStatus[{i}].{member}"), e.reason)
+                    })?;
+                }
             }
         }
         let slot = match v1 {
@@ -463,7 +471,8 @@ impl Node {
                 // Not stored (a duplicate id, a failed write): the slot is
                 // free again, once it is sure the write did not land.
                 if let Some(slot) = slot {
-                    self.store.return_unstored_slot(slot, &id);
+                    let absent = matches!(e, StoreError::Duplicate(_));
+                    self.store.return_unstored_slot(slot, &id, absent);
                 }
                 match e {
                     StoreError::Duplicate(_) => replay(self),
@@ -527,7 +536,9 @@ impl Node {
         purpose: Purpose,
     ) -> Result<Option<Value>, NodeError> {
         use cairn_verifier::statuslist::LIST_SIZE;
-        if list == 0 || (list - 1) * LIST_SIZE >= self.store.status_slots_reserved() {
+        // Checked: a list number from a URL may be anything.
+        let first = list.checked_sub(1).and_then(|l| l.checked_mul(LIST_SIZE));
+        if first.is_none_or(|first| first >= self.store.status_slots_reserved()) {
             return Ok(None);
         }
         // One builder at a time: a burst of readers after a change signs the
@@ -551,9 +562,12 @@ impl Node {
             let Some(credential) = self.store.credential(&id)? else {
                 continue;
             };
-            if let Some((l, index)) =
-                cairn_verifier::statuslist::entry_of(&credential, purpose, self.base_url())
-            {
+            // A VC 1.1 credential has no entry of the node's (only, maybe,
+            // its issuer's own).
+            if cairn_verifier::credential::is_v1(&credential) {
+                continue;
+            }
+            if let Some((l, index)) = cairn_verifier::statuslist::entry_of(&credential, purpose) {
                 if l == list {
                     cairn_verifier::statuslist::set(&mut bits, index);
                 }
@@ -734,9 +748,54 @@ impl Node {
     }
 
     /// Replaces the issuer profile; credentials issued from now on embed it.
-    pub fn set_profile(&self, body: serde_json::Map<String, Value>) -> Result<Value, ClassError> {
+    pub async fn set_profile(
+        &self,
+        body: serde_json::Map<String, Value>,
+    ) -> Result<Value, ClassError> {
+        // One change at a time: the store and memory end up agreeing.
+        let _one_at_a_time = self.class_changes.lock().await;
         let (stored, image) =
             achievements::read_profile(body, &self.signer.profile().id, self.base_url())?;
+        // A profile every credential will embed is tried on one first.
+        let mut sample = json!({
+            "@context": [cairn_verifier::context::CREDENTIALS_V2, cairn_verifier::context::OB_V3_0_3],
+            "id": "urn:uuid:00000000-0000-4000-8000-000000000000",
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "name": "A sample",
+            "validFrom": fmt_time(chrono::Utc::now()),
+            "credentialSubject": {
+                "type": ["AchievementSubject"],
+                "id": "did:example:cairn-profile-check",
+                "achievement": {
+                    "id": "urn:uuid:00000000-0000-4000-8000-000000000001",
+                    "type": ["Achievement"],
+                    "name": "A sample",
+                    "description": "A sample.",
+                    "criteria": {"narrative": "None."}
+                }
+            }
+        });
+        stored
+            .embedded()
+            .name_in(sample.as_object_mut().expect("an object"))?;
+        let signer = self.signer.clone();
+        let signed = self
+            .pool
+            .run(move || async move { signer.sign(sample).await.map(drop) })
+            .await?;
+        signed.map_err(|e| {
+            let f = match e {
+                SignError::Field(f) => f,
+                SignError::JsonLd(m) => FieldError::new("", m),
+                SignError::Signature(e) => FieldError::new("", e.to_string()),
+            };
+            let field = f
+                .field
+                .strip_prefix("issuer.")
+                .unwrap_or(&f.field)
+                .to_owned();
+            ClassError::Field(FieldError::new(field, f.reason))
+        })?;
         let json = serde_json::to_vec(&stored).expect("a profile serializes");
         let image = stored.image.as_ref().zip(image.as_deref());
         self.store.put_meta_with_image(
@@ -879,7 +938,12 @@ impl Node {
         body: serde_json::Map<String, Value>,
     ) -> Result<(ClassRecord, ClassVersion), ClassError> {
         let _one_at_a_time = self.class_changes.lock().await;
-        let (mut record, current) = self.class(reference)?;
+        // An edit is of the class, held to its current version whichever
+        // version's id the request names.
+        let unknown = || ClassError::Unknown(reference.to_owned());
+        let (handle, _) =
+            achievements::parse_reference(reference, self.base_url()).ok_or_else(unknown)?;
+        let (mut record, current) = self.read_class(&handle)?.ok_or_else(unknown)?;
         if record.retired.is_some() {
             return Err(ClassError::Retired(record.handle));
         }

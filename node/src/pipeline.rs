@@ -508,10 +508,9 @@ pub async fn disk_watcher(node: Arc<Parts>, every: Duration) {
             }
             warned = low;
         }
-        if node.store.write_error().is_some() {
-            let store = node.store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.recover()).await;
-        }
+        // Reopens a store whose writes fail; settles parked slots either way.
+        let store = node.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.recover()).await;
         tokio::time::sleep(every).await;
     }
 }

@@ -243,6 +243,21 @@ fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
         .expect("column families are created on open")
 }
 
+/// Free bytes below which a failed store is not reopened yet.
+const MIN_FREE_TO_REOPEN: u64 = 1 << 20;
+
+/// The database in `dir`, read only: what serves reads while a full disk
+/// keeps it from opening for writing.
+fn open_db_read_only(dir: &Path) -> Result<DB, StoreError> {
+    let families = FAMILIES.iter().copied();
+    Ok(DB::open_cf_for_read_only(
+        &Options::default(),
+        dir,
+        families,
+        false,
+    )?)
+}
+
 /// Opens the database in `dir` with Cairn's options.
 fn open_db(dir: &Path) -> Result<DB, StoreError> {
     let mut options = Options::default();
@@ -332,20 +347,7 @@ impl Store {
         };
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
         *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
-        let db = store.db()?;
-        let queued = db
-            .iterator_cf(cf(&db, QUEUE), rocksdb::IteratorMode::Start)
-            .count() as u64;
-        store.queued.store(queued, Ordering::Relaxed);
-        store
-            .issued
-            .store(store.counter(ISSUED)?, Ordering::Relaxed);
-        let low = store
-            .batches()?
-            .iter()
-            .find(|b| b.state == BatchState::Sealed)
-            .map_or(store.counter(NEXT_BATCH)?, |b| b.number);
-        store.low_water.store(low, Ordering::Relaxed);
+        store.load_state()?;
         Ok(store)
     }
 
@@ -391,6 +393,8 @@ impl Store {
     /// stored after all.
     pub fn recover(&self) {
         if self.write_error().is_none() {
+            // A failure that cleared without a reopen leaves slots parked.
+            self.settle_doubtful_slots();
             return;
         }
         {
@@ -402,28 +406,31 @@ impl Store {
             }
             *last = Some(std::time::Instant::now());
         }
-        // New calls wait here; those under way hold the old handle.
-        let mut slot = self.db.write().expect("db lock");
-        if let Some(mut old) = slot.take() {
-            // Readers hold their handle for one call: wait them out.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            loop {
-                match Arc::try_unwrap(old) {
-                    Ok(db) => {
-                        db.cancel_all_background_work(true);
-                        drop(db);
-                        break;
-                    }
-                    Err(still) if std::time::Instant::now() < deadline => {
-                        old = still;
-                        std::thread::sleep(std::time::Duration::from_millis(2));
-                    }
-                    Err(still) => {
-                        *slot = Some(still);
-                        return;
-                    }
-                }
+        // Opening writes files (a manifest, a log): on a disk still full it
+        // would fail, and leave reads without a database too.
+        if self
+            .free_space()
+            .is_some_and(|(free, _)| free < MIN_FREE_TO_REOPEN)
+        {
+            return;
+        }
+        // Take the handle once no call holds it. A call may hold it and ask
+        // for it again, so the lock is never held while waiting.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut slot = loop {
+            let slot = self.db.write().expect("db lock");
+            if slot.as_ref().is_none_or(|db| Arc::strong_count(db) == 1) {
+                break slot;
             }
+            drop(slot);
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        if let Some(old) = slot.take() {
+            old.cancel_all_background_work(true);
+            drop(old);
         }
         match open_db(&self.dir) {
             Ok(db) => {
@@ -433,23 +440,13 @@ impl Store {
                     chrono::Utc::now().timestamp().to_be_bytes(),
                     &synced(),
                 );
-                let doubtful: Vec<(u64, String)> =
-                    std::mem::take(&mut *self.doubtful_slots.lock().expect("slots lock"));
-                let mut free = Vec::new();
-                for (n, id) in doubtful {
-                    match db.get_pinned_cf(cf(&db, CREDENTIALS), &id) {
-                        Ok(None) => free.push(n),
-                        // Stored after all: its slot stays taken.
-                        Ok(Some(_)) => {}
-                        Err(_) => self
-                            .doubtful_slots
-                            .lock()
-                            .expect("slots lock")
-                            .push((n, id)),
-                    }
-                }
-                self.slots.lock().expect("slots lock").2.extend(free);
                 *slot = Some(Arc::new(db));
+                drop(slot);
+                // A write reported failed may have landed: what is on disk
+                // is the truth for the counters, the cache and the slots.
+                if let Err(e) = self.load_state() {
+                    tracing::error!(error = %e, "store: reloading its state after a reopen");
+                }
                 match probe {
                     Ok(()) => {
                         *self.write_error.lock().expect("write error lock") = None;
@@ -459,11 +456,54 @@ impl Store {
                         *self.write_error.lock().expect("write error lock") = Some(e.to_string())
                     }
                 }
+                self.settle_doubtful_slots();
             }
             Err(e) => {
                 *self.write_error.lock().expect("write error lock") = Some(e.to_string());
+                // Reads go on while writes cannot.
+                *slot = open_db_read_only(&self.dir).ok().map(Arc::new);
             }
         }
+    }
+
+    /// Frees the parked slots whose credentials are not stored, and drops
+    /// those whose credentials are (their writes landed after all).
+    fn settle_doubtful_slots(&self) {
+        let doubtful = std::mem::take(&mut *self.doubtful_slots.lock().expect("slots lock"));
+        if doubtful.is_empty() {
+            return;
+        }
+        let mut free = Vec::new();
+        let mut keep = Vec::new();
+        for (n, id) in doubtful {
+            match self.contains(&id) {
+                Ok(false) => free.push(n),
+                Ok(true) => {}
+                Err(_) => keep.push((n, id)),
+            }
+        }
+        self.slots.lock().expect("slots lock").2.extend(free);
+        self.doubtful_slots.lock().expect("slots lock").extend(keep);
+    }
+
+    /// The counters and caches kept in memory, read from the database: on
+    /// opening, and again after a reopen.
+    fn load_state(&self) -> Result<(), StoreError> {
+        self.batch_cache.write().expect("cache lock").clear();
+        let db = self.db()?;
+        let queued = db
+            .iterator_cf(cf(&db, QUEUE), rocksdb::IteratorMode::Start)
+            .count() as u64;
+        drop(db);
+        self.queued.store(queued, Ordering::Relaxed);
+        self.issued.store(self.counter(ISSUED)?, Ordering::Relaxed);
+        let low = self
+            .batches()?
+            .iter()
+            .find(|b| b.state == BatchState::Sealed)
+            .map_or(self.counter(NEXT_BATCH)?, |b| b.number);
+        self.low_water.store(low, Ordering::Relaxed);
+        Ok(())
     }
 
     fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
@@ -848,17 +888,18 @@ impl Store {
         self.slots.lock().expect("slots lock").2.push(slot);
     }
 
-    /// Gives back the slot of credential `id`, whose write failed: after a
-    /// failure of the disk the write may have landed after all, so the slot
-    /// waits for the reopen to tell ([`Store::recover`]).
-    pub fn return_unstored_slot(&self, slot: u64, id: &str) {
-        if self.write_error().is_some() {
+    /// Gives back the slot of credential `id`, whose write failed. Unless
+    /// the failure says the credential was not stored (a duplicate id), the
+    /// write may have landed after all: the slot waits until the store can
+    /// tell ([`Store::recover`]).
+    pub fn return_unstored_slot(&self, slot: u64, id: &str, surely_absent: bool) {
+        if surely_absent {
+            self.return_status_slot(slot);
+        } else {
             self.doubtful_slots
                 .lock()
                 .expect("slots lock")
                 .push((slot, id.to_owned()));
-        } else {
-            self.return_status_slot(slot);
         }
     }
 

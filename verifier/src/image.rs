@@ -36,6 +36,9 @@ const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 pub const MAX_IMAGE_BYTES: usize = 1 << 20;
 /// The largest width or height of a badge image, in pixels.
 pub const MAX_DIMENSION: u32 = 2048;
+/// The largest width or height of a baked badge read back (others' badges
+/// need not keep Cairn's upload limit; rows are decoded one at a time).
+pub const MAX_BAKED_DIMENSION: u32 = 16384;
 /// The largest baked image read back (an image with its credential).
 pub const MAX_BAKED_BYTES: usize = MAX_IMAGE_BYTES + (4 << 20);
 /// What decoding a PNG may allocate.
@@ -141,7 +144,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedImage, ImageError> {
     }
     let checked = match sniff(bytes).ok_or(ImageError::NotAnImage)? {
         ImageKind::Png => {
-            let (width, height, _) = read_png(bytes)?;
+            let (width, height, _) = read_png(bytes, MAX_DIMENSION)?;
             CheckedImage {
                 kind: ImageKind::Png,
                 width: Some(width),
@@ -224,7 +227,7 @@ pub fn bake(image: &[u8], credential: &Value) -> Result<Vec<u8>, ImageError> {
         if image.len() > MAX_BAKED_BYTES {
             return Err(ImageError::TooLarge(image.len()));
         }
-        read_png(image)?;
+        read_png(image, MAX_DIMENSION)?;
     }
     bake_checked(image, credential)
 }
@@ -247,7 +250,21 @@ pub fn unbake(image: &[u8]) -> Result<Value, ImageError> {
         return Err(ImageError::TooLarge(image.len()));
     }
     let texts = match sniff(image).ok_or(ImageError::NotAnImage)? {
-        ImageKind::Png => read_png(image)?.2,
+        ImageKind::Png => {
+            // Counted before any is inflated: each may be compressed.
+            let mut chunks = read_png(image, MAX_BAKED_DIMENSION)?.2;
+            match chunks.len() {
+                1 => {
+                    let png = |e: png::DecodingError| ImageError::Png(e.to_string());
+                    let chunk = &mut chunks[0];
+                    chunk
+                        .decompress_text_with_limit(MAX_BAKED_BYTES)
+                        .map_err(png)?;
+                    vec![chunk.get_text().map_err(png)?]
+                }
+                n => vec![String::new(); n],
+            }
+        }
         ImageKind::Svg => svg_credentials(svg_text(image)?)?,
     };
     let text = match texts.len() {
@@ -266,7 +283,10 @@ pub fn unbake(image: &[u8]) -> Result<Value, ImageError> {
 
 /// Decodes a whole PNG (every row, so a corrupt image fails here, not in a
 /// reader's browser): its width, height and baked credential texts.
-fn read_png(bytes: &[u8]) -> Result<(u32, u32, Vec<String>), ImageError> {
+fn read_png(
+    bytes: &[u8],
+    max_dimension: u32,
+) -> Result<(u32, u32, Vec<png::text_metadata::ITXtChunk>), ImageError> {
     let png = |e: png::DecodingError| ImageError::Png(e.to_string());
     let decoder = png::Decoder::new_with_limits(
         std::io::Cursor::new(bytes),
@@ -276,23 +296,19 @@ fn read_png(bytes: &[u8]) -> Result<(u32, u32, Vec<String>), ImageError> {
     );
     let mut reader = decoder.read_info().map_err(png)?;
     let (width, height) = (reader.info().width, reader.info().height);
-    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+    if width > max_dimension || height > max_dimension {
         return Err(ImageError::Dimensions { width, height });
     }
     while reader.next_row().map_err(png)?.is_some() {}
     reader.finish().map_err(png)?;
-    let mut texts = Vec::new();
-    for chunk in &reader.info().utf8_text {
-        if chunk.keyword != PNG_KEYWORD {
-            continue;
-        }
-        let mut chunk = chunk.clone();
-        chunk
-            .decompress_text_with_limit(MAX_BAKED_BYTES)
-            .map_err(png)?;
-        texts.push(chunk.get_text().map_err(png)?);
-    }
-    Ok((width, height, texts))
+    let credentials = reader
+        .info()
+        .utf8_text
+        .iter()
+        .filter(|c| c.keyword == PNG_KEYWORD)
+        .cloned()
+        .collect();
+    Ok((width, height, credentials))
 }
 
 /// One chunk of a PNG: its type and where its bytes (length to CRC) lie.
@@ -377,8 +393,9 @@ fn is_ob_credential(ns: &ResolveResult, e: &BytesStart) -> bool {
         && e.local_name().as_ref() == "credential"
 }
 
-/// Elements that run script or embed other documents.
-const UNSAFE_ELEMENTS: [&str; 8] = [
+/// Elements that run script, embed other documents or load from elsewhere
+/// (HTML's among them: inlined into a page, an SVG's `<img>` is HTML's).
+const UNSAFE_ELEMENTS: [&str; 16] = [
     "script",
     "foreignobject",
     "iframe",
@@ -387,6 +404,14 @@ const UNSAFE_ELEMENTS: [&str; 8] = [
     "handler",
     "listener",
     "audio",
+    "video",
+    "source",
+    "track",
+    "img",
+    "picture",
+    "link",
+    "meta",
+    "base",
 ];
 
 /// Whether a reference stays inside the document (`#id`) or is an
@@ -404,7 +429,15 @@ fn is_local_reference(target: &str) -> bool {
 /// pointing inside the document.
 fn check_css(css: &str, at: &str) -> Result<(), ImageError> {
     let lower = css.to_ascii_lowercase();
-    if lower.contains("@import") || lower.contains("expression(") {
+    // A CSS escape can spell any word (`\75 rl(`); a badge needs none.
+    if lower.contains('\\') {
+        return Err(ImageError::Unsafe(format!("{at} has a CSS escape")));
+    }
+    if lower.contains("@import")
+        || lower.contains("expression(")
+        || lower.contains("image-set(")
+        || lower.contains("src(")
+    {
         return Err(ImageError::Unsafe(format!(
             "{at} imports CSS or runs an expression"
         )));
@@ -442,7 +475,7 @@ fn check_element(e: &BytesStart) -> Result<(), ImageError> {
         if lower.contains("javascript:") {
             return Err(ImageError::Unsafe(format!("<{name} {key}> runs script")));
         }
-        if key == "href" && !is_local_reference(&value) {
+        if (key == "href" || key == "src") && !is_local_reference(&value) {
             return Err(ImageError::Unsafe(format!(
                 "<{name}> refers to something outside the image ({key}=\"{value}\")"
             )));
@@ -466,6 +499,9 @@ fn check_svg(text: &str) -> Result<CheckedImage, ImageError> {
     let mut depth = 0usize;
     let mut root = None;
     let mut in_style = 0usize;
+    // A style element's text as the browser joins it: text, CDATA and
+    // references, whatever comments split it; checked whole at its end.
+    let mut style = String::new();
     loop {
         let (ns, event) = reader.read_resolved_event().map_err(xml_error)?;
         match &event {
@@ -507,13 +543,23 @@ fn check_svg(text: &str) -> Result<CheckedImage, ImageError> {
                 depth = depth.saturating_sub(1);
                 if e.local_name().as_ref().eq_ignore_ascii_case("style") {
                     in_style = in_style.saturating_sub(1);
+                    check_css(&style, "<style>")?;
+                    style.clear();
                 }
             }
-            Event::Text(t) if in_style > 0 => {
-                check_css(&t.xml10_content(), "<style>")?;
-            }
-            Event::CData(t) if in_style > 0 => {
-                check_css(t, "<style>")?;
+            Event::Text(t) if in_style > 0 => style.push_str(&t.xml10_content()),
+            Event::CData(t) if in_style > 0 => style.push_str(t),
+            Event::GeneralRef(r) if in_style > 0 => {
+                match r.resolve_char_ref().map_err(xml_error)? {
+                    Some(c) => style.push(c),
+                    None => {
+                        let name: &str = r;
+                        style.push_str(
+                            quick_xml::escape::resolve_predefined_entity(name)
+                                .ok_or_else(|| xml_error(format!("unknown entity &{name};")))?,
+                        );
+                    }
+                }
             }
             Event::DocType(_) => {
                 return Err(ImageError::Unsafe("it has a DOCTYPE (entities)".into()))
@@ -892,6 +938,13 @@ mod tests {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><a href=\"javascript:alert(1)\"><rect/></a></svg>",
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><foreignObject/></svg>",
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><set attributeName=\"href\" to=\"javascript:x\"/></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><style>@imp<!---->ort \"https://t.example/a.css\";</style></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><style>svg{background:ur<![CDATA[l(https://t.example/p)]]>}</style></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><style>svg{background:u&#114;l(https://t.example/p)}</style></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><rect style=\"background-image:\\75 rl(https://t.example/p)\"/></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><rect style=\"background:image-set(&quot;https://t.example/p.png&quot; 1x)\"/></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><img src=\"https://t.example/p.png\"/></svg>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"><g src=\"https://t.example/p.png\"/></svg>",
             "<!DOCTYPE svg [<!ENTITY a \"aaaa\">]><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"/>",
             "<?xml-stylesheet href=\"https://x.example/a.css\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"9\" height=\"9\"/>",
         ];

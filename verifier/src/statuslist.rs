@@ -124,22 +124,22 @@ pub fn entries(base_url: &str, list: u64, index: u64) -> Value {
     json!([entry(Purpose::Revocation), entry(Purpose::Suspension)])
 }
 
-/// The (list, index) of a credential's entry for `purpose` on the lists
-/// served under `base_url`, if it has one: an issuer's own entries, for lists
-/// elsewhere, are not the node's to set.
-pub fn entry_of(credential: &Value, purpose: Purpose, base_url: &str) -> Option<(u64, u64)> {
-    let prefix = format!("{}/status-lists/", base_url.trim_end_matches('/'));
+/// The (list, index) of the entry for `purpose` Cairn made in a credential
+/// it issued. Its entries come after any of the issuer's own (which never
+/// name the node's lists: issuance refuses that), so the last entry that
+/// names a Cairn list is the node's, under whatever URL the node had then.
+pub fn entry_of(credential: &Value, purpose: Purpose) -> Option<(u64, u64)> {
     let entries = match credential.get("credentialStatus")? {
         Value::Array(a) => a.iter().collect::<Vec<_>>(),
         v @ Value::Object(_) => vec![v],
         _ => return None,
     };
-    entries.into_iter().find_map(|e| {
+    entries.into_iter().rev().find_map(|e| {
         if e.get("statusPurpose")?.as_str()? != purpose.as_str() {
             return None;
         }
         let url = e.get("statusListCredential")?.as_str()?;
-        let (list, p) = parse_list_name(url.strip_prefix(&prefix)?)?;
+        let (list, p) = parse_list_name(url.rsplit('/').next()?)?;
         let index = e.get("statusListIndex")?.as_str()?.parse().ok()?;
         (p == purpose && index < LIST_SIZE).then_some((list, index))
     })
@@ -293,35 +293,18 @@ mod tests {
     #[test]
     fn entries_point_at_their_lists() {
         let cred = json!({"credentialStatus": entries("https://n.example", 2, 4242)});
-        assert_eq!(
-            entry_of(&cred, Purpose::Revocation, "https://n.example"),
-            Some((2, 4242))
-        );
-        assert_eq!(
-            entry_of(&cred, Purpose::Suspension, "https://n.example/"),
-            Some((2, 4242))
-        );
-        assert_eq!(
-            entry_of(&json!({}), Purpose::Revocation, "https://n.example"),
-            None
-        );
-        // Another issuer's list of the same name is not this node's.
-        assert_eq!(
-            entry_of(&cred, Purpose::Revocation, "https://elsewhere.example"),
-            None
-        );
+        assert_eq!(entry_of(&cred, Purpose::Revocation), Some((2, 4242)));
+        assert_eq!(entry_of(&cred, Purpose::Suspension), Some((2, 4242)));
+        assert_eq!(entry_of(&json!({}), Purpose::Revocation), None);
+        // The issuer's own entries come first; the node's are the last.
         let mut theirs = entries("https://elsewhere.example", 1, 7);
-        theirs.as_array_mut().unwrap().extend(
-            entries("https://n.example", 2, 4242)
-                .as_array()
-                .unwrap()
-                .clone(),
-        );
+        let ours = entries("https://n.example", 2, 4242);
+        theirs
+            .as_array_mut()
+            .unwrap()
+            .extend(ours.as_array().unwrap().clone());
         let both = json!({"credentialStatus": theirs});
-        assert_eq!(
-            entry_of(&both, Purpose::Revocation, "https://n.example"),
-            Some((2, 4242))
-        );
+        assert_eq!(entry_of(&both, Purpose::Revocation), Some((2, 4242)));
         assert!(decode("uAAAA").is_err());
         assert!(decode("not multibase").is_err());
     }
