@@ -125,6 +125,19 @@ fn cli(node: &NodeProcess, token: &str, args: &[&str]) -> Run {
         .env("CAIRN_TOKEN", token))
 }
 
+/// `cairn issue --badge BADGE --csv ROSTER EXTRA...` through the node.
+fn issue_roster(
+    node: &NodeProcess,
+    token: &str,
+    badge: &str,
+    roster: &Path,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec!["issue", "--badge", badge, "--csv", roster.to_str().unwrap()];
+    args.extend(extra);
+    cli(node, token, &args)
+}
+
 #[test]
 fn baked_badges_verify_with_their_issuer_gone() {
     let anvil = Anvil::start(&[]);
@@ -270,36 +283,18 @@ fn baked_badges_verify_with_their_issuer_gone() {
         "roster.csv",
         b"recipient,name,validFrom\ndid:example:ana,Ana N\xc3\xba\xc3\xb1ez,2026-01-15\nbo@electricians.example,Bo Li,\n",
     );
-    let dry = cli(
-        &node,
-        &token,
-        &[
-            "issue",
-            "--badge",
-            &handle,
-            "--csv",
-            roster.to_str().unwrap(),
-            "--dry-run",
-        ],
-    )
-    .success();
+    let dry = issue_roster(&node, &token, &handle, &roster, &["--dry-run"]).success();
     assert!(
         dry.stdout.contains("2 rows would be issued, 0 are bad"),
         "{dry:#?}"
     );
     let out_dir = d.join("issued");
-    cli(
+    issue_roster(
         &node,
         &token,
-        &[
-            "issue",
-            "--badge",
-            &handle,
-            "--csv",
-            roster.to_str().unwrap(),
-            "--out-dir",
-            out_dir.to_str().unwrap(),
-        ],
+        &handle,
+        &roster,
+        &["--out-dir", out_dir.to_str().unwrap()],
     )
     .success();
     let mut roster_ids: Vec<Value> = std::fs::read_dir(&out_dir)
@@ -703,12 +698,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         b"recipient,validFrom,validUntil\ndid:example:a,,\nnot-a-recipient,,\ndid:example:c,2026-05-01,2026-04-01\ndid:example:d,yesterday,\n",
     );
     let issued_before = node.get_json("/health")["issued"].clone();
-    let roster_run = |extra: &[&str]| {
-        let mut args = vec!["issue", "--badge", &id, "--csv", roster.to_str().unwrap()];
-        args.extend(extra);
-        cli(&node, &token, &args)
-    };
-    let dry = roster_run(&["--dry-run"]);
+    let dry = issue_roster(&node, &token, &id, &roster, &["--dry-run"]);
     assert_eq!(dry.code, 1, "{dry:#?}");
     for line in [
         "line 3: recipient",
@@ -721,7 +711,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         dry.stdout.contains("1 rows would be issued, 3 are bad"),
         "{dry:#?}"
     );
-    let real = roster_run(&[]);
+    let real = issue_roster(&node, &token, &id, &roster, &[]);
     assert!(
         real.one_line_error()
             .contains("3 of 4 rows invalid; nothing issued"),
@@ -744,7 +734,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
         &["issue", "--badge", &id, "--recipient", "did:example:b"],
     );
     assert!(r.one_line_error().contains("409"), "{r:#?}");
-    let dry = roster_run(&["--dry-run"]);
+    let dry = issue_roster(&node, &token, &id, &roster, &["--dry-run"]);
     assert!(dry.one_line_error().contains("retired"), "{dry:#?}");
     let list = cli(&node, &token, &["badge", "list"]).success();
     assert!(list.stdout.contains("retired"), "{list:#?}");

@@ -778,24 +778,7 @@ impl Node {
         stored
             .embedded()
             .name_in(sample.as_object_mut().expect("an object"))?;
-        let signer = self.signer.clone();
-        let signed = self
-            .pool
-            .run(move || async move { signer.sign(sample).await.map(drop) })
-            .await?;
-        signed.map_err(|e| {
-            let f = match e {
-                SignError::Field(f) => f,
-                SignError::JsonLd(m) => FieldError::new("", m),
-                SignError::Signature(e) => FieldError::new("", e.to_string()),
-            };
-            let field = f
-                .field
-                .strip_prefix("issuer.")
-                .unwrap_or(&f.field)
-                .to_owned();
-            ClassError::Field(FieldError::new(field, f.reason))
-        })?;
+        self.try_sign(sample, "issuer").await?;
         let json = serde_json::to_vec(&stored).expect("a profile serializes");
         let image = stored.image.as_ref().zip(image.as_deref());
         self.store.put_meta_with_image(
@@ -869,17 +852,35 @@ impl Node {
     /// it away: a class that could not issue is refused when it is written,
     /// naming its field, not at its first issuance.
     async fn try_class(&self, version: &ClassVersion) -> Result<(), ClassError> {
-        let sample = achievements::credential_from(
+        let mut sample = achievements::credential_from(
             version,
             json!({"credentialSubject": {"id": "did:example:cairn-class-check"}}),
         )?;
-        let mut sample = sample;
         let obj = sample.as_object_mut().expect("an object");
         obj.insert(
             "id".into(),
             json!("urn:uuid:00000000-0000-4000-8000-000000000000"),
         );
         self.profile().name_in(obj)?;
+        self.try_sign(sample, "credentialSubject.achievement")
+            .await
+            .map_err(|e| match e {
+                // An undefined term: the member of the class that uses it.
+                ClassError::Field(f) if f.field.is_empty() => {
+                    let term = f.reason.split('`').nth(1).unwrap_or_default();
+                    let field =
+                        achievements::key_path(&version.achievement, term).unwrap_or_default();
+                    ClassError::Field(FieldError::new(field, f.reason))
+                }
+                other => other,
+            })
+    }
+
+    /// Signs a sample credential on a worker and throws it away: what a
+    /// class or profile every later credential will carry would do to
+    /// issuance shows before it is kept. A refusal names its field within
+    /// `part` (`issuer`, `credentialSubject.achievement`).
+    async fn try_sign(&self, sample: Value, part: &str) -> Result<(), ClassError> {
         let signer = self.signer.clone();
         let signed = self
             .pool
@@ -891,19 +892,12 @@ impl Node {
                 SignError::JsonLd(m) => FieldError::new("", m),
                 SignError::Signature(e) => FieldError::new("", e.to_string()),
             };
-            let mut field = f
+            let field = f
                 .field
-                .strip_prefix("credentialSubject.achievement.")
-                .or_else(|| f.field.strip_prefix("credentialSubject.achievement"))
+                .strip_prefix(part)
+                .map(|rest| rest.trim_start_matches('.'))
                 .unwrap_or(&f.field)
                 .to_owned();
-            // An undefined term: the member of the class that uses it.
-            if field.is_empty() {
-                let term = f.reason.split('`').nth(1).unwrap_or_default();
-                if let Some(path) = achievements::key_path(&version.achievement, term) {
-                    field = path;
-                }
-            }
             ClassError::Field(FieldError::new(field, f.reason))
         })
     }
