@@ -184,6 +184,17 @@ use cairn_verifier::statuslist::Purpose;
 /// Where the issuer profile is kept (`meta`).
 const PROFILE_KEY: &str = "issuer-profile";
 
+/// The issuer profile as `PUT /issuer` last set it.
+fn stored_profile(store: &Store) -> Result<Option<StoredProfile>, StoreError> {
+    store
+        .meta(PROFILE_KEY)?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))
+        })
+        .transpose()
+}
+
 /// Where the binding of `account` anchoring in `registry` on `chain` is
 /// kept. Bindings from before documents named their registry were kept
 /// under the key without it, and still serve the anchors made under them.
@@ -241,10 +252,8 @@ impl Node {
             Signer::new(key, profile.clone(), contexts.clone())
                 .allowing_vocab(settings.allow_vocab),
         );
-        let profile = match store.meta(PROFILE_KEY)? {
-            Some(bytes) => serde_json::from_slice::<StoredProfile>(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?
-                .embedded(),
+        let profile = match stored_profile(&store)? {
+            Some(stored) => stored.embedded(),
             None => profile,
         };
         let offline = Arc::new(Verifier::new(contexts));
@@ -715,9 +724,7 @@ impl Node {
     /// The issuer profile document (`GET /issuer`): as set with `PUT
     /// /issuer`, else what the key file says.
     pub fn profile_document(&self) -> Result<Value, StoreError> {
-        if let Some(bytes) = self.store.meta(PROFILE_KEY)? {
-            let stored: StoredProfile = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?;
+        if let Some(stored) = stored_profile(&self.store)? {
             return Ok(stored.document);
         }
         let p = self.profile();
@@ -736,11 +743,9 @@ impl Node {
     pub fn profile_image(
         &self,
     ) -> Result<Option<(cairn_verifier::image::ImageKind, Vec<u8>)>, StoreError> {
-        let Some(bytes) = self.store.meta(PROFILE_KEY)? else {
+        let Some(stored) = stored_profile(&self.store)? else {
             return Ok(None);
         };
-        let stored: StoredProfile = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))?;
         match stored.image {
             Some(held) => Ok(self.store.image(&held.sha256)?.map(|b| (held.kind, b))),
             None => Ok(None),

@@ -165,11 +165,7 @@ impl IssuerProfile {
     /// issuer is refused.
     pub fn name_in(&self, credential: &mut Map<String, Value>) -> Result<(), FieldError> {
         let did = &self.id;
-        let v1 = match credential.get("@context") {
-            Some(Value::Array(a)) => a.first().and_then(Value::as_str) == Some(CREDENTIALS_V1),
-            Some(Value::String(s)) => s == CREDENTIALS_V1,
-            _ => false,
-        };
+        let v1 = first_context_of(credential.get("@context")) == Some(CREDENTIALS_V1);
         let named = if is_badge_type(credential.get("type")) {
             self.to_json()
         } else if v1 {
@@ -459,7 +455,12 @@ fn context_urls(vc: &Value) -> Result<Vec<&str>, FieldError> {
 /// The first `@context` entry, when it is a URL: which data model a
 /// document claims.
 pub fn first_context(doc: &Value) -> Option<&str> {
-    match doc.get("@context")? {
+    first_context_of(doc.get("@context"))
+}
+
+/// The first URL of a `@context` member.
+fn first_context_of(context: Option<&Value>) -> Option<&str> {
+    match context? {
         Value::Array(a) => a.first()?.as_str(),
         Value::String(s) => Some(s),
         _ => None,
