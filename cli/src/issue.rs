@@ -140,6 +140,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         let reply = block_on(client.json(client.post("/credentials/issue")?.json(
             &serde_json::json!({"credential": credential, "options": {"achievement": badge}}),
         )))?;
+        say_page(&reply);
         return write_out(&args, &reply["verifiableCredential"]);
     }
     let Shared {
@@ -184,6 +185,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
                         .json(&serde_json::json!({"credential": unsigned})),
                 ),
             )?;
+            say_page(&reply);
             reply["verifiableCredential"].clone()
         }
         (Some(key), None) => sign_locally(&args, key, contexts, &request)?,
@@ -236,6 +238,13 @@ pub fn from_badge(
     Ok(credential)
 }
 
+/// The credential's public badge page, which the earner can share.
+fn say_page(reply: &serde_json::Value) {
+    if let Some(url) = reply["shareUrl"].as_str() {
+        eprintln!("badge page: {url}");
+    }
+}
+
 fn write_out(args: &IssueArgs, signed: &serde_json::Value) -> Result<ExitCode, Failure> {
     let mut text = serde_json::to_string_pretty(signed)?;
     text.push('\n');
@@ -269,6 +278,7 @@ fn whole(args: &IssueArgs, credential: serde_json::Value) -> Result<serde_json::
                         .json(&serde_json::json!({"credential": obj})),
                 ),
             )?;
+            say_page(&reply);
             Ok(reply["verifiableCredential"].clone())
         }
         (Some(key), None) => {

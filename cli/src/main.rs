@@ -23,6 +23,7 @@ mod client;
 mod contract;
 mod issue;
 mod key;
+mod page;
 mod proof;
 mod quickstart;
 mod roster;
@@ -55,6 +56,9 @@ enum Command {
     Issuer(badge::IssuerCommand),
     /// Bake a credential into a PNG or SVG badge image.
     Bake(bake::BakeArgs),
+    /// Show a credential's public badge page, or make it private or public.
+    #[command(subcommand)]
+    Page(page::PageCommand),
     /// Show where a credential stands on its node (batch, anchor, proof).
     Proof(proof::ProofArgs),
     /// Fetch a credential's proof bundle from its node, for offline checks.
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Badge(cmd) => badge::run(cmd),
         Command::Issuer(cmd) => badge::run_issuer(cmd),
         Command::Bake(args) => bake::run(args),
+        Command::Page(cmd) => page::run(cmd),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
         Command::Bundle(args) => bundle::run(args),

@@ -224,6 +224,14 @@ pub fn router(node: Shared) -> Router {
         .route("/achievements/{id}/image", get(achievement_image))
         .route("/issuer", get(issuer_profile).put(set_issuer_profile))
         .route("/issuer/image", get(issuer_image))
+        .route(
+            "/credentials/{id}/page",
+            get(page_settings).put(set_page_settings),
+        )
+        .route("/b/{share}", get(badge_page))
+        .route("/b/{share}/{file}", get(badge_page_file))
+        .route("/verify", get(verify_page))
+        .route("/assets/{file}", get(asset))
         .route("/credentials/{id}/badge.png", get(baked_png))
         .route("/credentials/{id}/badge.svg", get(baked_svg))
         .route("/health", get(health))
@@ -480,9 +488,12 @@ async fn issue(
                 cairn_verifier::credential::path_segment(vc["id"].as_str().unwrap_or(""))
             );
             // The JSON as stored, wrapped: no second serialization.
-            let mut body = Vec::with_capacity(json.len() + 26);
+            let share = Value::String(node.share_url(vc["id"].as_str().unwrap_or(""))).to_string();
+            let mut body = Vec::with_capacity(json.len() + share.len() + 40);
             body.extend_from_slice(b"{\"verifiableCredential\":");
             body.extend_from_slice(&json);
+            body.extend_from_slice(b",\"shareUrl\":");
+            body.extend_from_slice(share.as_bytes());
             body.push(b'}');
             (
                 StatusCode::CREATED,
@@ -494,11 +505,14 @@ async fn issue(
             )
                 .into_response()
         }
-        Issued::Replayed(vc) => (
-            StatusCode::OK,
-            axum::Json(json!({"verifiableCredential": vc})),
-        )
-            .into_response(),
+        Issued::Replayed(vc) => {
+            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
+            (
+                StatusCode::OK,
+                axum::Json(json!({"verifiableCredential": vc, "shareUrl": share_url})),
+            )
+                .into_response()
+        }
     })
 }
 
@@ -536,10 +550,12 @@ async fn bulk_item(
     .await;
     match outcome {
         Ok(Issued::New(vc, _)) => {
-            json!({"index": index, "status": 201, "id": vc["id"], "verifiableCredential": vc})
+            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
+            json!({"index": index, "status": 201, "id": vc["id"], "verifiableCredential": vc, "shareUrl": share_url})
         }
         Ok(Issued::Replayed(vc)) => {
-            json!({"index": index, "status": 200, "id": vc["id"], "verifiableCredential": vc})
+            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
+            json!({"index": index, "status": 200, "id": vc["id"], "verifiableCredential": vc, "shareUrl": share_url})
         }
         Err(p) => {
             node.metrics.issue_refused.inc();
@@ -1087,6 +1103,155 @@ async fn bundle(
     }
 }
 
+// --- Badge pages, the verify page ------------------------------------------
+
+/// A credential's badge page as its issuer sees it.
+fn page_view(node: &Node, id: &str) -> Result<Value, Problem> {
+    if !node.store.contains(id)? {
+        return Err(unknown_credential(id));
+    }
+    Ok(json!({
+        "credentialId": id,
+        "shareUrl": node.share_url(id),
+        "private": node.store.is_private(id)?,
+    }))
+}
+
+/// `GET /credentials/{id}/page`: the badge page's address and whether it
+/// is private.
+async fn page_settings(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(id): Param,
+) -> Result<axum::Json<Value>, Problem> {
+    authorize(&node, &headers)?;
+    Ok(axum::Json(page_view(&node, &id)?))
+}
+
+/// `PUT /credentials/{id}/page` with `{"private": true|false}`: a private
+/// page answers 404 to everyone (and `export-site` leaves it out).
+async fn set_page_settings(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(id): Param,
+    body: Body,
+) -> Result<axum::Json<Value>, Problem> {
+    authorize(&node, &headers)?;
+    require_json(&headers)?;
+    let body = parse_object(&read_body(body, 4096).await?, "body")?;
+    if let Some(other) = body.keys().find(|k| *k != "private") {
+        return Err(Problem::bad(
+            other.clone(),
+            "unknown member: only `private` can be set",
+        ));
+    }
+    let private = match body.get("private") {
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(Problem::bad("private", "expected true or false")),
+        None => return Err(Problem::bad("private", "missing")),
+    };
+    if !node.store.contains(&id)? {
+        return Err(unknown_credential(&id));
+    }
+    node.store.set_private(&id, private)?;
+    Ok(axum::Json(page_view(&node, &id)?))
+}
+
+fn unknown_page() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "unknown-page", "no such badge page").field("share")
+}
+
+fn html(page: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            // The page's own code and nothing else: its data is inert JSON,
+            // and it reads only the chain's JSON-RPC (any origin: the
+            // reader's choice of node is published by the issuer).
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors *",
+            ),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// `GET /b/{share}`: a credential's public badge page.
+async fn badge_page(State(node): State<Shared>, Param(share): Param) -> Result<Response, Problem> {
+    let page = node.badge_page(&share)?.ok_or_else(unknown_page)?;
+    Ok(html(crate::pages::render(&page.data, &page.head)))
+}
+
+/// `GET /b/{share}/{file}`: the page's downloads (`badge.png`, `badge.svg`,
+/// `credential.json`, `bundle.json`), at the same paths as in an exported
+/// site.
+async fn badge_page_file(
+    State(node): State<Shared>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, Problem> {
+    let Path((share, file)) = path.map_err(|e| Problem::bad("path", e.body_text()))?;
+    let page = node.badge_page(&share)?.ok_or_else(unknown_page)?;
+    let crate::published::PageData::Badge { credential, .. } = &page.data else {
+        return Err(unknown_page());
+    };
+    match file.as_str() {
+        "credential.json" => Ok(axum::Json(credential.clone()).into_response()),
+        "bundle.json" => {
+            let _slot = node.clients.enter(client.ip())?;
+            match node.bundle(&page.id).await? {
+                Some(b) => Ok(axum::Json(b).into_response()),
+                None => Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "not-anchored",
+                    "this credential is not anchored yet; its bundle exists once it is",
+                )),
+            }
+        }
+        "badge.png" => baked(node, client, page.id, ImageKind::Png).await,
+        "badge.svg" => baked(node, client, page.id, ImageKind::Svg).await,
+        _ => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such file").field("file")),
+    }
+}
+
+/// `GET /verify`: check a credential, a baked badge or a proof bundle in
+/// the browser, against the published chain nodes; nothing is uploaded.
+async fn verify_page(State(node): State<Shared>) -> Response {
+    let data = crate::published::PageData::Verify {
+        chain: node.site().chain,
+    };
+    let mut head = crate::pages::verify_head();
+    head.url = format!("{}/verify", node.base_url());
+    html(crate::pages::render(&data, &head))
+}
+
+/// `GET /assets/{file}`: the pages' code and style, cached for good (their
+/// URLs carry their version).
+async fn asset(Param(file): Param) -> Result<Response, Problem> {
+    let (kind, bytes) = match file.as_str() {
+        "cairn.js" => ("text/javascript; charset=utf-8", crate::pages::CAIRN_JS),
+        "cairn.css" => ("text/css; charset=utf-8", crate::pages::CAIRN_CSS),
+        _ => {
+            return Err(
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "no such asset").field("file"),
+            )
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 // --- Badge classes, the issuer profile, baked badges ----------------------
 
 impl From<ClassError> for Problem {
@@ -1355,13 +1520,21 @@ fn unknown_credential(id: &str) -> Problem {
 
 /// `GET /credentials/{id}`: the newest form, with its anchor proof once
 /// anchored.
-async fn credential(
-    State(node): State<Shared>,
-    Param(id): Param,
-) -> Result<axum::Json<Value>, Problem> {
-    node.current_form(&id)?
-        .map(axum::Json)
-        .ok_or_else(|| unknown_credential(&id))
+async fn credential(State(node): State<Shared>, Param(id): Param) -> Result<Response, Problem> {
+    let vc = node
+        .current_form(&id)?
+        .ok_or_else(|| unknown_credential(&id))?;
+    // The credential's body is the signed document itself, so its badge
+    // page is named beside it, in a link (`GET /credentials/{id}/page` too).
+    let link = format!(
+        "<{}>; rel=\"alternate\"; type=\"text/html\"",
+        node.share_url(&id)
+    );
+    let mut response = axum::Json(vc).into_response();
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    Ok(response)
 }
 
 /// `GET /credentials/{id}/proof`: where the credential stands (queued,

@@ -25,6 +25,8 @@ pub struct FileSettings {
     pub confirmations: Option<u64>,
     pub max_fee_gwei: Option<u64>,
     pub public_url: Option<String>,
+    /// Chain JSON-RPC URLs that badge pages read the registry from.
+    pub public_rpc_url: Option<Vec<String>>,
     pub allow_vocab: Option<bool>,
     /// Issuer extension contexts, `URL=FILE` each.
     pub context: Option<Vec<String>>,
@@ -70,6 +72,7 @@ impl FileSettings {
             confirmations: self.confirmations.or(lower.confirmations),
             max_fee_gwei: self.max_fee_gwei.or(lower.max_fee_gwei),
             public_url: self.public_url.or(lower.public_url),
+            public_rpc_url: self.public_rpc_url.or(lower.public_rpc_url),
             allow_vocab: self.allow_vocab.or(lower.allow_vocab),
             context: self.context.or(lower.context),
         }
@@ -107,6 +110,11 @@ pub struct Settings {
     pub max_fee_per_gas: u128,
     /// The base URL under which the node is reached (for links it hands out).
     pub public_url: Option<String>,
+    /// Chain JSON-RPC URLs published in badge pages, which read the
+    /// registry from them in the reader's browser (never the node's own
+    /// `--rpc-url`, which may carry a key). On the dev chain, the node's
+    /// own `/devchain` by default.
+    pub public_rpc_urls: Vec<String>,
     /// Sign credentials with terms that only VC 2.0's `@vocab` maps.
     pub allow_vocab: bool,
     /// Issuer extension contexts: the URL credentials name, and the file
@@ -178,6 +186,14 @@ impl Settings {
                 "--confirmations must be at least 1".into(),
             ));
         }
+        let public_rpc_urls = s.public_rpc_url.unwrap_or_default();
+        if let Some(bad) = public_rpc_urls.iter().find(|u| {
+            !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
+        }) {
+            return Err(ConfigError::Invalid(format!(
+                "--public-rpc-url `{bad}`: expected an http(s) URL (or a path on the node)"
+            )));
+        }
         let contexts = s
             .context
             .unwrap_or_default()
@@ -205,6 +221,7 @@ impl Settings {
             confirmations,
             max_fee_per_gas: u128::from(s.max_fee_gwei.unwrap_or(200)) * 1_000_000_000,
             public_url: s.public_url,
+            public_rpc_urls,
             allow_vocab: s.allow_vocab.unwrap_or(false),
             contexts,
         })
@@ -243,6 +260,12 @@ mod tests {
         };
         let s = Settings::resolve(real.clone()).unwrap();
         assert_eq!((s.confirmations, s.batch_max_age.as_secs()), (12, 600));
+        let err = Settings::resolve(FileSettings {
+            public_rpc_url: Some(vec!["ftp://x".into()]),
+            ..real.clone()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--public-rpc-url"), "{err}");
         let err = Settings::resolve(FileSettings {
             contract: None,
             ..real

@@ -24,9 +24,15 @@ pub mod metrics;
 #[cfg(feature = "server")]
 pub mod node;
 #[cfg(feature = "server")]
+pub mod pages;
+#[cfg(feature = "server")]
 pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod pool;
+#[cfg(feature = "server")]
+pub mod published;
+#[cfg(feature = "server")]
+pub mod site;
 #[cfg(feature = "server")]
 pub mod startup;
 #[cfg(feature = "server")]

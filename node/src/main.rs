@@ -75,6 +75,12 @@ struct RunArgs {
     /// list entries [default: http://<listen address>].
     #[arg(long, env = "CAIRN_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A chain JSON-RPC URL that badge pages and the verify page read the
+    /// registry from, in the reader's browser; repeatable (several must
+    /// agree). It must send CORS headers. [default: none on a chain (the
+    /// pages cannot check the anchor); the node's /devchain on the dev chain]
+    #[arg(long = "public-rpc-url", value_name = "URL")]
+    public_rpc_url: Vec<String>,
     /// Sign credentials whose terms no context defines, which only VC
     /// 2.0's @vocab maps (refused by default, naming the term).
     #[arg(long, env = "CAIRN_ALLOW_VOCAB")]
@@ -93,6 +99,33 @@ enum Command {
     /// Bearer tokens for the issuer endpoints.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write the public side as static files (badge pages, baked images,
+    /// JSON and proof bundles, the verify page, the issuer profile, status
+    /// lists) for any web server; every page verifies in the reader's
+    /// browser against the chain, so the site works with the node gone.
+    /// Re-running it writes only what changed.
+    ExportSite(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The node's data directory (read only; the node may be running).
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Where to write the site.
+    #[arg(long)]
+    out: PathBuf,
+    /// The site's URL, if not the node's --public-url.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Chain JSON-RPC URLs the pages read, if not the node's
+    /// --public-rpc-url; repeatable.
+    #[arg(long = "public-rpc-url", value_name = "URL")]
+    public_rpc_url: Vec<String>,
+    /// A chain node to build proof bundles from [default: the node's dev
+    /// chain, else the first public RPC URL].
+    #[arg(long, env = "CAIRN_RPC_URL")]
+    rpc_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +152,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Token(cmd)) => token(cmd),
+        Some(Command::ExportSite(args)) => export_site(args),
         None => {
             let result = run(cli.run);
             if result.is_ok() {
@@ -169,6 +203,25 @@ fn token(cmd: TokenCommand) -> Result<(), String> {
     Ok(())
 }
 
+fn export_site(args: ExportArgs) -> Result<(), String> {
+    let export = cairn::site::Export {
+        data_dir: args.data_dir,
+        out: args.out,
+        public_url: args.public_url,
+        public_rpc_urls: args.public_rpc_url,
+        rpc_url: args.rpc_url,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let report = runtime
+        .block_on(cairn::site::export(&export))
+        .map_err(|e| e.to_string())?;
+    println!("{}: {report}", export.out.display());
+    Ok(())
+}
+
 fn settings(args: RunArgs) -> Result<Settings, String> {
     let flags = FileSettings {
         data_dir: args.data_dir,
@@ -183,6 +236,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         confirmations: args.confirmations,
         max_fee_gwei: args.max_fee_gwei,
         public_url: args.public_url,
+        public_rpc_url: (!args.public_rpc_url.is_empty()).then_some(args.public_rpc_url),
         allow_vocab: args.allow_vocab.then_some(true),
         context: (!args.context.is_empty()).then_some(args.context),
     };

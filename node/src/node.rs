@@ -8,7 +8,7 @@ use alloy::primitives::Address;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::achievements::{self, ClassError, ClassRecord, ClassVersion, HeldImage, StoredProfile};
+use crate::achievements::{self, ClassError, ClassRecord, ClassVersion, HeldImage};
 use crate::anchor::{AnchorError, RpcChain};
 use crate::config::Settings;
 use crate::issuer::{SignError, Signer};
@@ -23,7 +23,6 @@ use cairn_verifier::chain_verification::{
 };
 use cairn_verifier::context::Contexts;
 use cairn_verifier::credential::{fmt_time, FieldError, IssuerProfile};
-use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
 use cairn_verifier::verification::Verifier;
 
 #[derive(Debug, thiserror::Error)]
@@ -181,33 +180,8 @@ pub struct Node {
 
 use cairn_verifier::statuslist::Purpose;
 
-/// Where the issuer profile is kept (`meta`).
-const PROFILE_KEY: &str = "issuer-profile";
-
-/// The issuer profile as `PUT /issuer` last set it.
-fn stored_profile(store: &Store) -> Result<Option<StoredProfile>, StoreError> {
-    store
-        .meta(PROFILE_KEY)?
-        .map(|bytes| {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("the issuer profile: {e}")))
-        })
-        .transpose()
-}
-
-/// Where the binding of `account` anchoring in `registry` on `chain` is
-/// kept. Bindings from before documents named their registry were kept
-/// under the key without it, and still serve the anchors made under them.
-fn binding_key(chain: &str, account: Address, registry: Option<Address>) -> String {
-    match registry {
-        Some(r) => format!(
-            "binding/{chain}/{}/{}",
-            account.to_checksum(None),
-            r.to_checksum(None)
-        ),
-        None => format!("binding/{chain}/{}", account.to_checksum(None)),
-    }
-}
+use crate::published::binding_key;
+use crate::published::stored_profile;
 
 impl Node {
     /// How `POST /credentials/verify` checks a credential: offline, and
@@ -632,8 +606,7 @@ impl Node {
         if let Some(b) = self.bindings.read().expect("bindings lock").get(&key) {
             return Some(b.clone());
         }
-        let doc: Value = serde_json::from_slice(&self.store.meta(&key).ok()??).ok()?;
-        let doc = Arc::new(doc);
+        let doc = Arc::new(crate::published::stored_binding(&self.store, &key)?);
         self.bindings
             .write()
             .expect("bindings lock")
@@ -698,22 +671,69 @@ impl Node {
     /// The newest form of a credential: as signed, with its anchor proof once
     /// its batch is anchored.
     pub fn current_form(&self, id: &str) -> Result<Option<Value>, StoreError> {
-        let Some(credential) = self.store.credential(id)? else {
-            return Ok(None);
+        crate::published::current_form(&self.store, id, |a| {
+            self.binding(&a.chain, self.account, a.registry)
+        })
+    }
+
+    /// What badge pages publish about the node: its URL, its chain and the
+    /// URLs pages read the chain from.
+    pub fn site(&self) -> crate::published::SiteRecord {
+        let (chain, dev) = match self.chain.get() {
+            Some(c) => (c.chain.clone(), c.dev),
+            None => (
+                String::new(),
+                self.settings.chain == crate::config::ChainSetting::Dev,
+            ),
         };
-        let Some(placement) = self.store.placement(id)? else {
-            return Ok(Some(credential));
+        let rpc_urls = match (&self.settings.public_rpc_urls, dev) {
+            (urls, _) if !urls.is_empty() => urls.clone(),
+            (_, true) => vec!["/devchain".to_owned()],
+            (_, false) => Vec::new(),
         };
-        let Some(anchor) = placement.record.anchor() else {
-            return Ok(Some(credential));
-        };
-        let Some(binding) = self.binding(&anchor.chain, self.account, anchor.registry) else {
-            return Ok(Some(credential));
-        };
-        Ok(Some(with_anchor_proof(
-            credential,
-            anchor_proof(anchor, &placement.inclusion, &binding),
-        )))
+        crate::published::SiteRecord {
+            base_url: self.base_url().to_owned(),
+            chain: crate::published::PageChain {
+                chain,
+                rpc_urls,
+                dev,
+            },
+            account: self.account,
+            issuer: self.profile_document().unwrap_or_default(),
+        }
+    }
+
+    /// Keeps [`Node::site`] in the store, for `export-site`.
+    pub fn record_site(&self) -> Result<(), StoreError> {
+        let site = serde_json::to_vec(&self.site()).expect("the site record serializes");
+        if self.store.meta(crate::published::SITE_KEY)?.as_deref() != Some(&site[..]) {
+            self.store.put_meta(crate::published::SITE_KEY, &site)?;
+        }
+        Ok(())
+    }
+
+    /// The public address of a credential's badge page.
+    pub fn share_url(&self, id: &str) -> String {
+        format!(
+            "{}{}",
+            self.base_url(),
+            crate::published::page_path(&self.store.share_id(id))
+        )
+    }
+
+    /// The badge page behind `share`, unless there is none or it is
+    /// private.
+    pub fn badge_page(
+        &self,
+        share: &str,
+    ) -> Result<Option<crate::published::BadgePage>, StoreError> {
+        crate::published::badge_page(
+            &self.store,
+            &self.site(),
+            share,
+            |a| self.binding(&a.chain, self.account, a.registry),
+            self.chain_provider.get().is_some(),
+        )
     }
 
     /// The issuer as credentials name it now.
@@ -787,7 +807,7 @@ impl Node {
         let json = serde_json::to_vec(&stored).expect("a profile serializes");
         let image = stored.image.as_ref().zip(image.as_deref());
         self.store.put_meta_with_image(
-            PROFILE_KEY,
+            crate::published::PROFILE_KEY,
             &json,
             image.map(|(h, b)| (h.sha256.as_str(), b)),
         )?;
@@ -809,13 +829,7 @@ impl Node {
 
     /// One version of a class.
     pub fn class_version(&self, handle: &str, n: u32) -> Result<Option<ClassVersion>, StoreError> {
-        self.store
-            .badge_class_version(handle, n)?
-            .map(|b| {
-                serde_json::from_slice(&b)
-                    .map_err(|e| StoreError::Corrupt(format!("badge class {handle} v{n}: {e}")))
-            })
-            .transpose()
+        crate::published::class_version(&self.store, handle, n)
     }
 
     /// A class by reference (handle, class URL or version id), with its
@@ -1017,18 +1031,6 @@ impl Node {
         &self,
         credential: &Value,
     ) -> Result<Option<(HeldImage, Vec<u8>)>, StoreError> {
-        let Some(id) = credential["credentialSubject"]["achievement"]["id"].as_str() else {
-            return Ok(None);
-        };
-        let Some((handle, Some(n))) = achievements::parse_reference(id, self.base_url()) else {
-            return Ok(None);
-        };
-        let Some(version) = self.class_version(&handle, n)? else {
-            return Ok(None);
-        };
-        let Some(held) = version.image else {
-            return Ok(None);
-        };
-        Ok(self.store.image(&held.sha256)?.map(|b| (held, b)))
+        crate::published::credential_image(&self.store, self.base_url(), credential)
     }
 }

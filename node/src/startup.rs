@@ -234,6 +234,15 @@ pub async fn run(
             });
             tracing::info!(chain = chain.chain_id(), registry = %chain.registry(),
                 account = %chain.account(), "chain connected");
+            if let Err(e) = node.record_site() {
+                tracing::warn!(error = %e, "cannot record the site for export-site");
+            }
+            if !dev && node.settings.public_rpc_urls.is_empty() {
+                tracing::warn!(
+                    "no --public-rpc-url: badge pages cannot check anchors or revocation in \
+                     the reader's browser"
+                );
+            }
             let _ = node.chain_provider.set(chain.provider().clone());
             match cairn_verifier::registry::RegistryReader::connect(
                 &[chain_url(&node, dev_url.as_deref())],

@@ -233,6 +233,34 @@ pub struct Store {
     batch_cache: std::sync::RwLock<HashMap<u64, BatchRecord>>,
     /// Why the last write of credentials failed, until one succeeds.
     write_error: Mutex<Option<String>>,
+    /// The key that makes each credential's share id (see [`share_id`]).
+    share_key: [u8; 32],
+}
+
+/// Where the key of share ids is kept (`meta`).
+const SHARE_KEY: &str = "setting/share-key";
+/// Set once every stored credential has its share id indexed.
+const SHARE_INDEX: &str = "setting/share-index";
+
+/// A credential's share id: the public, stable and unguessable name of its
+/// badge page (`/b/{share id}`). A keyed hash of its id, so that knowing
+/// one page's address tells nothing of another's, and the same credential
+/// always gets the same one: 128 bits, base64url.
+pub fn share_id(key: &[u8; 32], credential_id: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(credential_id.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
+}
+
+fn share_key_of(share: &str) -> String {
+    format!("page/share/{share}")
+}
+
+fn private_key_of(id: &str) -> String {
+    format!("page/private/{id}")
 }
 
 /// Batch records kept in memory (about 300 bytes each).
@@ -332,8 +360,21 @@ fn parse_queued(key: Box<[u8]>, v: &[u8]) -> Result<Queued, StoreError> {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = open_db(dir)?;
+        let share_key: [u8; 32] = match db.get_cf(cf(&db, META), SHARE_KEY)? {
+            Some(k) => k
+                .try_into()
+                .map_err(|_| corrupt("the share key is not 32 bytes"))?,
+            None => {
+                let mut k = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                db.put_cf_opt(cf(&db, META), SHARE_KEY, k, &synced())?;
+                k
+            }
+        };
         let store = Self {
-            db: std::sync::RwLock::new(Some(Arc::new(open_db(dir)?))),
+            share_key,
+            db: std::sync::RwLock::new(Some(Arc::new(db))),
             dir: dir.to_owned(),
             write: Mutex::new(()),
             queued: AtomicU64::new(0),
@@ -348,7 +389,121 @@ impl Store {
         let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
         *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
         store.load_state()?;
+        store.index_shares()?;
         Ok(store)
+    }
+
+    /// The store in `dir`, read only (beside a running node, which keeps
+    /// writing): what `cairn-node export-site` reads.
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        if !dir.join("CURRENT").is_file() {
+            return Err(StoreError::Unavailable(format!(
+                "{} holds no store",
+                dir.display()
+            )));
+        }
+        let db = open_db_read_only(dir)?;
+        let share_key: [u8; 32] = db
+            .get_cf(cf(&db, META), SHARE_KEY)?
+            .ok_or_else(|| {
+                StoreError::Unavailable(
+                    "the store has no share ids yet: start this version of the node on it once"
+                        .into(),
+                )
+            })?
+            .try_into()
+            .map_err(|_| corrupt("the share key is not 32 bytes"))?;
+        let store = Self {
+            share_key,
+            db: std::sync::RwLock::new(Some(Arc::new(db))),
+            dir: dir.to_owned(),
+            write: Mutex::new(()),
+            queued: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
+            low_water: AtomicU64::new(0),
+            slots: Mutex::new((0, 0, Vec::new())),
+            doubtful_slots: Mutex::new(Vec::new()),
+            batch_cache: std::sync::RwLock::new(HashMap::new()),
+            write_error: Mutex::new(None),
+            last_reopen: Mutex::new(None),
+        };
+        Ok(store)
+    }
+
+    /// Gives every credential stored before share ids existed its share id,
+    /// once.
+    fn index_shares(&self) -> Result<(), StoreError> {
+        let db = self.db()?;
+        if db.get_cf(cf(&db, META), SHARE_INDEX)?.is_some() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for item in db.iterator_cf(cf(&db, CREDENTIALS), rocksdb::IteratorMode::Start) {
+            let (id, _) = item?;
+            let id = String::from_utf8(id.to_vec()).map_err(corrupt)?;
+            batch.put_cf(
+                cf(&db, BADGES),
+                share_key_of(&share_id(&self.share_key, &id)),
+                id.as_bytes(),
+            );
+            if batch.len() >= 10_000 {
+                self.noted(db.write(std::mem::take(&mut batch)))?;
+            }
+        }
+        batch.put_cf(cf(&db, META), SHARE_INDEX, b"1");
+        self.noted(db.write_opt(batch, &synced()))?;
+        Ok(())
+    }
+
+    /// The share id of the credential `id` (whether or not it is stored).
+    pub fn share_id(&self, id: &str) -> String {
+        share_id(&self.share_key, id)
+    }
+
+    /// The credential whose badge page is `share`, if any.
+    pub fn shared(&self, share: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db()?;
+        db.get_cf(cf(&db, BADGES), share_key_of(share))?
+            .map(|v| String::from_utf8(v).map_err(corrupt))
+            .transpose()
+    }
+
+    /// Every share id and its credential, in share id order.
+    pub fn shares(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let db = self.db()?;
+        let prefix = share_key_of("");
+        let mut out = Vec::new();
+        for item in db.prefix_iterator_cf(cf(&db, BADGES), prefix.as_bytes()) {
+            let (k, v) = item?;
+            let Some(share) = k.strip_prefix(prefix.as_bytes()) else {
+                break;
+            };
+            out.push((
+                String::from_utf8(share.to_vec()).map_err(corrupt)?,
+                String::from_utf8(v.to_vec()).map_err(corrupt)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Whether the credential's badge page is private (404 to all).
+    pub fn is_private(&self, id: &str) -> Result<bool, StoreError> {
+        let db = self.db()?;
+        let private = db
+            .get_pinned_cf(cf(&db, BADGES), private_key_of(id))?
+            .is_some();
+        Ok(private)
+    }
+
+    /// Makes the credential's badge page private, or public again.
+    pub fn set_private(&self, id: &str, private: bool) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let key = private_key_of(id);
+        let r = match private {
+            true => db.put_cf_opt(cf(&db, BADGES), key, b"", &synced()),
+            false => db.delete_cf_opt(cf(&db, BADGES), key, &synced()),
+        };
+        self.noted(r)
     }
 
     /// Records a failed write: an I/O error (a full disk) leaves RocksDB
@@ -566,6 +721,11 @@ impl Store {
                 continue;
             }
             batch.put_cf(cf(&db, CREDENTIALS), &item.id, &item.json);
+            batch.put_cf(
+                cf(&db, BADGES),
+                share_key_of(&share_id(&self.share_key, &item.id)),
+                item.id.as_bytes(),
+            );
             let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
             batch.put_cf(cf(&db, QUEUE), be(seq), entry);
             results.push(Ok(seq));
