@@ -10,26 +10,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use cairn_tests::{
-    cairn, check_status, deploy, encode, node_token, repo_root, run, Anvil, NodeProcess, Run,
+    cairn, check_status, deploy, encode, node_token, png_image, repo_root, run, Anvil, NodeProcess,
+    Run,
 };
+use cairn_tests::{data_url, send};
 use serde_json::{json, Value};
-
-/// A PNG of `w` x `h` RGBA pixels, with a text chunk of its own that
-/// baking must leave where it is.
-fn png_image(w: u32, h: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, w, h);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .add_text_chunk("Software".into(), "a drawing program".into())
-        .unwrap();
-    let mut writer = encoder.write_header().unwrap();
-    let pixels: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 253) as u8).collect();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
-}
 
 /// The board's extension context.
 const CONTEXT: &str = "https://electricians.example/ctx/v1";
@@ -44,35 +29,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
-}
-
-/// A request with the node's token: (status, JSON body).
-fn send(
-    node: &NodeProcess,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let method_name = method.as_str().to_owned();
-    let method_name = method_name.as_str();
-    let mut r = http()
-        .request(method, format!("{}{path}", node.url))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(b);
-    }
-    let r = cairn_tests::checked(method_name, path, r.send().unwrap());
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn data_url(media_type: &str, bytes: &[u8]) -> String {
-    use base64::Engine;
-    format!(
-        "data:{media_type};base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
 }
 
 /// `node tests/interop/unbake.mjs MODE ARGS...`

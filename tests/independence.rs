@@ -10,16 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn::anchor::{ChainConfig, RpcChain};
-use cairn::key::{IssuerKey, SigningKeyType};
+use cairn::key::IssuerKey;
 use cairn_tests::{
-    cairn, check, check_status, deploy, encode, node_token, run, unsigned_credential, Anvil,
-    NodeProcess,
+    cairn, check, check_status, connect_chain, deploy, encode, node_token, run,
+    unsigned_credential, Anvil, Forgeries, NodeProcess,
 };
 use cairn_verifier::context::Contexts;
-use cairn_verifier::integrity::{Canonicalizer, SigningKey};
-use cairn_verifier::merkle::{credential_digest, Batch};
-use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
+use cairn_verifier::integrity::Canonicalizer;
 use serde_json::{json, Value};
 
 fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
@@ -55,22 +52,6 @@ fn start_node(anvil: &Anvil, data: &Path, key: &Path, registry: &str) -> NodePro
         ],
         &[],
     )
-}
-
-/// `key`'s chain account on anvil, sending to `registry`.
-async fn connect(anvil: &Anvil, key: &IssuerKey, registry: &str) -> RpcChain {
-    RpcChain::connect(
-        &anvil.url,
-        key.account_key(),
-        registry.parse().unwrap(),
-        ChainConfig {
-            confirmations: 1,
-            poll_interval: Duration::from_millis(20),
-            ..ChainConfig::default()
-        },
-    )
-    .await
-    .unwrap()
 }
 
 fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
@@ -225,57 +206,12 @@ fn credentials_stand_and_fall_with_their_issuer_gone() {
         .unwrap()
         .contains("of 1000 confirmations"));
 
-    // An altered path.
-    let mut altered = good.clone();
-    altered["proof"][1]["path"][0] = json!("00".repeat(32));
-    // A root that was never anchored.
-    let mut unanchored = good.clone();
-    unanchored["proof"][1]["root"] = json!("ab".repeat(32));
-    // Signed by a key that is not the issuer's, naming the issuer.
-    let stranger = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
-    let mut unsigned = good.clone();
-    unsigned.as_object_mut().unwrap().remove("proof");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let canonicalizer = Canonicalizer::new(Contexts::standard());
-    let mut impostor = rt
-        .block_on(canonicalizer.sign(
-            unsigned.clone(),
-            &SigningKey::from_jwk(stranger.signing_jwk()).unwrap(),
-            &stranger.identity.verification_method,
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
-    impostor = with_anchor_proof(impostor, anchor_entry.clone());
-    // Signed by the issuer and anchored, but from an account the issuer
-    // never bound: an attacker holding a copy of the issuer's key file
-    // cannot, but one holding a signed credential can anchor it anywhere.
-    let unbound = {
-        let issuer = IssuerKey::load(&key, cairn_tests::PASSPHRASE).unwrap();
-        let mut fresh = unsigned.clone();
-        fresh["id"] = json!("urn:uuid:5e1f0000-0000-4000-8000-000000000001");
-        let signed = rt
-            .block_on(canonicalizer.sign(
-                fresh,
-                &SigningKey::from_jwk(issuer.signing_jwk()).unwrap(),
-                &issuer.identity.verification_method,
-                "2026-01-01T00:00:00Z",
-            ))
-            .unwrap();
-        let attacker = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
-        anvil.fund(&attacker.identity.address);
-        let batch = Batch::build(&[credential_digest(&signed).unwrap()]).unwrap();
-        let record = rt.block_on(async {
-            let chain = connect(&anvil, &attacker, &registry).await;
-            chain.anchor(batch.root(), 1).await.unwrap().record
-        });
-        with_anchor_proof(
-            signed,
-            anchor_proof(&record, &batch.proof(0).unwrap(), &anchor_entry["binding"]),
-        )
-    };
+    let Forgeries {
+        altered,
+        unanchored,
+        impostor,
+        unbound,
+    } = Forgeries::of(&anvil, &key, &registry, &good);
     let forged = [
         write(dir.path(), "altered", &altered),
         write(dir.path(), "unanchored", &unanchored),
@@ -543,7 +479,7 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
         .unwrap();
     let canonicalizer = Canonicalizer::new(Contexts::standard());
     let (record, bundle) = rt.block_on(async {
-        let chain = connect(&anvil, &issuer, &copy).await;
+        let chain = connect_chain(&anvil, &issuer, &copy).await;
         let bound = cairn_verifier::binding::verify_binding(&canonicalizer, &entry["binding"])
             .await
             .unwrap();

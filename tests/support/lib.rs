@@ -889,3 +889,152 @@ mod tests {
         assert!(conforms("POST", "/health", 200, Some("application/json"), b"{}").is_err());
     }
 }
+
+/// `key`'s chain account on anvil, sending to `registry`.
+pub async fn connect_chain(
+    anvil: &Anvil,
+    key: &cairn::key::IssuerKey,
+    registry: &str,
+) -> cairn::anchor::RpcChain {
+    cairn::anchor::RpcChain::connect(
+        &anvil.url,
+        key.account_key(),
+        registry.parse().unwrap(),
+        cairn::anchor::ChainConfig {
+            confirmations: 1,
+            poll_interval: std::time::Duration::from_millis(20),
+            ..cairn::anchor::ChainConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Forgeries of an anchored credential `good` issued with the key file
+/// `key` (anchoring in `registry` on `anvil`), each of which a verifier
+/// must fail.
+pub struct Forgeries {
+    /// Its Merkle path altered.
+    pub altered: Value,
+    /// Naming a root that was never anchored.
+    pub unanchored: Value,
+    /// Signed by a key that is not the issuer's, naming the issuer.
+    pub impostor: Value,
+    /// Signed by the issuer and anchored, but from an account the issuer
+    /// never bound: an attacker holding a signed credential (not the key
+    /// file) can anchor it anywhere.
+    pub unbound: Value,
+}
+
+impl Forgeries {
+    pub fn of(anvil: &Anvil, key: &Path, registry: &str, good: &Value) -> Self {
+        use cairn::key::{IssuerKey, SigningKeyType};
+        use cairn_verifier::context::Contexts;
+        use cairn_verifier::integrity::{Canonicalizer, SigningKey};
+        use cairn_verifier::merkle::{credential_digest, Batch};
+        use cairn_verifier::proof::{anchor_proof, with_anchor_proof};
+
+        let anchor_entry = good["proof"][1].clone();
+        let mut altered = good.clone();
+        altered["proof"][1]["path"][0] = json!("00".repeat(32));
+        let mut unanchored = good.clone();
+        unanchored["proof"][1]["root"] = json!("ab".repeat(32));
+        let stranger = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+        let mut unsigned = good.clone();
+        unsigned.as_object_mut().unwrap().remove("proof");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let canonicalizer = Canonicalizer::new(Contexts::standard());
+        let impostor = rt
+            .block_on(canonicalizer.sign(
+                unsigned.clone(),
+                &SigningKey::from_jwk(stranger.signing_jwk()).unwrap(),
+                &stranger.identity.verification_method,
+                "2026-01-01T00:00:00Z",
+            ))
+            .unwrap();
+        let impostor = with_anchor_proof(impostor, anchor_entry.clone());
+        let unbound = {
+            let issuer = IssuerKey::load(key, PASSPHRASE).unwrap();
+            let mut fresh = unsigned;
+            fresh["id"] = json!(format!(
+                "urn:uuid:5e1f0000-0000-4000-8000-{:012}",
+                std::process::id()
+            ));
+            let signed = rt
+                .block_on(canonicalizer.sign(
+                    fresh,
+                    &SigningKey::from_jwk(issuer.signing_jwk()).unwrap(),
+                    &issuer.identity.verification_method,
+                    "2026-01-01T00:00:00Z",
+                ))
+                .unwrap();
+            let attacker = IssuerKey::generate(None, SigningKeyType::Ed25519).unwrap();
+            anvil.fund(&attacker.identity.address);
+            let batch = Batch::build(&[credential_digest(&signed).unwrap()]).unwrap();
+            let record = rt.block_on(async {
+                let chain = connect_chain(anvil, &attacker, registry).await;
+                chain.anchor(batch.root(), 1).await.unwrap().record
+            });
+            with_anchor_proof(
+                signed,
+                anchor_proof(&record, &batch.proof(0).unwrap(), &anchor_entry["binding"]),
+            )
+        };
+        Forgeries {
+            altered,
+            unanchored,
+            impostor,
+            unbound,
+        }
+    }
+}
+
+/// A PNG of `w` x `h` RGBA pixels, with a text chunk of its own that
+/// baking must leave where it is.
+pub fn png_image(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .add_text_chunk("Software".into(), "a drawing program".into())
+        .unwrap();
+    let mut writer = encoder.write_header().unwrap();
+    let pixels: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 253) as u8).collect();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// A request with the node's token: (status, JSON body), the response held
+/// to the node's openapi.json.
+pub fn send(
+    node: &NodeProcess,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let method_name = method.as_str().to_owned();
+    let mut r = reqwest::blocking::Client::new()
+        .request(method, format!("{}{path}", node.url))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(b);
+    }
+    let r = checked(&method_name, path, r.send().unwrap());
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// `bytes` as a `data:` URL.
+pub fn data_url(media_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "data:{media_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
