@@ -299,6 +299,21 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     );
     assert!(html.contains(&format!("{share}/badge.png")));
 
+    // The pages' code, gzipped for browsers that take it (all of them).
+    let js = reqwest::blocking::Client::new()
+        .get(format!("{}/assets/cairn.js", node.url))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .unwrap();
+    assert_eq!(js.headers()["content-encoding"], "gzip");
+    let gz = js.bytes().unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    assert_eq!(
+        plain,
+        std::fs::read(repo_root().join("web/dist/cairn.js")).unwrap()
+    );
+
     // The files both verifiers are given.
     let files = d.join("files");
     std::fs::create_dir_all(&files).unwrap();

@@ -1231,25 +1231,45 @@ async fn verify_page(State(node): State<Shared>) -> Response {
 
 /// `GET /assets/{file}`: the pages' code and style, cached for good (their
 /// URLs carry their version).
-async fn asset(Param(file): Param) -> Result<Response, Problem> {
-    let (kind, bytes) = match file.as_str() {
-        "cairn.js" => ("text/javascript; charset=utf-8", crate::pages::CAIRN_JS),
-        "cairn.css" => ("text/css; charset=utf-8", crate::pages::CAIRN_CSS),
+async fn asset(Param(file): Param, headers: HeaderMap) -> Result<Response, Problem> {
+    let (kind, asset) = match file.as_str() {
+        "cairn.js" => ("text/javascript; charset=utf-8", &*crate::pages::JS),
+        "cairn.css" => ("text/css; charset=utf-8", &*crate::pages::CSS),
         _ => {
             return Err(
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "no such asset").field("file"),
             )
         }
     };
-    Ok((
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"))
+                && !parts.any(|p| p.replace(' ', "") == "q=0")
+        });
+    let mut response = (
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::VARY, "accept-encoding"),
         ],
-        bytes,
+        Body::from(match gzip {
+            true => asset.gzipped.as_slice(),
+            false => asset.plain,
+        }),
     )
-        .into_response())
+        .into_response();
+    if gzip {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
 }
 
 // --- Badge classes, the issuer profile, baked badges ----------------------

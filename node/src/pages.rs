@@ -26,6 +26,32 @@ pub static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     hex::encode(&digest[..6])
 });
 
+/// An asset gzipped once (about a quarter of the bytes, for browsers that
+/// take it: all of them).
+pub struct Asset {
+    pub plain: &'static [u8],
+    pub gzipped: Vec<u8>,
+}
+
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// `cairn.js`, plain and gzipped.
+pub static JS: LazyLock<Asset> = LazyLock::new(|| Asset {
+    plain: CAIRN_JS,
+    gzipped: gzipped(CAIRN_JS),
+});
+
+/// `cairn.css`, plain and gzipped.
+pub static CSS: LazyLock<Asset> = LazyLock::new(|| Asset {
+    plain: CAIRN_CSS,
+    gzipped: gzipped(CAIRN_CSS),
+});
+
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     env.add_template("shell.html", SHELL)

@@ -75,6 +75,7 @@ process.stderr.write(`badge page: full verdict ${pages.valid.ms} ms after naviga
 const frPage = await fr.newPage();
 pages.validFr = await verdictOf(frPage, node + config.pages.valid, 'valid-fr');
 pages.validSwitched = await verdictOf(page, `${node}${config.pages.valid}?lang=fr`, null);
+process.stderr.write(`badge page, assets cached: full verdict ${pages.validSwitched.ms} ms after navigation\n`);
 pages.expired = await verdictOf(page, node + config.pages.expired, 'expired');
 pages.suspended = await verdictOf(page, node + config.pages.suspended, 'suspended');
 pages.reinstated = await verdictOf(page, node + config.pages.reinstated, null);
