@@ -13,7 +13,7 @@ use cairn_tests::{
     cairn, check_status, deploy, encode, node_token, png_image, repo_root, run, Anvil, NodeProcess,
     Run,
 };
-use cairn_tests::{data_url, send};
+use cairn_tests::{data_url, send, start_on_anvil};
 use serde_json::{json, Value};
 
 /// The board's extension context.
@@ -110,24 +110,7 @@ fn baked_badges_verify_with_their_issuer_gone() {
             .as_bytes(),
     );
     let context_arg = format!("{CONTEXT}={}", context.display());
-    let node = NodeProcess::start(
-        &data,
-        &[
-            "--context",
-            &context_arg,
-            "--key",
-            key.to_str().unwrap(),
-            "--rpc-url",
-            &anvil.url,
-            "--contract",
-            &registry,
-            "--confirmations",
-            "1",
-            "--batch-max-age",
-            "1",
-        ],
-        &[],
-    );
+    let node = start_on_anvil(&data, &anvil, &key, &registry, &["--context", &context_arg]);
     let token = node_token(&data);
 
     // The issuer's day: its profile, then a badge class with a PNG image

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use cairn::key::IssuerKey;
 use cairn_tests::{
-    cairn, check, check_status, connect_chain, deploy, encode, node_token, run,
-    unsigned_credential, Anvil, Forgeries, NodeProcess,
+    cairn, check, check_status, connect_chain, deploy, encode, node_token, run, start_on_anvil,
+    unsigned_credential, wait_status_confirmed, Anvil, Forgeries,
 };
 use cairn_verifier::context::Contexts;
 use cairn_verifier::integrity::Canonicalizer;
@@ -33,44 +33,13 @@ fn verify(files: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
     (r.code, report["credentials"].as_array().unwrap().clone())
 }
 
-/// The issuer's node on anvil: its key, its registry, one confirmation,
-/// batches sealed after a second.
-fn start_node(anvil: &Anvil, data: &Path, key: &Path, registry: &str) -> NodeProcess {
-    NodeProcess::start(
-        data,
-        &[
-            "--key",
-            key.to_str().unwrap(),
-            "--rpc-url",
-            &anvil.url,
-            "--contract",
-            registry,
-            "--confirmations",
-            "1",
-            "--batch-max-age",
-            "1",
-        ],
-        &[],
-    )
-}
-
-fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
-    node.poll(Duration::from_secs(60), || {
-        let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
-        match s["status"] == status && s["onChain"] == "confirmed" {
-            true => Ok(()),
-            false => Err(format!("{id}: {s}")),
-        }
-    })
-}
-
 #[test]
 fn credentials_stand_and_fall_with_their_issuer_gone() {
     let anvil = Anvil::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let (key, registry, account) = deploy(&anvil, dir.path());
     let data = dir.path().join("node");
-    let node = start_node(&anvil, &data, &key, &registry);
+    let node = start_on_anvil(&data, &anvil, &key, &registry, &[]);
     let token = node_token(&data);
     // Five badges, the fifth dated long before its issuance, and a sixth
     // credential that is no badge, only VC 2.0.
@@ -440,7 +409,7 @@ fn a_registry_the_binding_does_not_name_never_makes_a_credential_valid() {
     let dir = tempfile::tempdir().unwrap();
     let (key, registry, _account) = deploy(&anvil, dir.path());
     let data = dir.path().join("node");
-    let node = start_node(&anvil, &data, &key, &registry);
+    let node = start_on_anvil(&data, &anvil, &key, &registry, &[]);
     let token = node_token(&data);
     let (_, issued) = node.issue(&token, &unsigned_credential("did:example:struck-off"));
     let id = issued["verifiableCredential"]["id"]

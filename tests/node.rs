@@ -1442,19 +1442,7 @@ fn cairn_verify_and_the_node_give_the_same_report() {
         ("unanchored", unanchored),
     ];
     let dev_rpc = format!("{}/devchain", node.url);
-    let checks = |report: &Value| -> Vec<(String, String)> {
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["name"].as_str().unwrap().to_owned(),
-                    c["status"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
+    let checks = cairn_tests::check_statuses;
     for (what, vc) in &cases {
         let file = dir.path().join(format!("{what}.json"));
         cairn_tests::write_json(&file, vc);

@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cairn_tests::{
-    cairn, checked, data_url, deploy, encode, node_token, png_image, repo_root, run, send, Anvil,
-    Forgeries, NodeProcess,
+    cairn, check_statuses, checked, data_url, deploy, encode, node_token, png_image, repo_root,
+    run, send, start_on_anvil, wait_status_confirmed, Anvil, Forgeries,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -25,16 +25,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p
-}
-
-fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
-    node.poll(Duration::from_secs(60), || {
-        let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
-        match s["status"] == status && s["onChain"] == "confirmed" {
-            true => Ok(()),
-            false => Err(format!("{id}: {s}")),
-        }
-    })
 }
 
 /// The browser script, with a line protocol on stdin and stdout.
@@ -162,20 +152,6 @@ impl Drop for Nginx {
     }
 }
 
-fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     let anvil = Anvil::start(&[]);
@@ -187,23 +163,12 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     std::fs::create_dir_all(&shots).unwrap();
     let (key, registry, _) = deploy(&anvil, d);
     let data = d.join("node");
-    let node = NodeProcess::start(
+    let node = start_on_anvil(
         &data,
-        &[
-            "--key",
-            key.to_str().unwrap(),
-            "--rpc-url",
-            &anvil.url,
-            "--contract",
-            &registry,
-            "--confirmations",
-            "1",
-            "--batch-max-age",
-            "1",
-            "--public-rpc-url",
-            &anvil.url,
-        ],
-        &[],
+        &anvil,
+        &key,
+        &registry,
+        &["--public-rpc-url", &anvil.url],
     );
     let token = node_token(&data);
 
@@ -373,7 +338,10 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     let pages = &report["pages"];
     let valid_page = &pages["valid"];
     assert_eq!(valid_page["verdict"], "valid", "{valid_page:#}");
-    let names: Vec<String> = statuses(valid_page).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = check_statuses(valid_page)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     for name in [
         "signature",
         "issuer-key",
@@ -385,7 +353,7 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     ] {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
     }
-    assert!(statuses(valid_page).iter().all(|(_, s)| s == "pass"));
+    assert!(check_statuses(valid_page).iter().all(|(_, s)| s == "pass"));
     assert!(valid_page["text"].as_str().unwrap().contains("Ana Núñez"));
     let linked_in = valid_page["linkedIn"].as_str().unwrap();
     assert!(
@@ -428,8 +396,8 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     for ((name, _), rust) in cases.iter().zip(&rust) {
         let browser = &report["cases"][name];
         assert_eq!(
-            statuses(browser),
-            statuses(rust),
+            check_statuses(browser),
+            check_statuses(rust),
             "{name}: the browser and cairn verify disagree\nbrowser: {browser:#}\ncairn: {rust:#}"
         );
     }

@@ -372,7 +372,16 @@ impl Store {
                 k
             }
         };
-        let store = Self {
+        let store = Self::over(db, dir, share_key);
+        let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
+        *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
+        store.load_state()?;
+        store.index_shares()?;
+        Ok(store)
+    }
+
+    fn over(db: DB, dir: &Path, share_key: [u8; 32]) -> Self {
+        Self {
             share_key,
             db: std::sync::RwLock::new(Some(Arc::new(db))),
             dir: dir.to_owned(),
@@ -385,12 +394,7 @@ impl Store {
             batch_cache: std::sync::RwLock::new(HashMap::new()),
             write_error: Mutex::new(None),
             last_reopen: Mutex::new(None),
-        };
-        let reserved = store.counter(STATUS_SLOTS_RESERVED)?;
-        *store.slots.lock().expect("slots lock") = (reserved, reserved, Vec::new());
-        store.load_state()?;
-        store.index_shares()?;
-        Ok(store)
+        }
     }
 
     /// The store in `dir`, read only (beside a running node, which keeps
@@ -413,21 +417,7 @@ impl Store {
             })?
             .try_into()
             .map_err(|_| corrupt("the share key is not 32 bytes"))?;
-        let store = Self {
-            share_key,
-            db: std::sync::RwLock::new(Some(Arc::new(db))),
-            dir: dir.to_owned(),
-            write: Mutex::new(()),
-            queued: AtomicU64::new(0),
-            issued: AtomicU64::new(0),
-            low_water: AtomicU64::new(0),
-            slots: Mutex::new((0, 0, Vec::new())),
-            doubtful_slots: Mutex::new(Vec::new()),
-            batch_cache: std::sync::RwLock::new(HashMap::new()),
-            write_error: Mutex::new(None),
-            last_reopen: Mutex::new(None),
-        };
-        Ok(store)
+        Ok(Self::over(db, dir, share_key))
     }
 
     /// Gives every credential stored before share ids existed its share id,

@@ -1038,3 +1038,54 @@ pub fn data_url(media_type: &str, bytes: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
+
+/// The issuer's node on anvil: its key, its registry, one confirmation,
+/// batches sealed after a second; `extra` flags after those.
+pub fn start_on_anvil(
+    data: &Path,
+    anvil: &Anvil,
+    key: &Path,
+    registry: &str,
+    extra: &[&str],
+) -> NodeProcess {
+    let mut args = vec![
+        "--key",
+        key.to_str().unwrap(),
+        "--rpc-url",
+        &anvil.url,
+        "--contract",
+        registry,
+        "--confirmations",
+        "1",
+        "--batch-max-age",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    NodeProcess::start(data, &args, &[])
+}
+
+/// Waits until the node says `id` is `status` and the chain has it.
+pub fn wait_status_confirmed(node: &NodeProcess, id: &str, status: &str) {
+    node.poll(std::time::Duration::from_secs(60), || {
+        let s = node.get_json(&format!("/credentials/{}/status", encode(id)));
+        match s["status"] == status && s["onChain"] == "confirmed" {
+            true => Ok(()),
+            false => Err(format!("{id}: {s}")),
+        }
+    })
+}
+
+/// A verification report's checks as (name, status) pairs, in order.
+pub fn check_statuses(report: &Value) -> Vec<(String, String)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
