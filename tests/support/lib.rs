@@ -863,33 +863,6 @@ pub fn conforms(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::conforms;
-
-    #[test]
-    fn the_openapi_check_can_fail() {
-        let problem = br#"{"type": "urn:cairn:problem:unknown-credential", "title": "Not Found", "status": 404, "detail": "no credential x"}"#;
-        let ct = Some("application/problem+json");
-        assert_eq!(conforms("GET", "/credentials/x", 404, ct, problem), Ok(()));
-        // A status the operation does not list, another media type, a
-        // body that breaks the schema, a path nobody documents.
-        assert!(conforms("GET", "/credentials/x", 418, ct, problem).is_err());
-        assert!(conforms("GET", "/credentials/x", 404, Some("text/plain"), problem).is_err());
-        let no_detail = br#"{"type": "x", "title": "Not Found", "status": 404}"#;
-        assert!(conforms("GET", "/credentials/x", 404, ct, no_detail).is_err());
-        assert!(conforms(
-            "GET",
-            "/nowhere/at/all",
-            200,
-            Some("application/json"),
-            b"{}"
-        )
-        .is_err());
-        assert!(conforms("POST", "/health", 200, Some("application/json"), b"{}").is_err());
-    }
-}
-
 /// `key`'s chain account on anvil, sending to `registry`.
 pub async fn connect_chain(
     anvil: &Anvil,
@@ -1088,4 +1061,31 @@ pub fn check_statuses(report: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conforms;
+
+    #[test]
+    fn the_openapi_check_can_fail() {
+        let problem = br#"{"type": "urn:cairn:problem:unknown-credential", "title": "Not Found", "status": 404, "detail": "no credential x"}"#;
+        let ct = Some("application/problem+json");
+        assert_eq!(conforms("GET", "/credentials/x", 404, ct, problem), Ok(()));
+        // A status the operation does not list, another media type, a
+        // body that breaks the schema, a path nobody documents.
+        assert!(conforms("GET", "/credentials/x", 418, ct, problem).is_err());
+        assert!(conforms("GET", "/credentials/x", 404, Some("text/plain"), problem).is_err());
+        let no_detail = br#"{"type": "x", "title": "Not Found", "status": 404}"#;
+        assert!(conforms("GET", "/credentials/x", 404, ct, no_detail).is_err());
+        assert!(conforms(
+            "GET",
+            "/nowhere/at/all",
+            200,
+            Some("application/json"),
+            b"{}"
+        )
+        .is_err());
+        assert!(conforms("POST", "/health", 200, Some("application/json"), b"{}").is_err());
+    }
 }
