@@ -722,3 +722,150 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
     ));
     assert_eq!(r.status(), 404);
 }
+
+#[test]
+fn credentials_running_out_are_listed_soonest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    let (status, class) = send(
+        &node,
+        &token,
+        reqwest::Method::POST,
+        "/achievements",
+        Some(&json!({
+            "name": "First Aid", "description": "Gives first aid.",
+            "criteria": {"narrative": "A day's course."}, "validFor": "P1Y"
+        })),
+    );
+    assert_eq!(status, 201, "{class}");
+    let handle = class["id"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let issue = |body: Value| -> String {
+        let (status, r) = send(
+            &node,
+            &token,
+            reqwest::Method::POST,
+            "/credentials/issue",
+            Some(&body),
+        );
+        assert_eq!(status, 201, "{r}");
+        r["verifiableCredential"]["id"].as_str().unwrap().to_owned()
+    };
+    let from_class = |subject: &str, from: &str| {
+        json!({"credential": {"credentialSubject": {"id": subject}, "validFrom": from},
+               "options": {"achievement": class["id"]}})
+    };
+    // Runs out 2027-01-15 (P1Y), 2026-11-01 (gone already), 2027-02-01,
+    // and never.
+    let soon = issue(from_class("did:example:ana", "2026-01-15T00:00:00Z"));
+    let gone = issue(from_class("did:example:bo", "2025-11-01T00:00:00Z"));
+    let mut whole = cairn_tests::unsigned_credential("did:example:cy");
+    whole["validUntil"] = json!("2027-02-01T00:00:00Z");
+    let later = issue(json!({ "credential": whole }));
+    issue(json!({ "credential": cairn_tests::unsigned_credential("did:example:dee") }));
+
+    let list = |query: &str| {
+        send(
+            &node,
+            &token,
+            reqwest::Method::GET,
+            &format!("/credentials?{query}"),
+            None,
+        )
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, r) = list("expiring-before=2027-03-01");
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(ids(&r), [soon.clone(), later.clone()]);
+    assert_eq!(r["credentials"][0]["validUntil"], "2027-01-15T00:00:00Z");
+    assert_eq!(r["credentials"][0]["achievement"], class["id"]);
+    assert_eq!(r["credentials"][0]["status"], "active");
+    assert!(r["credentials"][0]["shareUrl"]
+        .as_str()
+        .unwrap()
+        .contains("/b/"));
+    assert_eq!(
+        ids(&list("expiring-before=2027-03-01&expiring-after=2025-01-01").1),
+        [gone, soon.clone(), later]
+    );
+    assert_eq!(
+        ids(&list(&format!("expiring-before=2027-03-01&achievement={handle}")).1),
+        [soon.clone()]
+    );
+    assert_eq!(
+        ids(&list("expiring-before=2027-03-01&limit=1").1),
+        [soon.clone()]
+    );
+
+    // From the CLI, with the status the issuer set.
+    run(cairn()
+        .args(["suspend", "--node", &node.url, &soon])
+        .env("CAIRN_TOKEN", &token))
+    .success();
+    let r = run(cairn()
+        .args([
+            "expiring",
+            "--node",
+            &node.url,
+            "--before",
+            "2027-03-01",
+            "--achievement",
+            &handle,
+        ])
+        .env("CAIRN_TOKEN", &token))
+    .success();
+    assert_eq!(r.stdout.lines().count(), 1, "{r:#?}");
+    assert!(
+        r.stdout.starts_with("2027-01-15T00:00:00Z  suspended  "),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains(&soon));
+
+    // Bad requests name their parameter; the list is the issuer's.
+    for (query, field) in [
+        ("", "expiring-before"),
+        ("expiring-before=tomorrow", "expiring-before"),
+        (
+            "expiring-before=2027-01-01&expiring-after=soon",
+            "expiring-after",
+        ),
+        ("expiring-before=2027-01-01&limit=0", "limit"),
+        (
+            "expiring-before=2027-01-01&achievement=no-such-class",
+            "achievement",
+        ),
+        ("expiring-before=2027-01-01&colour=blue", "colour"),
+    ] {
+        let (status, p) = list(query);
+        assert_eq!((status, &p["field"]), (400, &json!(field)), "{query}: {p}");
+    }
+    let r = cairn_tests::checked(
+        "GET",
+        "/credentials",
+        reqwest::blocking::get(format!(
+            "{}/credentials?expiring-before=2027-01-01",
+            node.url
+        ))
+        .unwrap(),
+    );
+    assert_eq!(r.status(), 401);
+    let r = run(cairn()
+        .args(["expiring", "--node", &node.url, "--before", "soon"])
+        .env("CAIRN_TOKEN", &token));
+    assert_eq!(r.code, 1);
+    assert!(r.one_line_error().contains("expiring-before"), "{r:#?}");
+}

@@ -21,6 +21,7 @@ mod batches;
 mod bundle;
 mod client;
 mod contract;
+mod expiring;
 mod issue;
 mod key;
 mod page;
@@ -59,6 +60,8 @@ enum Command {
     /// Show a credential's public badge page, or make it private or public.
     #[command(subcommand)]
     Page(page::PageCommand),
+    /// List a node's credentials that expire before a date, soonest first.
+    Expiring(expiring::ExpiringArgs),
     /// Show where a credential stands on its node (batch, anchor, proof).
     Proof(proof::ProofArgs),
     /// Fetch a credential's proof bundle from its node, for offline checks.
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Issuer(cmd) => badge::run_issuer(cmd),
         Command::Bake(args) => bake::run(args),
         Command::Page(cmd) => page::run(cmd),
+        Command::Expiring(args) => expiring::run(args),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
         Command::Bundle(args) => bundle::run(args),

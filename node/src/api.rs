@@ -204,6 +204,7 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/verify", post(verify))
         .route("/presentations/verify", post(verify_presentation))
         .route("/credentials/status", post(update_status))
+        .route("/credentials", get(list_credentials))
         .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
@@ -1586,6 +1587,91 @@ struct BatchQuery {
     state: Option<String>,
     from: Option<String>,
     limit: Option<String>,
+}
+
+/// `GET /credentials?expiring-before=DATE[&expiring-after=DATE]
+/// [&achievement=ID][&limit=N]`: what runs out, soonest first, for the
+/// issuer (a token is needed: it names earners).
+async fn list_credentials(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<axum::Json<Value>, Problem> {
+    authorize(&node, &headers)?;
+    const PARAMS: [&str; 4] = ["expiring-before", "expiring-after", "achievement", "limit"];
+    if let Some(k) = q.keys().find(|k| !PARAMS.contains(&k.as_str())) {
+        return Err(Problem::bad(
+            k.clone(),
+            format!("unknown parameter; expected {}", PARAMS.join(", ")),
+        ));
+    }
+    let time = |name: &str, end_of_day: bool| -> Result<Option<i64>, Problem> {
+        q.get(name)
+            .map(|s| {
+                cairn_verifier::credential::parse_time(s, end_of_day)
+                    .map(|t| t.timestamp())
+                    .map_err(|e| Problem::bad(name.to_owned(), e))
+            })
+            .transpose()
+    };
+    let before = time("expiring-before", false)?.ok_or_else(|| {
+        Problem::bad(
+            "expiring-before",
+            "missing: a date (YYYY-MM-DD) or RFC 3339 date-time",
+        )
+    })?;
+    let after = time("expiring-after", false)?.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let limit = match q.get("limit").map(|s| s.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n @ 1..=1000)) => n,
+        Some(_) => return Err(Problem::bad("limit", "must be between 1 and 1000")),
+    };
+    // A class by handle, class URL or version id: every version counts.
+    let class = match q.get("achievement") {
+        None => None,
+        Some(a) => match node.class(a) {
+            Ok((record, _)) => Some(record.handle),
+            Err(ClassError::Unknown(_)) => {
+                return Err(Problem::bad(
+                    "achievement",
+                    format!("no badge class `{a}` on this node"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let achievement_of = |vc: &Value| {
+        vc["credentialSubject"]["achievement"]["id"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let found = node.store.expiring(after, before, limit, |id| {
+        let Some(handle) = &class else {
+            return Ok(true);
+        };
+        let vc = node.store.credential(id)?.unwrap_or_default();
+        Ok(achievement_of(&vc)
+            .and_then(|a| crate::achievements::parse_reference(&a, node.base_url()))
+            .is_some_and(|(h, _)| &h == handle))
+    })?;
+    let mut credentials = Vec::with_capacity(found.len());
+    for (until, id) in found {
+        let vc = node.store.credential(&id)?.unwrap_or_default();
+        let status = node
+            .store
+            .status(&id)?
+            .map_or(json!("active"), |r| json!(r.status));
+        credentials.push(json!({
+            "id": id,
+            "validUntil": vc.get("validUntil").or_else(|| vc.get("expirationDate")).cloned()
+                .unwrap_or_else(|| json!(cairn_verifier::credential::fmt_time(
+                    chrono::DateTime::from_timestamp(until, 0).unwrap_or_default()))),
+            "achievement": achievement_of(&vc),
+            "status": status,
+            "shareUrl": node.share_url(&id),
+        }));
+    }
+    Ok(axum::Json(json!({ "credentials": credentials })))
 }
 
 /// `GET /batches?state=sealed|anchored&from=N&limit=N`

@@ -176,6 +176,9 @@ pub struct NewCredential {
     pub id: String,
     pub json: Vec<u8>,
     pub digest: Hash,
+    /// When it expires (`validUntil`, or VC 1.1's `expirationDate`), in
+    /// Unix seconds: indexed, for `GET /credentials?expiring-before=`.
+    pub valid_until: Option<i64>,
 }
 
 impl NewCredential {
@@ -189,8 +192,31 @@ impl NewCredential {
             id,
             json: serde_json::to_vec(credential).expect("JSON serializes"),
             digest: credential_digest(credential)?,
+            valid_until: valid_until(credential),
         })
     }
+}
+
+/// A credential's end of validity, in Unix seconds.
+fn valid_until(credential: &Value) -> Option<i64> {
+    let s = credential
+        .get("validUntil")
+        .or_else(|| credential.get("expirationDate"))?
+        .as_str()?;
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// The expiry index's key: `expiry/`, the time (big-endian, so keys sort
+/// by it; times before 1970 count as 1970), the credential id.
+fn expiry_key(until: i64, id: &str) -> Vec<u8> {
+    [
+        b"expiry/".as_slice(),
+        &be(until.max(0) as u64),
+        id.as_bytes(),
+    ]
+    .concat()
 }
 
 /// Where a sealed credential sits: its batch and its inclusion proof.
@@ -239,8 +265,8 @@ pub struct Store {
 
 /// Where the key of share ids is kept (`meta`).
 const SHARE_KEY: &str = "setting/share-key";
-/// Set once every stored credential has its share id indexed.
-const SHARE_INDEX: &str = "setting/share-index";
+/// Set once every stored credential has its share id and expiry indexed.
+const SHARE_INDEX: &str = "setting/page-and-expiry-index";
 
 /// A credential's share id: the public, stable and unguessable name of its
 /// badge page (`/b/{share id}`). A keyed hash of its id, so that knowing
@@ -420,8 +446,8 @@ impl Store {
         Ok(Self::over(db, dir, share_key))
     }
 
-    /// Gives every credential stored before share ids existed its share id,
-    /// once.
+    /// Gives every credential stored before share ids and the expiry index
+    /// existed its share id and expiry entry, once.
     fn index_shares(&self) -> Result<(), StoreError> {
         let db = self.db()?;
         if db.get_cf(cf(&db, META), SHARE_INDEX)?.is_some() {
@@ -429,13 +455,17 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         for item in db.iterator_cf(cf(&db, CREDENTIALS), rocksdb::IteratorMode::Start) {
-            let (id, _) = item?;
+            let (id, json) = item?;
             let id = String::from_utf8(id.to_vec()).map_err(corrupt)?;
             batch.put_cf(
                 cf(&db, BADGES),
                 share_key_of(&share_id(&self.share_key, &id)),
                 id.as_bytes(),
             );
+            let credential: Value = serde_json::from_slice(&json).map_err(corrupt)?;
+            if let Some(until) = valid_until(&credential) {
+                batch.put_cf(cf(&db, BADGES), expiry_key(until, &id), b"");
+            }
             if batch.len() >= 10_000 {
                 self.noted(db.write(std::mem::take(&mut batch)))?;
             }
@@ -448,6 +478,37 @@ impl Store {
     /// The share id of the credential `id` (whether or not it is stored).
     pub fn share_id(&self, id: &str) -> String {
         share_id(&self.share_key, id)
+    }
+
+    /// Credentials whose validity ends in `[from, before)` (Unix seconds),
+    /// soonest first: (end, id), at most `limit`, those `keep` says yes to.
+    pub fn expiring(
+        &self,
+        from: i64,
+        before: i64,
+        limit: usize,
+        mut keep: impl FnMut(&str) -> Result<bool, StoreError>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let db = self.db()?;
+        let end = expiry_key(before, "");
+        let start = expiry_key(from, "");
+        let mut out = Vec::new();
+        let iter = db.iterator_cf(
+            cf(&db, BADGES),
+            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if *k >= *end || out.len() >= limit {
+                break;
+            }
+            let time = read_u64(&k[7..15])? as i64;
+            let id = String::from_utf8(k[15..].to_vec()).map_err(corrupt)?;
+            if keep(&id)? {
+                out.push((time, id));
+            }
+        }
+        Ok(out)
     }
 
     /// The credential whose badge page is `share`, if any.
@@ -716,6 +777,9 @@ impl Store {
                 share_key_of(&share_id(&self.share_key, &item.id)),
                 item.id.as_bytes(),
             );
+            if let Some(until) = item.valid_until {
+                batch.put_cf(cf(&db, BADGES), expiry_key(until, &item.id), b"");
+            }
             let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
             batch.put_cf(cf(&db, QUEUE), be(seq), entry);
             results.push(Ok(seq));
