@@ -413,9 +413,24 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
         ("baked-png", "valid"),
         ("tampered-png", "invalid"),
     ];
-    for (name, verdict) in expect {
-        assert_eq!(report["cases"][name]["verdict"], verdict, "{name}");
+    for ((name, verdict), rust) in expect.iter().zip(&rust) {
+        assert_eq!(report["cases"][name]["verdict"], *verdict, "{name}");
+        // `cairn verify` tells expired, revoked and suspended from forged
+        // in the same words.
+        assert_eq!(rust["outcome"], *verdict, "{name}: {rust:#}");
     }
+    // So does the node.
+    let r = checked(
+        "POST",
+        "/credentials/verify",
+        reqwest::blocking::Client::new()
+            .post(format!("{}/credentials/verify", node.url))
+            .json(&json!({"verifiableCredential": current(&expired)}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().unwrap()["outcome"], "expired");
 
     // Revoked, the same page says so.
     cli("revoke", &valid);

@@ -13,7 +13,7 @@ use cairn_verifier::chain_verification::{
 use cairn_verifier::credential::parse_time;
 use cairn_verifier::presentation::{is_presentation, PresentationOptions};
 use cairn_verifier::registry::{default_confirmations, RegistryReader};
-use cairn_verifier::verification::{Report, Status, Verdict, Verifier};
+use cairn_verifier::verification::{Report, Standing, Status, Verdict, Verifier};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -359,10 +359,14 @@ fn pins(args: &VerifyArgs) -> Result<RegistryPins, Failure> {
 }
 
 fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::Result<()> {
-    let verdict = match report.verdict {
-        Verdict::Valid => "VALID",
-        Verdict::Invalid => "INVALID",
-        Verdict::Unknown => "COULD NOT CHECK",
+    // Expired, revoked and suspended are not forged: the line says which.
+    let verdict = match report.outcome {
+        Standing::Valid => "VALID",
+        Standing::Invalid => "INVALID",
+        Standing::Revoked => "INVALID: REVOKED",
+        Standing::Suspended => "INVALID: SUSPENDED",
+        Standing::Expired => "INVALID: EXPIRED",
+        Standing::Unknown => "COULD NOT CHECK",
     };
     writeln!(out, "{label}: {verdict}")?;
     if let Some(id) = &report.id {

@@ -62,11 +62,36 @@ pub enum Verdict {
     Unknown,
 }
 
+/// What a verifier tells a person: the verdict, naming why a credential
+/// that was good is no longer, when that is the only thing wrong. Expired
+/// is not revoked, and neither is forged. Badge pages say the same
+/// (`pageVerdict` in `web/src/verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    /// Every check passed.
+    Valid,
+    /// Something failed other than the three below (a forgery, a bad
+    /// signature, or more than one thing at once).
+    Invalid,
+    /// Only `revocation` fails: its issuer revoked it.
+    Revoked,
+    /// Only `revocation` fails: its issuer suspended it.
+    Suspended,
+    /// Only `validity` fails: it is past its `validUntil`.
+    Expired,
+    /// Nothing failed, but something could not be checked.
+    Unknown,
+}
+
 /// What a verification found: the verdict and every check behind it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The overall outcome, drawn from the checks.
     pub verdict: Verdict,
+    /// The verdict for a person: `revoked`, `suspended` or `expired` when
+    /// that is the one thing wrong (see [`Standing`]).
+    pub outcome: Standing,
     /// The credential's `id`, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -122,6 +147,7 @@ impl Report {
             });
         }
         self.verdict = verdict_of(&self.checks);
+        self.outcome = outcome_of(self.verdict, &self.checks);
     }
 
     /// Adds a check and updates the verdict.
@@ -132,6 +158,29 @@ impl Report {
             detail: detail.to_owned(),
         });
         self.verdict = verdict_of(&self.checks);
+        self.outcome = outcome_of(self.verdict, &self.checks);
+    }
+}
+
+/// The prefix of the `validity` check's detail when a credential is past
+/// its end.
+const EXPIRED: &str = "expired at ";
+
+fn outcome_of(verdict: Verdict, checks: &[Check]) -> Standing {
+    match verdict {
+        Verdict::Valid => return Standing::Valid,
+        Verdict::Unknown => return Standing::Unknown,
+        Verdict::Invalid => {}
+    }
+    let mut failing = checks.iter().filter(|c| c.status == Status::Fail);
+    match (failing.next(), failing.next()) {
+        (Some(only), None) => match only.name {
+            "revocation" if only.detail.starts_with("revoked") => Standing::Revoked,
+            "revocation" if only.detail.starts_with("suspended") => Standing::Suspended,
+            "validity" if only.detail.starts_with(EXPIRED) => Standing::Expired,
+            _ => Standing::Invalid,
+        },
+        _ => Standing::Invalid,
     }
 }
 
@@ -166,8 +215,10 @@ impl Builder {
     }
 
     fn finish(self, id: Option<String>, issuer: Option<String>) -> Report {
+        let verdict = verdict_of(&self.checks);
         Report {
-            verdict: verdict_of(&self.checks),
+            verdict,
+            outcome: outcome_of(verdict, &self.checks),
             id,
             issuer,
             anchored_at: None,
@@ -484,7 +535,7 @@ fn check_validity(doc: &Value, now: DateTime<Utc>) -> Result<String, Outcome> {
     }
     if let Some(until) = until {
         if now > until {
-            return Err(Fail(format!("expired at {}", until.to_rfc3339())));
+            return Err(Fail(format!("{EXPIRED}{}", until.to_rfc3339())));
         }
         return Ok(format!("valid until {}", until.to_rfc3339()));
     }
