@@ -724,7 +724,7 @@ fn badge_classes_refuse_bad_input_and_keep_nothing_of_it() {
 }
 
 #[test]
-fn credentials_running_out_are_listed_soonest_first() {
+fn credentials_running_out_are_listed_and_renewed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let node = NodeProcess::start(&data, &[], &[]);

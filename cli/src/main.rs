@@ -27,6 +27,7 @@ mod key;
 mod page;
 mod proof;
 mod quickstart;
+mod renew;
 mod roster;
 mod status;
 mod verify;
@@ -74,6 +75,9 @@ enum Command {
     Suspend(status::StatusArgs),
     /// Lift a suspension.
     Reinstate(status::StatusArgs),
+    /// Renew a credential on its node: a new one for the same earner and
+    /// achievement, naming the one it renews.
+    Renew(renew::RenewArgs),
     /// Deploy the registry contract.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => status::run(args, "revoked"),
         Command::Suspend(args) => status::run(args, "suspended"),
         Command::Reinstate(args) => status::run(args, "active"),
+        Command::Renew(args) => renew::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Quickstart(args) => quickstart::run(args),
     };

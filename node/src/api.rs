@@ -206,6 +206,7 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/status", post(update_status))
         .route("/credentials", get(list_credentials))
         .route("/credentials/{id}/status", get(credential_status))
+        .route("/credentials/{id}/renew", post(renew))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
         .route("/credentials/{id}/bundle", get(bundle))
@@ -1102,6 +1103,86 @@ async fn bundle(
         .field("id")),
         None => Err(unknown_credential(&id)),
     }
+}
+
+/// `POST /credentials/{id}/renew` with an optional `{"validFrom",
+/// "validUntil"}`: a new credential for the same earner and achievement,
+/// naming the one it renews; the old one stays as it is. A revoked
+/// credential is not renewed.
+async fn renew(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(id): Param,
+    body: Body,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    let bytes = read_body(body, 4096).await?;
+    let body = match bytes.iter().all(u8::is_ascii_whitespace) {
+        true => Map::new(),
+        false => {
+            require_json(&headers)?;
+            parse_object(&bytes, "body")?
+        }
+    };
+    if let Some(other) = body
+        .keys()
+        .find(|k| !["validFrom", "validUntil"].contains(&k.as_str()))
+    {
+        return Err(Problem::bad(
+            other.clone(),
+            "unknown member: expected validFrom, validUntil",
+        ));
+    }
+    let time =
+        |name: &str, end_of_day: bool| -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem> {
+            match body.get(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => cairn_verifier::credential::parse_time(s, end_of_day)
+                    .map(Some)
+                    .map_err(|e| Problem::bad(name.to_owned(), e)),
+                Some(_) => Err(Problem::bad(
+                    name.to_owned(),
+                    "must be a date or date-time string",
+                )),
+            }
+        };
+    let (from, until) = (time("validFrom", false)?, time("validUntil", true)?);
+    if !node.store.contains(&id)? {
+        return Err(unknown_credential(&id));
+    }
+    if node
+        .store
+        .status(&id)?
+        .is_some_and(|r| r.status == crate::store::CredentialStatus::Revoked)
+    {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "revoked",
+            format!("{id} is revoked: a revoked credential is not renewed"),
+        )
+        .field("id"));
+    }
+    let unsigned = node
+        .renewal(&id, from, until)?
+        .ok_or_else(|| unknown_credential(&id))?;
+    let vc = match node
+        .issue(unsigned, None)
+        .await
+        .map_err(|e| issue_problem(e, ""))?
+    {
+        Issued::New(vc, _) | Issued::Replayed(vc) => vc,
+    };
+    let location = format!(
+        "/credentials/{}",
+        cairn_verifier::credential::path_segment(vc["id"].as_str().unwrap_or(""))
+    );
+    let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(json!({"verifiableCredential": vc, "shareUrl": share_url, "renews": id})),
+    )
+        .into_response())
 }
 
 // --- Badge pages, the verify page ------------------------------------------

@@ -1026,6 +1026,100 @@ impl Node {
         Ok(achievements::credential_from(&current, credential)?)
     }
 
+    /// The unsigned renewal of credential `id` (`None`: no such credential):
+    /// the same earner and achievement (the current version of its badge
+    /// class, when it came from one), valid from `valid_from` (default now)
+    /// until `valid_until` (default: the class's `validFor`, else as long
+    /// as the old window), naming the credential it renews in
+    /// `relatedResource` with the SHA-256 of its JCS form (the digest its
+    /// batch commits to), so the link is to exactly that credential.
+    pub fn renewal(
+        &self,
+        id: &str,
+        valid_from: Option<chrono::DateTime<chrono::Utc>>,
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Option<Value>, ClassError> {
+        use base64::Engine;
+        let Some(old) = self.store.credential(id)? else {
+            return Ok(None);
+        };
+        if old.get("issuanceDate").is_some() {
+            return Err(FieldError::new(
+                "id",
+                "a VC 1.1 credential is not renewed (its context has no relatedResource): issue a VC 2.0 one",
+            )
+            .into());
+        }
+        let digest = cairn_verifier::merkle::credential_digest(&old)
+            .map_err(|e| FieldError::new("id", e.to_string()))?;
+        let related = json!([{
+            "id": id,
+            "digestSRI": format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)),
+        }]);
+        let from = valid_from.unwrap_or_else(chrono::Utc::now);
+        let class = old["credentialSubject"]["achievement"]["id"]
+            .as_str()
+            .and_then(|a| achievements::parse_reference(a, self.base_url()))
+            .filter(|(handle, n)| {
+                n.is_some() && self.store.badge_class(handle).ok().flatten().is_some()
+            });
+        if let Some((handle, _)) = class {
+            // The earner, not the old assessment: results are the old one's.
+            let mut subject = old["credentialSubject"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            subject.retain(|k, _| ["id", "identifier", "name", "type"].contains(&k.as_str()));
+            let mut given = json!({
+                "credentialSubject": subject,
+                "validFrom": fmt_time(from),
+                "relatedResource": related,
+            });
+            if let Some(until) = valid_until {
+                given["validUntil"] = json!(fmt_time(until));
+            }
+            return self.credential_from_class(&handle, given).map(Some);
+        }
+        let mut renewed = old.clone();
+        let fields = renewed
+            .as_object_mut()
+            .expect("a stored credential is an object");
+        for k in ["id", "proof", "validFrom", "validUntil", "issuer"] {
+            fields.remove(k);
+        }
+        // The issuer's own status entries go on; the node adds its own anew.
+        let own = format!("{}/", self.base_url());
+        if let Some(Value::Array(entries)) = fields.remove("credentialStatus") {
+            let kept: Vec<Value> = entries
+                .into_iter()
+                .filter(|e| {
+                    !e["statusListCredential"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with(&own))
+                })
+                .collect();
+            if !kept.is_empty() {
+                fields.insert("credentialStatus".into(), Value::Array(kept));
+            }
+        }
+        let window = |field: &str| {
+            old[field]
+                .as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let until = valid_until.or_else(|| match (window("validFrom"), window("validUntil")) {
+            (Some(a), Some(b)) if b > a => Some(from + (b - a)),
+            _ => None,
+        });
+        fields.insert("validFrom".into(), json!(fmt_time(from)));
+        if let Some(until) = until {
+            fields.insert("validUntil".into(), json!(fmt_time(until)));
+        }
+        fields.insert("relatedResource".into(), related);
+        Ok(Some(renewed))
+    }
+
     /// The image a credential's badge class version holds, to bake.
     pub fn credential_image(
         &self,
