@@ -804,11 +804,11 @@ fn credentials_running_out_are_listed_and_renewed() {
     );
     assert_eq!(
         ids(&list(&format!("expiring-before=2027-03-01&achievement={handle}")).1),
-        [soon.clone()]
+        std::slice::from_ref(&soon)
     );
     assert_eq!(
         ids(&list("expiring-before=2027-03-01&limit=1").1),
-        [soon.clone()]
+        std::slice::from_ref(&soon)
     );
 
     // From the CLI, with the status the issuer set.

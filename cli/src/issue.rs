@@ -239,22 +239,14 @@ pub fn from_badge(
 }
 
 /// The credential's public badge page, which the earner can share.
-fn say_page(reply: &serde_json::Value) {
+pub fn say_page(reply: &serde_json::Value) {
     if let Some(url) = reply["shareUrl"].as_str() {
         eprintln!("badge page: {url}");
     }
 }
 
 fn write_out(args: &IssueArgs, signed: &serde_json::Value) -> Result<ExitCode, Failure> {
-    let mut text = serde_json::to_string_pretty(signed)?;
-    text.push('\n');
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?
-        }
-        None => print!("{text}"),
-    }
-    Ok(ExitCode::SUCCESS)
+    crate::write_credential(args.out.as_deref(), signed)
 }
 
 /// `--credential`: signs a whole credential here (`--key`) or has the node

@@ -128,6 +128,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes a credential, pretty-printed, to `out` or to stdout.
+pub fn write_credential(
+    out: Option<&std::path::Path>,
+    credential: &serde_json::Value,
+) -> Result<ExitCode, Failure> {
+    let mut text = serde_json::to_string_pretty(credential)?;
+    text.push('\n');
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Parses `URL=FILE` and reads the file: an issuer's extension context.
 pub fn load_contexts(specs: &[String]) -> Result<cairn_verifier::context::Contexts, Failure> {
     let mut contexts = cairn_verifier::context::Contexts::standard();

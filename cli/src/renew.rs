@@ -52,16 +52,6 @@ pub fn run(args: RenewArgs) -> Result<ExitCode, Failure> {
         args.id,
         vc["validUntil"].as_str().unwrap_or("no end")
     );
-    if let Some(url) = reply["shareUrl"].as_str() {
-        eprintln!("badge page: {url}");
-    }
-    let mut text = serde_json::to_string_pretty(vc)?;
-    text.push('\n');
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?
-        }
-        None => print!("{text}"),
-    }
-    Ok(ExitCode::SUCCESS)
+    crate::issue::say_page(&reply);
+    crate::write_credential(args.out.as_deref(), vc)
 }
