@@ -188,6 +188,28 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
         })),
     );
     assert_eq!(status, 201, "{class}");
+    // The board's own endorsement of its licence, which its pages show.
+    let (status, endorsement) = send(
+        &node,
+        &token,
+        Method::POST,
+        "/endorsements",
+        Some(&json!({"credentialSubject": {"id": class["id"],
+            "endorsementComment": "Meets the provincial standard of practice."}})),
+    );
+    assert_eq!(status, 201, "{endorsement}");
+    let (status, p) = send(
+        &node,
+        &token,
+        Method::POST,
+        "/endorsements",
+        Some(&json!({"credentialSubject": {"id": "not a URL"}})),
+    );
+    assert_eq!(
+        (status, &p["field"]),
+        (400, &json!("credentialSubject.id")),
+        "{p}"
+    );
     let issue = |subject: Value, extra: Value| -> (String, String) {
         let mut credential = json!({ "credentialSubject": subject });
         credential
@@ -371,6 +393,11 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     assert_eq!(field("certId").as_deref(), Some(valid.as_str()));
     assert_eq!(field("name").as_deref(), Some("Registered Nurse"));
     assert_eq!(valid_page["qr"], true);
+    assert_eq!(
+        valid_page["endorsements"],
+        json!(["valid"]),
+        "{valid_page:#}"
+    );
     // Two languages: the reader's (Accept-Language), and the switch.
     assert_eq!(valid_page["lang"], "en");
     for fr in [&pages["validFr"], &pages["validSwitched"]] {
@@ -468,7 +495,8 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
         .success()
     };
     let first = export(&site);
-    assert!(first.stdout.contains("4 badge pages"), "{first:#?}");
+    // Five badges, one private, and the endorsement.
+    assert!(first.stdout.contains("5 badge pages"), "{first:#?}");
     assert!(site.join(format!("{}/index.html", &share[1..])).is_file());
     assert!(site.join(format!("{}/badge.png", &share[1..])).is_file());
     assert!(site.join(format!("{}/bundle.json", &share[1..])).is_file());

@@ -596,6 +596,74 @@ pub fn credential_from(class: &ClassVersion, credential: Value) -> Result<Value,
     Ok(Value::Object(vc))
 }
 
+/// An Open Badges 3.0 `EndorsementCredential` from a request (`POST
+/// /endorsements`): `credentialSubject.id`, the achievement or profile
+/// endorsed (a URL, this issuer's or another's), and optionally its
+/// `endorsementComment`, the credential's `name`, `description`,
+/// `validFrom` and `validUntil`. The node adds the rest when it issues it.
+pub fn endorsement_from(mut given: Map<String, Value>) -> Result<Value, FieldError> {
+    const MEMBERS: [&str; 5] = [
+        "credentialSubject",
+        "name",
+        "description",
+        "validFrom",
+        "validUntil",
+    ];
+    if let Some(other) = given.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        return Err(FieldError::new(
+            other.clone(),
+            format!("unknown member: expected {}", MEMBERS.join(", ")),
+        ));
+    }
+    let Some(Value::Object(mut subject)) = given.remove("credentialSubject") else {
+        return Err(FieldError::new(
+            "credentialSubject",
+            "missing: the endorsed achievement or profile, as credentialSubject.id",
+        ));
+    };
+    if let Some(other) = subject
+        .keys()
+        .find(|k| !["id", "endorsementComment"].contains(&k.as_str()))
+    {
+        return Err(FieldError::new(
+            format!("credentialSubject.{other}"),
+            "unknown member: expected id, endorsementComment",
+        ));
+    }
+    match subject.get("id").and_then(Value::as_str) {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {}
+        _ => {
+            return Err(FieldError::new(
+                "credentialSubject.id",
+                "must be the URL of the endorsed achievement or profile",
+            ))
+        }
+    }
+    if subject
+        .get("endorsementComment")
+        .is_some_and(|c| !c.is_string())
+    {
+        return Err(FieldError::new(
+            "credentialSubject.endorsementComment",
+            "must be a string",
+        ));
+    }
+    subject.insert("type".into(), json!(["EndorsementSubject"]));
+    let mut vc = Map::new();
+    vc.insert("@context".into(), json!([CREDENTIALS_V2, OB_V3_0_3]));
+    vc.insert(
+        "type".into(),
+        json!(["VerifiableCredential", "EndorsementCredential"]),
+    );
+    vc.insert(
+        "name".into(),
+        given.remove("name").unwrap_or_else(|| json!("Endorsement")),
+    );
+    vc.extend(given);
+    vc.insert("credentialSubject".into(), Value::Object(subject));
+    Ok(Value::Object(vc))
+}
+
 /// The issuer profile as a node keeps it: the document `GET /issuer`
 /// serves, and the image it holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

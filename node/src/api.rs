@@ -207,6 +207,7 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials", get(list_credentials))
         .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}/renew", post(renew))
+        .route("/endorsements", post(endorse))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
         .route("/credentials/{id}/bundle", get(bundle))
@@ -1181,6 +1182,42 @@ async fn renew(
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         axum::Json(json!({"verifiableCredential": vc, "shareUrl": share_url, "renews": id})),
+    )
+        .into_response())
+}
+
+/// `POST /endorsements`: an Open Badges 3.0 `EndorsementCredential` about
+/// an achievement or profile (this issuer's or another's), issued and
+/// anchored like any credential; the badge pages of what it endorses show
+/// it.
+async fn endorse(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    require_json(&headers)?;
+    let body = parse_object(&read_body(body, MAX_BODY).await?, "body")?;
+    let unsigned = crate::achievements::endorsement_from(body)
+        .map_err(|e| Problem::bad(e.field.clone(), e.reason.clone()))?;
+    let vc = match node
+        .issue(unsigned, None)
+        .await
+        .map_err(|e| issue_problem(e, ""))?
+    {
+        Issued::New(vc, _) | Issued::Replayed(vc) => vc,
+    };
+    let id = vc["id"].as_str().unwrap_or("").to_owned();
+    Ok((
+        StatusCode::CREATED,
+        [(
+            header::LOCATION,
+            format!(
+                "/credentials/{}",
+                cairn_verifier::credential::path_segment(&id)
+            ),
+        )],
+        axum::Json(json!({"verifiableCredential": vc, "shareUrl": node.share_url(&id)})),
     )
         .into_response())
 }

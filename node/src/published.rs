@@ -220,7 +220,7 @@ pub fn badge_page(
     store: &Store,
     site: &SiteRecord,
     share: &str,
-    binding: impl FnOnce(&AnchorRecord) -> Option<Arc<Value>>,
+    binding: impl Fn(&AnchorRecord) -> Option<Arc<Value>>,
     bundle_ready: bool,
 ) -> Result<Option<BadgePage>, StoreError> {
     let Some(id) = store.shared(share)? else {
@@ -231,9 +231,10 @@ pub fn badge_page(
     if store.is_private(&id)? || id.starts_with(&format!("{}/", site.base_url)) {
         return Ok(None);
     }
-    let Some(credential) = current_form(store, &id, binding)? else {
+    let Some(credential) = current_form(store, &id, &binding)? else {
         return Ok(None);
     };
+    let endorsements = endorsements(store, site, &credential, &binding)?;
     let image = credential_image(store, &site.base_url, &credential)?.map(|(held, _)| held.kind);
     let path = page_path(share);
     let anchored = store
@@ -254,11 +255,38 @@ pub fn badge_page(
             credential,
             share_url,
             downloads,
-            endorsements: Vec::new(),
+            endorsements,
         },
         head,
         image,
     }))
+}
+
+/// Endorsements a page shows at most.
+const MAX_ENDORSEMENTS: usize = 20;
+
+/// The endorsements the store holds of a credential's achievement: of the
+/// version it was issued under, or of its badge class.
+fn endorsements(
+    store: &Store,
+    site: &SiteRecord,
+    credential: &Value,
+    binding: impl Fn(&AnchorRecord) -> Option<Arc<Value>>,
+) -> Result<Vec<Value>, StoreError> {
+    let Some(achievement) = credential["credentialSubject"]["achievement"]["id"].as_str() else {
+        return Ok(Vec::new());
+    };
+    let mut subjects = vec![achievement.to_owned()];
+    if let Some((handle, Some(_))) = achievements::parse_reference(achievement, &site.base_url) {
+        subjects.push(format!("{}/achievements/{handle}", site.base_url));
+    }
+    let mut out = Vec::new();
+    for subject in subjects {
+        for id in store.endorsements_of(&subject, MAX_ENDORSEMENTS - out.len())? {
+            out.extend(current_form(store, &id, &binding)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The link preview of a badge: the achievement's name and the issuer's,

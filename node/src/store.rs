@@ -179,6 +179,9 @@ pub struct NewCredential {
     /// When it expires (`validUntil`, or VC 1.1's `expirationDate`), in
     /// Unix seconds: indexed, for `GET /credentials?expiring-before=`.
     pub valid_until: Option<i64>,
+    /// What an `EndorsementCredential` endorses (its subject's id):
+    /// indexed, for the badge pages of what it endorses.
+    pub endorses: Option<String>,
 }
 
 impl NewCredential {
@@ -193,8 +196,35 @@ impl NewCredential {
             json: serde_json::to_vec(credential).expect("JSON serializes"),
             digest: credential_digest(credential)?,
             valid_until: valid_until(credential),
+            endorses: endorses(credential),
         })
     }
+}
+
+/// The subject of an Open Badges `EndorsementCredential`.
+fn endorses(credential: &Value) -> Option<String> {
+    let endorsement = match credential.get("type")? {
+        Value::Array(types) => types.iter().any(|t| t == "EndorsementCredential"),
+        t => t == "EndorsementCredential",
+    };
+    endorsement
+        .then(|| {
+            credential["credentialSubject"]["id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .flatten()
+}
+
+/// The endorsement index's key: what is endorsed, NUL, the endorsement.
+fn endorsement_key(subject: &str, id: &str) -> Vec<u8> {
+    [
+        b"endorsement/".as_slice(),
+        subject.as_bytes(),
+        b"\0",
+        id.as_bytes(),
+    ]
+    .concat()
 }
 
 /// A credential's end of validity, in Unix seconds.
@@ -265,8 +295,9 @@ pub struct Store {
 
 /// Where the key of share ids is kept (`meta`).
 const SHARE_KEY: &str = "setting/share-key";
-/// Set once every stored credential has its share id and expiry indexed.
-const SHARE_INDEX: &str = "setting/page-and-expiry-index";
+/// Set once every stored credential has its share id, expiry and
+/// endorsement indexed.
+const SHARE_INDEX: &str = "setting/indexes-v1";
 
 /// A credential's share id: the public, stable and unguessable name of its
 /// badge page (`/b/{share id}`). A keyed hash of its id, so that knowing
@@ -466,6 +497,9 @@ impl Store {
             if let Some(until) = valid_until(&credential) {
                 batch.put_cf(cf(&db, BADGES), expiry_key(until, &id), b"");
             }
+            if let Some(subject) = endorses(&credential) {
+                batch.put_cf(cf(&db, BADGES), endorsement_key(&subject, &id), b"");
+            }
             if batch.len() >= 10_000 {
                 self.noted(db.write(std::mem::take(&mut batch)))?;
             }
@@ -507,6 +541,25 @@ impl Store {
             if keep(&id)? {
                 out.push((time, id));
             }
+        }
+        Ok(out)
+    }
+
+    /// The endorsements of `subject` (an achievement or profile id) this
+    /// store holds, at most `limit`.
+    pub fn endorsements_of(&self, subject: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let db = self.db()?;
+        let prefix = endorsement_key(subject, "");
+        let mut out = Vec::new();
+        for item in db.prefix_iterator_cf(cf(&db, BADGES), &prefix) {
+            let (k, _) = item?;
+            let Some(id) = k.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            if out.len() >= limit {
+                break;
+            }
+            out.push(String::from_utf8(id.to_vec()).map_err(corrupt)?);
         }
         Ok(out)
     }
@@ -779,6 +832,9 @@ impl Store {
             );
             if let Some(until) = item.valid_until {
                 batch.put_cf(cf(&db, BADGES), expiry_key(until, &item.id), b"");
+            }
+            if let Some(subject) = &item.endorses {
+                batch.put_cf(cf(&db, BADGES), endorsement_key(subject, &item.id), b"");
             }
             let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
             batch.put_cf(cf(&db, QUEUE), be(seq), entry);

@@ -43,6 +43,12 @@ async function verdictOf(page, url, shot, { reload = false } = {}) {
   else await page.goto(url);
   await page.waitForSelector('#verification[data-verdict]', { timeout: 60_000 });
   const ms = await page.evaluate(() => performance.now());
+  // Endorsements are checked after the badge itself.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('#endorsements li.endorsement')].every((li) => li.dataset.verdict),
+    null,
+    { timeout: 60_000 },
+  );
   const read = await page.evaluate(() => ({
     verdict: document.querySelector('#verification').dataset.verdict,
     checks: [...document.querySelectorAll('#verification [data-check]')].map((li) => ({
@@ -58,6 +64,7 @@ async function verdictOf(page, url, shot, { reload = false } = {}) {
     linkedIn: document.querySelector('a[href^="https://www.linkedin.com/profile/add"]')?.href ?? null,
     qr: !!document.querySelector('#cairn svg, #cairn canvas, #cairn img[src^="data:image"]'),
     downloads: [...document.querySelectorAll('a[download]')].map((a) => a.getAttribute('href')),
+    endorsements: [...document.querySelectorAll('#endorsements li.endorsement')].map((li) => li.dataset.verdict ?? null),
   }));
   if (shot) await page.screenshot({ path: `${config.shots}/${shot}.png`, fullPage: true });
   return { ...read, ms: Math.round(ms) };

@@ -714,7 +714,11 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
             "no Open Badges 3.0 context".to_string(),
         ));
     }
-    if !(has_type(vc, "OpenBadgeCredential") || has_type(vc, "AchievementCredential")) {
+    let endorsement = has_type(vc, "EndorsementCredential");
+    if !(endorsement
+        || has_type(vc, "OpenBadgeCredential")
+        || has_type(vc, "AchievementCredential"))
+    {
         return Err(FieldError::new(
             "type",
             "must include \"OpenBadgeCredential\"",
@@ -755,6 +759,23 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
         }
         _ => return Err(FieldError::new("credentialSubject", "missing")),
     };
+    // An endorsement's subject is what it endorses: an EndorsementSubject
+    // naming it by id.
+    if endorsement {
+        if !has_type(subject, "EndorsementSubject") {
+            return Err(FieldError::new(
+                "credentialSubject.type",
+                "must include \"EndorsementSubject\"",
+            ));
+        }
+        if !is_uri(subject.get("id")) {
+            return Err(FieldError::new(
+                "credentialSubject.id",
+                "missing or not a URI: the endorsed achievement or profile",
+            ));
+        }
+        return Ok(());
+    }
     if !has_type(subject, "AchievementSubject") {
         return Err(FieldError::new(
             "credentialSubject.type",
@@ -776,6 +797,31 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endorsement_names_what_it_endorses() {
+        let mut e = json!({
+            "@context": [crate::context::CREDENTIALS_V2, crate::context::OB_V3_0_3],
+            "id": "urn:uuid:0e",
+            "type": ["VerifiableCredential", "EndorsementCredential"],
+            "name": "Endorsement",
+            "issuer": {"id": "did:key:z6Mk", "type": ["Profile"]},
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": "https://provider.example/courses/cpr", "type": ["EndorsementSubject"],
+                                  "endorsementComment": "Meets our standard."}
+        });
+        assert_eq!(check_open_badge(&e), Ok(()));
+        e["credentialSubject"]["type"] = json!(["AchievementSubject"]);
+        assert_eq!(
+            check_open_badge(&e).unwrap_err().field,
+            "credentialSubject.type"
+        );
+        e["credentialSubject"] = json!({"type": ["EndorsementSubject"]});
+        assert_eq!(
+            check_open_badge(&e).unwrap_err().field,
+            "credentialSubject.id"
+        );
+    }
 
     #[test]
     fn ids_become_path_segments() {

@@ -207,7 +207,8 @@ export function checkOpenBadge(vc: unknown): FieldError | null {
   const contexts = contextUrls(vc);
   if (contexts instanceof FieldError) return contexts;
   if (!contexts.some((c) => OB_CONTEXTS.includes(c))) return new FieldError("@context", "no Open Badges 3.0 context");
-  if (!(hasType(vc, "OpenBadgeCredential") || hasType(vc, "AchievementCredential"))) {
+  const endorsement = hasType(vc, "EndorsementCredential");
+  if (!(endorsement || hasType(vc, "OpenBadgeCredential") || hasType(vc, "AchievementCredential"))) {
     return new FieldError("type", 'must include "OpenBadgeCredential"');
   }
   if (!isUri(get(vc, "id"))) return new FieldError("id", "missing or not a URI");
@@ -223,6 +224,17 @@ export function checkOpenBadge(vc: unknown): FieldError | null {
   const subject = get(vc, "credentialSubject");
   if (Array.isArray(subject)) return new FieldError("credentialSubject", "must be a single AchievementSubject");
   if (!isObject(subject)) return new FieldError("credentialSubject", "missing");
+  // An endorsement's subject is what it endorses: an EndorsementSubject
+  // naming it by id.
+  if (endorsement) {
+    if (!hasType(subject, "EndorsementSubject")) {
+      return new FieldError("credentialSubject.type", 'must include "EndorsementSubject"');
+    }
+    if (!isUri(get(subject, "id"))) {
+      return new FieldError("credentialSubject.id", "missing or not a URI: the endorsed achievement or profile");
+    }
+    return null;
+  }
   if (!hasType(subject, "AchievementSubject")) {
     return new FieldError("credentialSubject.type", 'must include "AchievementSubject"');
   }
