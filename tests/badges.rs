@@ -800,7 +800,7 @@ fn credentials_running_out_are_listed_and_renewed() {
         .contains("/b/"));
     assert_eq!(
         ids(&list("expiring-before=2027-03-01&expiring-after=2025-01-01").1),
-        [gone, soon.clone(), later]
+        [gone.clone(), soon.clone(), later.clone()]
     );
     assert_eq!(
         ids(&list(&format!("expiring-before=2027-03-01&achievement={handle}")).1),
@@ -868,4 +868,85 @@ fn credentials_running_out_are_listed_and_renewed() {
         .env("CAIRN_TOKEN", &token));
     assert_eq!(r.code, 1);
     assert!(r.one_line_error().contains("expiring-before"), "{r:#?}");
+
+    // Renewal: the same earner and class, a new window, a link to exactly
+    // the credential it renews (the old one untouched).
+    let renewed_file = dir.path().join("renewed.json");
+    let r = run(cairn()
+        .args(["renew", "--node", &node.url, &soon, "--out"])
+        .arg(&renewed_file)
+        .env("CAIRN_TOKEN", &token))
+    .success();
+    assert!(r.stderr.contains(&format!("renews {soon}")), "{r:#?}");
+    let renewed: Value = serde_json::from_slice(&std::fs::read(&renewed_file).unwrap()).unwrap();
+    let old = node.get_json(&format!("/credentials/{}", encode(&soon)));
+    use base64::Engine;
+    let digest = cairn_verifier::merkle::credential_digest(&old).unwrap();
+    let sri = format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    assert_eq!(
+        renewed["relatedResource"],
+        json!([{"id": soon, "digestSRI": sri}])
+    );
+    assert_eq!(renewed["credentialSubject"]["id"], "did:example:ana");
+    assert_eq!(
+        renewed["credentialSubject"]["achievement"]["id"],
+        class["id"]
+    );
+    let from =
+        chrono::DateTime::parse_from_rfc3339(renewed["validFrom"].as_str().unwrap()).unwrap();
+    let until =
+        chrono::DateTime::parse_from_rfc3339(renewed["validUntil"].as_str().unwrap()).unwrap();
+    assert!((chrono::Utc::now() - from.to_utc()).num_seconds().abs() < 60);
+    assert_eq!((until - from).num_days(), 365, "the class's P1Y from now");
+    let r = run(cairn().arg("verify").arg(&renewed_file));
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!(
+        node.get_json(&format!("/credentials/{}", encode(&soon))),
+        old
+    );
+
+    // A credential not from a class keeps its own fields; a window given.
+    let renew = |id: &str, body: Option<&Value>| {
+        send(
+            &node,
+            &token,
+            reqwest::Method::POST,
+            &format!("/credentials/{}/renew", encode(id)),
+            body,
+        )
+    };
+    let (status, r) = renew(&later, Some(&json!({"validUntil": "2030-01-01"})));
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["renews"], json!(later));
+    assert_eq!(
+        r["verifiableCredential"]["validUntil"],
+        "2030-01-01T23:59:59Z"
+    );
+    assert_eq!(
+        r["verifiableCredential"]["credentialSubject"]["id"],
+        "did:example:cy"
+    );
+    assert!(r["shareUrl"].as_str().unwrap().contains("/b/"));
+    // Not a revoked one, an unknown one, a node document, or with a body
+    // it cannot read.
+    run(cairn()
+        .args(["revoke", "--node", &node.url, &gone])
+        .env("CAIRN_TOKEN", &token))
+    .success();
+    let (status, p) = renew(&gone, None);
+    assert_eq!((status, &p["field"]), (409, &json!("id")), "{p}");
+    assert_eq!(renew("urn:uuid:no-such-credential", None).0, 404);
+    // A status list is stored as a credential too, under `{id}?version=N`.
+    let list = node.get_json("/status-lists/revocation-1");
+    for version in 0..4 {
+        let stored = format!("{}?version={version}", list["id"].as_str().unwrap());
+        assert_eq!(renew(&stored, None).0, 404, "a node document: {stored}");
+    }
+    let (status, p) = renew(&later, Some(&json!({"colour": "blue"})));
+    assert_eq!((status, &p["field"]), (400, &json!("colour")), "{p}");
+    let (status, p) = renew(&later, Some(&json!({"validUntil": "soon"})));
+    assert_eq!((status, &p["field"]), (400, &json!("validUntil")), "{p}");
 }

@@ -1148,7 +1148,9 @@ async fn renew(
             }
         };
     let (from, until) = (time("validFrom", false)?, time("validUntil", true)?);
-    if !node.store.contains(&id)? {
+    // The node's own documents (status lists) are stored as credentials
+    // under its URL; they are not anyone's to renew.
+    if !node.store.contains(&id)? || id.starts_with(&format!("{}/", node.base_url())) {
         return Err(unknown_credential(&id));
     }
     if node
