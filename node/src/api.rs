@@ -1316,15 +1316,17 @@ async fn badge_page_file(
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, Problem> {
     let Path((share, file)) = path.map_err(|e| Problem::bad("path", e.body_text()))?;
-    let page = node.badge_page(&share)?.ok_or_else(unknown_page)?;
-    let crate::published::PageData::Badge { credential, .. } = &page.data else {
-        return Err(unknown_page());
-    };
+    // The file alone: no page rendered to find it.
+    let id = crate::published::published_id(&node.store, node.base_url(), &share)?
+        .ok_or_else(unknown_page)?;
     match file.as_str() {
-        "credential.json" => Ok(axum::Json(credential.clone()).into_response()),
+        "credential.json" => {
+            let vc = node.current_form(&id)?.ok_or_else(unknown_page)?;
+            Ok(axum::Json(vc).into_response())
+        }
         "bundle.json" => {
             let _slot = node.clients.enter(client.ip())?;
-            match node.bundle(&page.id).await? {
+            match node.bundle(&id).await? {
                 Some(b) => Ok(axum::Json(b).into_response()),
                 None => Err(Problem::new(
                     StatusCode::NOT_FOUND,
@@ -1333,8 +1335,8 @@ async fn badge_page_file(
                 )),
             }
         }
-        "badge.png" => baked(node, client, page.id, ImageKind::Png).await,
-        "badge.svg" => baked(node, client, page.id, ImageKind::Svg).await,
+        "badge.png" => baked(node, client, id, ImageKind::Png).await,
+        "badge.svg" => baked(node, client, id, ImageKind::Svg).await,
         _ => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such file").field("file")),
     }
 }

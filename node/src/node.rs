@@ -699,13 +699,17 @@ impl Node {
                 dev,
             },
             account: self.account,
-            issuer: self.profile_document().unwrap_or_default(),
+            // Only export-site reads it: filled in by `record_site`, not
+            // on every page view.
+            issuer: Value::Null,
         }
     }
 
     /// Keeps [`Node::site`] in the store, for `export-site`.
     pub fn record_site(&self) -> Result<(), StoreError> {
-        let site = serde_json::to_vec(&self.site()).expect("the site record serializes");
+        let mut site = self.site();
+        site.issuer = self.profile_document()?;
+        let site = serde_json::to_vec(&site).expect("the site record serializes");
         if self.store.meta(crate::published::SITE_KEY)?.as_deref() != Some(&site[..]) {
             self.store.put_meta(crate::published::SITE_KEY, &site)?;
         }

@@ -215,6 +215,23 @@ pub struct Head {
     pub lang: String,
 }
 
+/// The credential behind a public badge page `share`: `None` when there is
+/// none, its page is private, or it is one of the node's own documents
+/// (status lists are stored as credentials under its URL, with no page).
+pub fn published_id(
+    store: &Store,
+    base_url: &str,
+    share: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(id) = store.shared(share)? else {
+        return Ok(None);
+    };
+    if store.is_private(&id)? || id.starts_with(&format!("{base_url}/")) {
+        return Ok(None);
+    }
+    Ok(Some(id))
+}
+
 /// Reads a badge page from the store.
 pub fn badge_page(
     store: &Store,
@@ -223,14 +240,9 @@ pub fn badge_page(
     binding: impl Fn(&AnchorRecord) -> Option<Arc<Value>>,
     bundle_ready: bool,
 ) -> Result<Option<BadgePage>, StoreError> {
-    let Some(id) = store.shared(share)? else {
+    let Some(id) = published_id(store, &site.base_url, share)? else {
         return Ok(None);
     };
-    // The node's own documents (status lists) are stored as credentials,
-    // under its URL; they have no badge page.
-    if store.is_private(&id)? || id.starts_with(&format!("{}/", site.base_url)) {
-        return Ok(None);
-    }
     let Some(credential) = current_form(store, &id, &binding)? else {
         return Ok(None);
     };
