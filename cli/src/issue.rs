@@ -138,7 +138,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure(format!("--{e}")))?;
         let client = args.node.client()?;
         let reply = block_on(client.json(client.post("/credentials/issue")?.json(
-            &serde_json::json!({"credential": credential, "options": {"achievement": badge}}),
+            &serde_json::json!({"credential": credential, "options": options(&recipient, Some(badge))}),
         )))?;
         say_page(&reply);
         return write_out(&args, &reply["verifiableCredential"]);
@@ -182,7 +182,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
                 client.json(
                     client
                         .post("/credentials/issue")?
-                        .json(&serde_json::json!({"credential": unsigned})),
+                        .json(&serde_json::json!({"credential": unsigned, "options": options(&request.recipient, None)})),
                 ),
             )?;
             say_page(&reply);
@@ -192,6 +192,20 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         (None, None) => unreachable!("clap requires --key or --node"),
     };
     write_out(&args, &signed)
+}
+
+/// An issuance request's options: the badge class, and the earner's
+/// address when the recipient is one, so the node can mail them (it keeps
+/// it beside the credential, which holds only its salted hash).
+pub fn options(recipient: &Recipient, badge: Option<&str>) -> serde_json::Value {
+    let mut options = serde_json::Map::new();
+    if let Some(badge) = badge {
+        options.insert("achievement".into(), badge.into());
+    }
+    if let Recipient::Email(email) = recipient {
+        options.insert("recipientEmail".into(), email.as_str().into());
+    }
+    serde_json::Value::Object(options)
 }
 
 /// What a badge class's credential needs from the issuer's side: the

@@ -19,6 +19,7 @@ mod badge;
 mod bake;
 mod batches;
 mod bundle;
+mod certify;
 mod client;
 mod contract;
 mod expiring;
@@ -78,6 +79,9 @@ enum Command {
     /// Renew a credential on its node: a new one for the same earner and
     /// achievement, naming the one it renews.
     Renew(renew::RenewArgs),
+    /// Show where an earner stands against a certification's
+    /// continuing-education requirements, or certify them once met.
+    Certify(certify::CertifyArgs),
     /// Deploy the registry contract.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Suspend(args) => status::run(args, "suspended"),
         Command::Reinstate(args) => status::run(args, "active"),
         Command::Renew(args) => renew::run(args),
+        Command::Certify(args) => certify::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Quickstart(args) => quickstart::run(args),
     };

@@ -96,6 +96,7 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
     // Check every row first.
     let mut lines = Vec::new();
     let mut rows = Vec::new();
+    let mut options = Vec::new();
     let mut bad = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
@@ -105,11 +106,12 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let row = (|| -> Result<Value, String> {
+        let row = (|| -> Result<(Value, Value), String> {
             let recipient: Recipient = cell(cols.recipient)
                 .ok_or("recipient: empty")?
                 .parse()
                 .map_err(|e| format!("recipient: {e}"))?;
+            let opts = crate::issue::options(&recipient, args.badge.as_deref());
             let valid_from = cell(cols.valid_from)
                 .map(|s| parse_time(&s, false).map_err(|e| format!("validFrom: {e}")))
                 .transpose()?;
@@ -169,11 +171,12 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
                 // row's position, so that a rerun finds what it issued.
                 credential.as_object_mut().expect("an object").remove("id");
             }
-            Ok(credential)
+            Ok((credential, opts))
         })();
         match row {
-            Ok(credential) => {
+            Ok((credential, opts)) => {
                 rows.push(credential);
+                options.push(opts);
                 lines.push(line);
             }
             Err(reason) => bad.push(format!("line {line}: {reason}")),
@@ -215,11 +218,8 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
         }
     };
     let mut body = Vec::new();
-    for credential in &rows {
-        let item = match &args.badge {
-            Some(badge) => json!({"credential": credential, "options": {"achievement": badge}}),
-            None => json!({"credential": credential}),
-        };
+    for (credential, options) in rows.iter().zip(&options) {
+        let item = json!({"credential": credential, "options": options});
         serde_json::to_writer(&mut body, &item).expect("JSON writes");
         body.push(b'\n');
     }

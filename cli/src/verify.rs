@@ -394,5 +394,14 @@ fn print_report(out: &mut impl Write, label: &str, report: &Report) -> std::io::
     for w in &report.warnings {
         writeln!(out, "  warning: {w}")?;
     }
+    // A learner record's credentials, each by name, each with its checks.
+    for (n, embedded) in report.credentials.iter().enumerate() {
+        let name = embedded.name.as_deref().unwrap_or("unnamed");
+        print_report(
+            out,
+            &format!("{label} > credential {} \"{name}\"", n + 1),
+            &embedded.report,
+        )?;
+    }
     Ok(())
 }

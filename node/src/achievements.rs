@@ -10,7 +10,8 @@
 //! A class's request body is the `Achievement` with two members of Cairn's
 //! own, never embedded in credentials: `validFor` (an ISO 8601 period of
 //! years, months and days, such as `P2Y` or `P18M`: the credentials' validity
-//! from their `validFrom`) and, in answers, `retired`.
+//! from their `validFrom`), `requirements` (a certification's continuing
+//! education, see `certification`) and, in answers, `retired`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -89,6 +90,9 @@ pub struct ClassVersion {
     pub valid_for: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<HeldImage>,
+    /// What earns a certification of this class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<crate::certification::Requirements>,
 }
 
 impl ClassVersion {
@@ -115,6 +119,9 @@ impl ClassVersion {
         let mut doc = self.document();
         if let Some(p) = &self.valid_for {
             doc["validFor"] = json!(p);
+        }
+        if let Some(r) = &self.requirements {
+            doc["requirements"] = serde_json::to_value(r).expect("requirements serialize");
         }
         if let Some(r) = &record.retired {
             doc["retired"] = json!(r);
@@ -207,6 +214,16 @@ pub fn add_period(
         .checked_add_days(chrono::Days::new(d.into()))
 }
 
+/// `to` minus a period.
+pub fn sub_period(
+    to: chrono::DateTime<chrono::Utc>,
+    period: &str,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (y, m, d) = parse_period(period)?;
+    to.checked_sub_months(chrono::Months::new(y * 12 + m))?
+        .checked_sub_days(chrono::Days::new(d.into()))
+}
+
 /// An image given in a request: a `data:` URL the node is to hold, or the
 /// URL of one held elsewhere.
 pub enum ImageInput {
@@ -288,6 +305,11 @@ pub fn read_class(
             .into()),
         };
     body.remove("retired");
+    let requirements = body
+        .remove("requirements")
+        .filter(|r| !r.is_null())
+        .map(|r| crate::certification::Requirements::read(r, &body))
+        .transpose()?;
     let contexts = match body.remove("@context") {
         None => Vec::new(),
         Some(Value::Array(a)) => a,
@@ -430,6 +452,7 @@ pub fn read_class(
             contexts: extra,
             valid_for,
             image: held,
+            requirements,
         },
         image,
     })

@@ -25,8 +25,9 @@ use serde_json::{json, Map, Value};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
-use crate::node::{IssueError, Issued, Node};
-use crate::store::StateFilter;
+use crate::node::{Beside, IssueError, Issued, Node};
+use crate::store::{Contact, StateFilter};
+use cairn_verifier::credential::Recipient;
 
 /// A single request body (issue, verify).
 pub const MAX_BODY: usize = 1 << 20;
@@ -55,6 +56,9 @@ pub struct Problem {
     pub detail: String,
     /// The request field at fault (`credential.validFrom`, `Authorization`).
     pub field: Option<String>,
+    /// A member of the problem's own (RFC 9457 extension), such as an
+    /// earner's `progress` when a certification is refused.
+    pub extension: Option<(&'static str, Value)>,
 }
 
 impl Problem {
@@ -64,7 +68,13 @@ impl Problem {
             kind,
             detail: detail.into(),
             field: None,
+            extension: None,
         }
+    }
+
+    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+        self.extension = Some((name, value));
+        self
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -89,6 +99,9 @@ impl Problem {
         });
         if let Some(f) = &self.field {
             v["field"] = json!(f);
+        }
+        if let Some((name, value)) = &self.extension {
+            v[*name] = value.clone();
         }
         v
     }
@@ -147,6 +160,9 @@ impl From<crate::store::StoreError> for Problem {
                 "storage-unavailable",
                 format!("the node cannot use its store now: {m}"),
             ),
+            e @ StoreError::Counted { .. } => {
+                Problem::new(StatusCode::CONFLICT, "already-counted", e.to_string())
+            }
             other => Problem::internal(other.to_string()),
         }
     }
@@ -208,6 +224,8 @@ pub fn router(node: Shared) -> Router {
         .route("/credentials/{id}/status", get(credential_status))
         .route("/credentials/{id}/renew", post(renew))
         .route("/endorsements", post(endorse))
+        .route("/earners/{id}/progress", get(earner_progress))
+        .route("/earners/{id}/certifications", post(certify))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
         .route("/credentials/{id}/bundle", get(bundle))
@@ -357,10 +375,15 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
 /// Splits an issuance request `{credential, options}`; `prefix` names its
 /// place in a bulk request. The one option is `achievement`: the badge
 /// class the credential is issued from.
-fn split_request(
-    mut req: Map<String, Value>,
-    prefix: &str,
-) -> Result<(Value, Option<String>), Problem> {
+/// An issuance request's parts: the credential, the badge class it is
+/// issued from, and how to reach its earner.
+struct IssueRequest {
+    credential: Value,
+    achievement: Option<String>,
+    contact: Option<Contact>,
+}
+
+fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueRequest, Problem> {
     for key in req.keys() {
         if key != "credential" && key != "options" {
             return Err(Problem::bad(
@@ -370,6 +393,7 @@ fn split_request(
         }
     }
     let mut achievement = None;
+    let (mut email, mut language) = (None, None);
     match req.get("options") {
         None | Some(Value::Null) => {}
         Some(Value::Object(o)) => {
@@ -380,6 +404,29 @@ fn split_request(
                         return Err(Problem::bad(
                             format!("{prefix}options.achievement"),
                             "must be a badge class id",
+                        ))
+                    }
+                    ("recipientEmail", Value::String(e))
+                        if matches!(e.parse(), Ok(Recipient::Email(_))) && e.len() <= 254 =>
+                    {
+                        email = Some(e.trim().to_owned())
+                    }
+                    ("recipientEmail", _) => {
+                        return Err(Problem::bad(
+                            format!("{prefix}options.recipientEmail"),
+                            "must be the earner's email address",
+                        ))
+                    }
+                    ("language", Value::String(l))
+                        if (2..=35).contains(&l.len())
+                            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                    {
+                        language = Some(l.clone())
+                    }
+                    ("language", _) => {
+                        return Err(Problem::bad(
+                            format!("{prefix}options.language"),
+                            "must be a language tag (BCP 47), such as en or fr-CA",
                         ))
                     }
                     _ => {
@@ -408,20 +455,48 @@ fn split_request(
         }
         None => return Err(Problem::bad(format!("{prefix}credential"), "missing")),
     };
-    Ok((credential, achievement))
+    if language.is_some() && email.is_none() {
+        return Err(Problem::bad(
+            format!("{prefix}options.language"),
+            "is the language of the earner's mail: give options.recipientEmail too",
+        ));
+    }
+    Ok(IssueRequest {
+        credential,
+        achievement,
+        contact: email.map(|email| Contact { email, language }),
+    })
 }
 
 /// The credential an issuance request asks for: as given, or built from the
 /// badge class `options.achievement` names.
-fn requested_credential(
+fn requested_credential(node: &Node, req: IssueRequest, prefix: &str) -> Result<Value, Problem> {
+    let credential = match req.achievement {
+        None => req.credential,
+        Some(reference) => class_credential(node, &reference, req.credential, prefix)?,
+    };
+    // The address mail goes to must be the one the credential names (when
+    // it names one), so a typo never mails a stranger.
+    if let Some(contact) = &req.contact {
+        if cairn_verifier::credential::names_email(&credential["credentialSubject"], &contact.email)
+            == Some(false)
+        {
+            return Err(Problem::bad(
+                format!("{prefix}options.recipientEmail"),
+                "is not the email address the credential's recipient identifier names",
+            ));
+        }
+    }
+    Ok(credential)
+}
+
+fn class_credential(
     node: &Node,
-    (credential, achievement): (Value, Option<String>),
+    reference: &str,
+    credential: Value,
     prefix: &str,
 ) -> Result<Value, Problem> {
-    let Some(reference) = achievement else {
-        return Ok(credential);
-    };
-    node.credential_from_class(&reference, credential)
+    node.credential_from_class(reference, credential)
         .map_err(|e| match e {
             ClassError::Field(f) => issue_problem(IssueError::Field(f), prefix),
             ClassError::Unknown(_) => Problem::new(
@@ -524,11 +599,19 @@ async fn issue_one(node: &Shared, headers: &HeaderMap, body: Body) -> Result<Iss
     require_json(headers)?;
     let key = idempotency_key(headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
-    let credential =
-        requested_credential(node, split_request(parse_object(&bytes, "body")?, "")?, "")?;
-    node.issue(credential, key.as_deref().map(|k| (k, 0)))
-        .await
-        .map_err(|e| issue_problem(e, ""))
+    let req = split_request(parse_object(&bytes, "body")?, "")?;
+    let contact = req.contact.clone();
+    let credential = requested_credential(node, req, "")?;
+    node.issue(
+        credential,
+        key.as_deref().map(|k| (k, 0)),
+        Beside {
+            contact,
+            ..Beside::default()
+        },
+    )
+    .await
+    .map_err(|e| issue_problem(e, ""))
 }
 
 /// One line of a bulk response.
@@ -545,10 +628,19 @@ async fn bulk_item(
             Value::Object(o) => o,
             _ => return Err(Problem::bad(format!("[{index}]"), "expected an object")),
         };
-        let credential = requested_credential(&node, split_request(req, &prefix)?, &prefix)?;
-        node.issue(credential, key.as_deref().map(|k| (k, index)))
-            .await
-            .map_err(|e| issue_problem(e, &prefix))
+        let req = split_request(req, &prefix)?;
+        let contact = req.contact.clone();
+        let credential = requested_credential(&node, req, &prefix)?;
+        node.issue(
+            credential,
+            key.as_deref().map(|k| (k, index)),
+            Beside {
+                contact,
+                ..Beside::default()
+            },
+        )
+        .await
+        .map_err(|e| issue_problem(e, &prefix))
     }
     .await;
     match outcome {
@@ -886,6 +978,7 @@ async fn verify(
         .run_shared(move || async move { (offline.offline().verify_value(&vc, at).await, vc) })
         .await?;
     verification.check_anchor(&vc, None, &mut report).await;
+    verification.check_embedded(&vc, at, &mut report).await;
     own_status(&node, &mut report);
     let out = serde_json::to_value(&report).expect("a report serializes");
     Ok(verdict_response(report.verdict, out))
@@ -1169,7 +1262,14 @@ async fn renew(
         .renewal(&id, from, until)?
         .ok_or_else(|| unknown_credential(&id))?;
     let vc = match node
-        .issue(unsigned, None)
+        .issue(
+            unsigned,
+            None,
+            Beside {
+                contact: node.store.contact(&id)?,
+                ..Beside::default()
+            },
+        )
         .await
         .map_err(|e| issue_problem(e, ""))?
     {
@@ -1203,7 +1303,7 @@ async fn endorse(
     let unsigned = crate::achievements::endorsement_from(body)
         .map_err(|e| Problem::bad(e.field.clone(), e.reason.clone()))?;
     let vc = match node
-        .issue(unsigned, None)
+        .issue(unsigned, None, Beside::default())
         .await
         .map_err(|e| issue_problem(e, ""))?
     {
@@ -1428,6 +1528,118 @@ fn class_problem(e: ClassError) -> Problem {
         ClassError::Busy(e) => e.into(),
         ClassError::Store(e) => e.into(),
     }
+}
+
+/// A certification's problems: the earner is the path's `id`, the class
+/// `achievement`.
+fn certification_problem(e: ClassError) -> Problem {
+    match e {
+        ClassError::Field(f) if f.field == "id" => Problem::bad("id", f.reason),
+        ClassError::Field(f) => Problem::bad("achievement", f.reason),
+        ClassError::Unknown(r) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-achievement",
+            format!("no badge class {r}"),
+        )
+        .field("achievement"),
+        other => class_problem(other),
+    }
+}
+
+/// `GET /earners/{id}/progress?achievement=ID`: where an earner (a DID or
+/// an email address) stands against a certification's requirements:
+/// credits per category, what is missing, when the window closes, and
+/// which of their credentials count and which do not, and why.
+async fn earner_progress(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(id): Param,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<axum::Json<Value>, Problem> {
+    authorize(&node, &headers)?;
+    if let Some(k) = q.keys().find(|k| k.as_str() != "achievement") {
+        return Err(Problem::bad(
+            k.clone(),
+            "unknown parameter; expected achievement",
+        ));
+    }
+    let achievement = q
+        .get("achievement")
+        .ok_or_else(|| Problem::bad("achievement", "missing: the certification's badge class"))?;
+    let progress = node
+        .progress(&id, achievement)
+        .await
+        .map_err(certification_problem)?;
+    Ok(axum::Json(
+        serde_json::to_value(progress).expect("progress serializes"),
+    ))
+}
+
+/// `POST /earners/{id}/certifications` with `{"achievement": ID}`: issues
+/// (or renews) the certification once the earner meets its requirements,
+/// with the CLR 2.0 `ClrCredential` that embeds the credentials counted.
+/// 409 `requirements-not-met` carries the earner's `progress`.
+async fn certify(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(id): Param,
+    body: Body,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    require_json(&headers)?;
+    let bytes = read_body(body, 4096).await?;
+    let body = parse_object(&bytes, "body")?;
+    if let Some(other) = body.keys().find(|k| k.as_str() != "achievement") {
+        return Err(Problem::bad(
+            other.clone(),
+            "unknown member: expected achievement",
+        ));
+    }
+    let Some(Value::String(achievement)) = body.get("achievement") else {
+        return Err(Problem::bad(
+            "achievement",
+            "missing, or not a badge class id",
+        ));
+    };
+    let certified = node.certify(&id, achievement).await.map_err(|e| match e {
+        crate::node::CertifyError::Class(e) => certification_problem(e),
+        crate::node::CertifyError::NotMet(progress) => Problem::new(
+            StatusCode::CONFLICT,
+            "requirements-not-met",
+            format!(
+                "{id} does not meet the requirements of {achievement} yet: {} credits missing{}",
+                progress.missing.credits,
+                progress
+                    .missing
+                    .categories
+                    .iter()
+                    .map(|(c, n)| format!(", {n} in {c}"))
+                    .collect::<String>()
+            ),
+        )
+        .field("id")
+        .with(
+            "progress",
+            serde_json::to_value(&progress).expect("progress serializes"),
+        ),
+        crate::node::CertifyError::Issue(e) => issue_problem(e, ""),
+    })?;
+    let cert_id = certified.certification["id"].as_str().unwrap_or("");
+    let location = format!(
+        "/credentials/{}",
+        cairn_verifier::credential::path_segment(cert_id)
+    );
+    let share_url = node.share_url(cert_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(json!({
+            "verifiableCredential": certified.certification,
+            "clrCredential": certified.record,
+            "shareUrl": share_url,
+        })),
+    )
+        .into_response())
 }
 
 /// A badge class's body: an image in a `data:` URL makes it larger than

@@ -30,6 +30,12 @@ pub struct FileSettings {
     pub allow_vocab: Option<bool>,
     /// Issuer extension contexts, `URL=FILE` each.
     pub context: Option<Vec<String>>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret_file: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub expiry_notice_days: Option<u32>,
+    pub notify_retry_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +81,12 @@ impl FileSettings {
             public_rpc_url: self.public_rpc_url.or(lower.public_rpc_url),
             allow_vocab: self.allow_vocab.or(lower.allow_vocab),
             context: self.context.or(lower.context),
+            webhook_url: self.webhook_url.or(lower.webhook_url),
+            webhook_secret_file: self.webhook_secret_file.or(lower.webhook_secret_file),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            mail_from: self.mail_from.or(lower.mail_from),
+            expiry_notice_days: self.expiry_notice_days.or(lower.expiry_notice_days),
+            notify_retry_ms: self.notify_retry_ms.or(lower.notify_retry_ms),
         }
     }
 }
@@ -120,7 +132,19 @@ pub struct Settings {
     /// Issuer extension contexts: the URL credentials name, and the file
     /// the node reads it from (never the network).
     pub contexts: Vec<(String, PathBuf)>,
+    /// Where events go, and the file holding the secret that signs them.
+    pub webhook: Option<(String, PathBuf)>,
+    /// The SMTP server earners' mail goes through, and its sender.
+    pub smtp: Option<(String, String)>,
+    /// How long before a credential runs out its earner and the webhook
+    /// hear of it.
+    pub expiry_notice: Duration,
+    /// The wait before a failed delivery's first retry (doubling after).
+    pub notify_retry: Duration,
 }
+
+/// `--expiry-notice-days` by default.
+pub const DEFAULT_EXPIRY_NOTICE_DAYS: u32 = 30;
 
 /// The queue length at which an idle anchorer seals a batch early.
 pub const DEFAULT_BATCH_SIZE: usize = 10_000;
@@ -207,7 +231,49 @@ impl Settings {
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let webhook =
+            match (s.webhook_url, s.webhook_secret_file) {
+                (None, None) => None,
+                (Some(url), Some(file)) => Some((url, file)),
+                (Some(_), None) => return Err(ConfigError::Invalid(
+                    "--webhook-url needs --webhook-secret-file (the secret that signs each event)"
+                        .into(),
+                )),
+                (None, Some(_)) => {
+                    return Err(ConfigError::Invalid(
+                        "--webhook-secret-file needs --webhook-url".into(),
+                    ))
+                }
+            };
+        let smtp = match (s.smtp_url, s.mail_from) {
+            (None, None) => None,
+            (Some(url), Some(from)) => Some((url, from)),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "--smtp-url needs --mail-from (the sender of earners' mail)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid("--mail-from needs --smtp-url".into()))
+            }
+        };
+        let notice_days = s.expiry_notice_days.unwrap_or(DEFAULT_EXPIRY_NOTICE_DAYS);
+        if notice_days > 3650 {
+            return Err(ConfigError::Invalid(
+                "--expiry-notice-days must be at most 3650".into(),
+            ));
+        }
+        let retry = s.notify_retry_ms.unwrap_or(10_000);
+        if !(10..=3_600_000).contains(&retry) {
+            return Err(ConfigError::Invalid(
+                "--notify-retry-ms must be between 10 and 3600000".into(),
+            ));
+        }
         Ok(Settings {
+            webhook,
+            smtp,
+            expiry_notice: Duration::from_secs(u64::from(notice_days) * 86_400),
+            notify_retry: Duration::from_millis(retry),
             data_dir,
             key: s.key,
             listen: s

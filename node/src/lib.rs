@@ -13,6 +13,8 @@ pub mod achievements;
 pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;
+#[cfg(feature = "server")]
+pub mod certification;
 pub mod config;
 pub mod devchain;
 pub mod issuer;
@@ -23,6 +25,8 @@ pub mod limits;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod node;
+#[cfg(feature = "server")]
+pub mod notifications;
 #[cfg(feature = "server")]
 pub mod pages;
 #[cfg(feature = "server")]

@@ -89,6 +89,30 @@ struct RunArgs {
     /// badge classes may then name URL in @context for fields of their own.
     #[arg(long = "context", value_name = "URL=FILE")]
     context: Vec<String>,
+    /// POST every event (issued, anchored, revoked, suspended, expiring)
+    /// to this URL as JSON, signed in the Cairn-Signature header.
+    #[arg(long, env = "CAIRN_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// The file holding the webhook's signing secret (at least 16 bytes).
+    #[arg(long, env = "CAIRN_WEBHOOK_SECRET_FILE")]
+    webhook_secret_file: Option<PathBuf>,
+    /// Mail earners through this SMTP server: smtps://host:port (TLS),
+    /// smtp://host:port?tls=required (STARTTLS) or smtp://host:port
+    /// (plain, for a local relay); a user name in the URL logs in, with its
+    /// password from CAIRN_SMTP_PASSWORD.
+    #[arg(long, env = "CAIRN_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of earners' mail, e.g. "Board of Nursing <badges@board.example>".
+    #[arg(long, env = "CAIRN_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Tell earners and the webhook this many days before a credential
+    /// runs out [default: 30].
+    #[arg(long, env = "CAIRN_EXPIRY_NOTICE_DAYS", value_name = "DAYS")]
+    expiry_notice_days: Option<u32>,
+    /// The wait before a failed notification's first retry, doubling each
+    /// time up to an hour [default: 10000].
+    #[arg(long, env = "CAIRN_NOTIFY_RETRY_MS", value_name = "MS")]
+    notify_retry_ms: Option<u64>,
     /// A settings file [default: ./cairn.toml if it exists].
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -239,6 +263,12 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         public_rpc_url: (!args.public_rpc_url.is_empty()).then_some(args.public_rpc_url),
         allow_vocab: args.allow_vocab.then_some(true),
         context: (!args.context.is_empty()).then_some(args.context),
+        webhook_url: args.webhook_url,
+        webhook_secret_file: args.webhook_secret_file,
+        smtp_url: args.smtp_url,
+        mail_from: args.mail_from,
+        expiry_notice_days: args.expiry_notice_days,
+        notify_retry_ms: args.notify_retry_ms,
     };
     let file = match args.config {
         Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,

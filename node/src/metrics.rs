@@ -26,6 +26,8 @@ pub struct Metrics {
     pub anchors_in_flight: Gauge,
     /// Free bytes on the store's filesystem.
     pub store_free_bytes: Gauge,
+    /// Delivery attempts of notifications, by sink and outcome.
+    pub notifications: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -99,7 +101,14 @@ impl Metrics {
             "Free bytes on the filesystem of the node's store",
             store_free_bytes.clone(),
         );
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification delivery attempts by sink (webhook, mail) and outcome (delivered, retried, refused)",
+            notifications.clone(),
+        );
         Self {
+            notifications,
             registry,
             status_slots,
             anchors_in_flight,

@@ -59,6 +59,8 @@ pub enum NodeError {
     StatusList(String),
     #[error("{0}")]
     Busy(#[from] crate::pool::PoolError),
+    #[error("{0}")]
+    Notify(#[from] crate::notifications::NotifyError),
     #[error("--key needs its passphrase in CAIRN_PASSPHRASE or CAIRN_PASSPHRASE_FILE{}", .0.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
     Passphrase(Option<String>),
     #[error("the dev chain registry landed at {deployed}, not {expected}: the issuer account was used before")]
@@ -128,6 +130,52 @@ impl SlotLease<'_> {
 impl Drop for SlotLease<'_> {
     fn drop(&mut self) {
         self.store.return_status_slot(self.slot);
+    }
+}
+
+/// What the node keeps beside a credential it issues, never in it.
+#[derive(Debug, Default)]
+pub struct Beside {
+    /// How to reach the earner (`options.recipientEmail`).
+    pub contact: Option<crate::store::Contact>,
+    /// The earner, when the credential's subject does not say (`mailto:`).
+    pub earner: Option<String>,
+    /// The credentials a certification counts (see `certification`).
+    pub counts: Vec<String>,
+}
+
+/// Why a certification was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum CertifyError {
+    #[error("{0}")]
+    Class(#[from] ClassError),
+    #[error("the requirements are not met")]
+    NotMet(Box<crate::certification::Progress>),
+    #[error("{0}")]
+    Issue(#[from] IssueError),
+}
+
+/// A certification and the learner record it was earned with.
+pub struct Certified {
+    pub certification: Value,
+    pub record: Value,
+}
+
+/// An earner as `/earners/{id}` names them (a DID, or an email address)
+/// in the form the earner index keeps.
+pub fn earner_key(id: &str) -> Result<String, FieldError> {
+    let id = id.trim();
+    if id.starts_with("did:") {
+        return Ok(id.to_owned());
+    }
+    match id.strip_prefix("mailto:").unwrap_or(id).parse() {
+        Ok(cairn_verifier::credential::Recipient::Email(e)) => {
+            Ok(format!("mailto:{}", e.to_lowercase()))
+        }
+        _ => Err(FieldError::new(
+            "id",
+            "must be the earner's DID or email address",
+        )),
     }
 }
 
@@ -413,6 +461,7 @@ impl Node {
         self: &Arc<Self>,
         credential: Value,
         idempotency: Option<(&str, usize)>,
+        beside: Beside,
     ) -> Result<Issued, IssueError> {
         let derived = idempotency.map(|(key, i)| Self::idempotent_id(key, i));
         let (credential, slot) = self.complete(credential, derived)?;
@@ -440,11 +489,21 @@ impl Node {
                 Ok::<_, SignError>((signed, new))
             })
             .await?;
-        let (signed, new) = signed.map_err(|e| match e {
+        let (signed, mut new) = signed.map_err(|e| match e {
             SignError::Field(f) => IssueError::Field(f),
             SignError::JsonLd(m) => IssueError::Field(FieldError::new("", m)),
             SignError::Signature(e) => IssueError::Internal(e.to_string()),
         })?;
+        if let Some(earner) = beside.earner {
+            new.earner = Some(earner);
+        } else if new.earner.is_none() {
+            new.earner = beside
+                .contact
+                .as_ref()
+                .map(|c| format!("mailto:{}", c.email.to_lowercase()));
+        }
+        new.contact = beside.contact;
+        new.counts = beside.counts;
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();
         let slot = slot.map(SlotLease::hand_over);
@@ -454,7 +513,7 @@ impl Node {
                 // Not stored (a duplicate id, a failed write): the slot is
                 // free again, once it is sure the write did not land.
                 if let Some(slot) = slot {
-                    let absent = matches!(e, StoreError::Duplicate(_));
+                    let absent = matches!(e, StoreError::Duplicate(_) | StoreError::Counted { .. });
                     self.store.return_unstored_slot(slot, &id, absent);
                 }
                 match e {
@@ -1043,7 +1102,6 @@ impl Node {
         valid_from: Option<chrono::DateTime<chrono::Utc>>,
         valid_until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Option<Value>, ClassError> {
-        use base64::Engine;
         let Some(old) = self.store.credential(id)? else {
             return Ok(None);
         };
@@ -1054,12 +1112,7 @@ impl Node {
             )
             .into());
         }
-        let digest = cairn_verifier::merkle::credential_digest(&old)
-            .map_err(|e| FieldError::new("id", e.to_string()))?;
-        let related = json!([{
-            "id": id,
-            "digestSRI": format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)),
-        }]);
+        let related = related_to(id, &old)?;
         let from = valid_from.unwrap_or_else(chrono::Utc::now);
         let class = old["credentialSubject"]["achievement"]["id"]
             .as_str()
@@ -1130,5 +1183,241 @@ impl Node {
         credential: &Value,
     ) -> Result<Option<(HeldImage, Vec<u8>)>, StoreError> {
         crate::published::credential_image(&self.store, self.base_url(), credential)
+    }
+}
+
+/// `relatedResource` naming `old` by id and digest (the SHA-256 of its JCS
+/// form), for a credential that renews it.
+fn related_to(id: &str, old: &Value) -> Result<Value, FieldError> {
+    use base64::Engine;
+    let digest = cairn_verifier::merkle::credential_digest(old)
+        .map_err(|e| FieldError::new("id", e.to_string()))?;
+    Ok(json!([{
+        "id": id,
+        "digestSRI": format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)),
+    }]))
+}
+
+/// An earner's credentials weighed for a certification class.
+struct Weighed {
+    progress: crate::certification::Progress,
+    candidates: Vec<crate::certification::Candidate>,
+    class: ClassVersion,
+    /// The certification it would renew.
+    held: Option<(String, Value)>,
+}
+
+impl Node {
+    /// Where `earner` stands against the requirements of the certification
+    /// class `reference` names.
+    pub async fn progress(
+        &self,
+        earner: &str,
+        reference: &str,
+    ) -> Result<crate::certification::Progress, ClassError> {
+        Ok(self.weigh(earner, reference).await?.progress)
+    }
+
+    /// Every credential of the earner, verified in full as any verifier
+    /// would (the chain's anchor, binding and status, expiry), with the
+    /// node's own record of statuses not yet on chain.
+    async fn weigh(&self, earner: &str, reference: &str) -> Result<Weighed, ClassError> {
+        use crate::certification::{Candidate, Held, MAX_CANDIDATES};
+        use cairn_verifier::verification::{Status, Verdict};
+        let key = earner_key(earner)?;
+        let (record, class) = self.class(reference)?;
+        let Some(req) = class.requirements.clone() else {
+            return Err(FieldError::new(
+                "achievement",
+                "this class declares no requirements: only a certification with requirements is earned by credits",
+            )
+            .into());
+        };
+        let now = chrono::Utc::now();
+        let verification = self.verification();
+        let mut candidates = Vec::new();
+        let mut held: Option<(Held, Value)> = None;
+        for id in self.store.earner_credentials(&key, MAX_CANDIDATES)? {
+            let Some(vc) = self.current_form(&id)? else {
+                continue;
+            };
+            if cairn_verifier::credential::clr_credentials(&vc).is_some() {
+                continue;
+            }
+            let handle = vc["credentialSubject"]["achievement"]["id"]
+                .as_str()
+                .and_then(|a| achievements::parse_reference(a, self.base_url()))
+                .map(|(h, _)| h);
+            let offline = verification.clone();
+            let checked = vc.clone();
+            let mut report = self
+                .pool
+                .run_shared(
+                    move || async move { offline.offline().verify_value(&checked, now).await },
+                )
+                .await?;
+            verification.check_anchor(&vc, None, &mut report).await;
+            let recorded = self.store.status(&id)?.map(|r| r.status);
+            let standing = match recorded {
+                Some(
+                    s @ (crate::store::CredentialStatus::Revoked
+                    | crate::store::CredentialStatus::Suspended),
+                ) => Some(format!("{s:?}").to_lowercase()),
+                _ if report.verdict != Verdict::Valid => Some(
+                    serde_json::to_value(report.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "invalid".into()),
+                ),
+                _ => None,
+            };
+            if handle.as_deref() == Some(record.handle.as_str()) {
+                // A certification of this class: the current one, if valid.
+                let from = vc["validFrom"]
+                    .as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                if let (None, Some(from)) = (&standing, from) {
+                    if held.as_ref().is_none_or(|(h, _)| h.valid_from < from) {
+                        held = Some((
+                            Held {
+                                id: id.clone(),
+                                valid_from: from,
+                            },
+                            vc,
+                        ));
+                    }
+                }
+                continue;
+            }
+            let barred = match standing {
+                Some(s) => Some(s),
+                None if report.check("anchor").map(|c| c.status) != Some(Status::Pass) => {
+                    Some("not anchored yet".into())
+                }
+                None => self
+                    .store
+                    .counted_for(&id)?
+                    .map(|by| format!("counted for the certification {by} already")),
+            };
+            candidates.push(Candidate {
+                id,
+                credential: vc,
+                handle,
+                barred,
+            });
+        }
+        let achievement = class.achievement["id"].as_str().unwrap_or("").to_owned();
+        let handles: Vec<String> = req
+            .achievements
+            .iter()
+            .filter_map(|a| achievements::parse_reference(a, self.base_url()))
+            .map(|(h, _)| h)
+            .collect();
+        let progress = crate::certification::progress(
+            &req,
+            &handles,
+            &achievement,
+            &key,
+            &candidates,
+            held.as_ref().map(|(h, _)| h),
+            now,
+        );
+        Ok(Weighed {
+            progress,
+            candidates,
+            class,
+            held: held.map(|(h, vc)| (h.id, vc)),
+        })
+    }
+
+    /// Issues (or renews) the certification `reference` names to `earner`
+    /// once its requirements are met, with the CLR 2.0 `ClrCredential`
+    /// embedding the credentials counted (each as anchored) and their
+    /// associations to it. Each counted credential is marked in the
+    /// certification's own write, so none counts twice.
+    pub async fn certify(
+        self: &Arc<Self>,
+        earner: &str,
+        reference: &str,
+    ) -> Result<Certified, CertifyError> {
+        let weighed = self.weigh(earner, reference).await?;
+        if !weighed.progress.met {
+            return Err(CertifyError::NotMet(Box::new(weighed.progress)));
+        }
+        let key = weighed.progress.earner.clone();
+        let counted: Vec<&crate::certification::Candidate> = weighed
+            .progress
+            .counted
+            .iter()
+            .filter_map(|c| weighed.candidates.iter().find(|x| x.id == c.id))
+            .collect();
+        let subject = match key.strip_prefix("mailto:") {
+            Some(email) => cairn_verifier::credential::Recipient::Email(email.to_owned()).subject(),
+            None => {
+                let mut s = serde_json::Map::new();
+                s.insert("type".into(), json!(["AchievementSubject"]));
+                s.insert("id".into(), json!(key));
+                s
+            }
+        };
+        let mut given = json!({"credentialSubject": subject});
+        if let Some((id, old)) = &weighed.held {
+            given["relatedResource"] = related_to(id, old).map_err(ClassError::from)?;
+        }
+        let unsigned =
+            achievements::credential_from(&weighed.class, given).map_err(ClassError::from)?;
+        // The earner's address, as given with a credential counted.
+        let mut contact = None;
+        for c in &counted {
+            if let Some(found) = self.store.contact(&c.id).map_err(ClassError::from)? {
+                contact = Some(found);
+                break;
+            }
+        }
+        let certification = match self
+            .issue(
+                unsigned,
+                None,
+                Beside {
+                    contact: contact.clone(),
+                    earner: Some(key.clone()),
+                    counts: counted.iter().map(|c| c.id.clone()).collect(),
+                },
+            )
+            .await?
+        {
+            Issued::New(vc, _) | Issued::Replayed(vc) => vc,
+        };
+        let mut clr_subject = serde_json::Map::new();
+        match certification["credentialSubject"].get("id") {
+            Some(id) => {
+                clr_subject.insert("id".into(), id.clone());
+            }
+            None => {
+                if let Some(identifier) = certification["credentialSubject"].get("identifier") {
+                    clr_subject.insert("identifier".into(), identifier.clone());
+                }
+            }
+        }
+        let embedded: Vec<Value> = counted.iter().map(|c| c.credential.clone()).collect();
+        let record = crate::certification::learner_record(&certification, &embedded, clr_subject);
+        let record = match self
+            .issue(
+                record,
+                None,
+                Beside {
+                    earner: Some(key),
+                    ..Beside::default()
+                },
+            )
+            .await?
+        {
+            Issued::New(vc, _) | Issued::Replayed(vc) => vc,
+        };
+        Ok(Certified {
+            certification,
+            record,
+        })
     }
 }

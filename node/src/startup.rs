@@ -147,7 +147,22 @@ pub async fn run(
     let listen = settings.listen;
     let dev = settings.chain == ChainSetting::Dev;
     let data_dir: PathBuf = settings.data_dir.clone();
+    let webhook = settings
+        .webhook
+        .as_ref()
+        .map(|(url, secret)| crate::notifications::Webhook::new(url, secret))
+        .transpose()?;
+    let mail = settings
+        .smtp
+        .as_ref()
+        .map(|(url, from)| {
+            crate::notifications::Mail::new(url, from, std::env::var("CAIRN_SMTP_PASSWORD").ok())
+        })
+        .transpose()?;
     let node = Node::open(settings, &key)?;
+    // Before the first request: events are written from then on.
+    node.store
+        .set_notifying(webhook.is_some() || mail.is_some());
     let devchain = if dev {
         Some(DevChain::open(&data_dir.join("devchain"))?)
     } else {
@@ -194,6 +209,18 @@ pub async fn run(
     });
     on_listen(addr);
     tracing::info!(%addr, issuer = %key.identity.did, "listening");
+    let notifier = tokio::spawn(
+        Arc::new(crate::notifications::Notifier {
+            store: node.store.clone(),
+            metrics: node.metrics.clone(),
+            webhook,
+            mail,
+            base_url: node.base_url().to_owned(),
+            retry_min: node.settings.notify_retry,
+            expiry_notice: node.settings.expiry_notice,
+        })
+        .run(),
+    );
 
     let dev_url = dev.then(|| {
         let port = addr.port();
@@ -284,6 +311,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     chain_tasks.abort();
     disk.abort();
+    notifier.abort();
     match tokio::time::timeout(Duration::from_secs(30), server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),

@@ -22,7 +22,9 @@
 //! - `badges`: badge classes: `class/{handle}` → the class record,
 //!   `version/{handle}/{n}` (n a u32, big-endian) → one version, and
 //!   `image/{sha256}` → an image's bytes (kept once however many versions
-//!   and profiles use it).
+//!   and profiles use it);
+//! - `outbox`: events and their deliveries to webhooks and mail, and how
+//!   to reach each earner (see [`outbox`]).
 //!
 //! Invariants this module keeps, each by writing everything in one batch:
 //! a credential acknowledged by [`Store::add_credentials`] is on disk (synced
@@ -53,7 +55,8 @@ const META: &str = "meta";
 const STATUS: &str = "status";
 const STATUS_QUEUE: &str = "status_queue";
 const BADGES: &str = "badges";
-const FAMILIES: [&str; 10] = [
+const OUTBOX: &str = "outbox";
+const FAMILIES: [&str; 11] = [
     CREDENTIALS,
     QUEUE,
     BATCHES,
@@ -64,7 +67,11 @@ const FAMILIES: [&str; 10] = [
     STATUS,
     STATUS_QUEUE,
     BADGES,
+    OUTBOX,
 ];
+
+mod outbox;
+pub use outbox::{Contact, Delivery, Due, Event, EventKind, Sink};
 
 const NEXT_SEQ: &[u8] = b"next-seq";
 const NEXT_BATCH: &[u8] = b"next-batch";
@@ -97,6 +104,13 @@ pub enum StoreError {
     NoCredential(String),
     #[error("credential {0} is revoked, and revocation is final")]
     RevocationIsFinal(String),
+    /// A credential already counted for a certification is never counted
+    /// for another.
+    #[error("credential {credential} was counted for the certification {certification} already")]
+    Counted {
+        credential: String,
+        certification: String,
+    },
 }
 
 /// What the issuer says of a credential now.
@@ -182,6 +196,15 @@ pub struct NewCredential {
     /// What an `EndorsementCredential` endorses (its subject's id):
     /// indexed, for the badge pages of what it endorses.
     pub endorses: Option<String>,
+    /// How to reach the earner, kept beside it (never in it).
+    pub contact: Option<Contact>,
+    /// Who earned it, for finding an earner's credentials: `did:…` (its
+    /// subject's id) or `mailto:…` (the address the issuer gave).
+    pub earner: Option<String>,
+    /// The credentials this certification was earned with: each is marked
+    /// counted in the same write, and a credential counted before refuses
+    /// the whole write.
+    pub counts: Vec<String>,
 }
 
 impl NewCredential {
@@ -197,6 +220,12 @@ impl NewCredential {
             digest: credential_digest(credential)?,
             valid_until: valid_until(credential),
             endorses: endorses(credential),
+            contact: None,
+            earner: credential["credentialSubject"]["id"]
+                .as_str()
+                .filter(|s| s.starts_with("did:"))
+                .map(str::to_owned),
+            counts: Vec::new(),
         })
     }
 }
@@ -225,6 +254,22 @@ fn endorsement_key(subject: &str, id: &str) -> Vec<u8> {
         id.as_bytes(),
     ]
     .concat()
+}
+
+/// The earner index's key: the earner, NUL, the credential.
+fn earner_key(earner: &str, id: &str) -> Vec<u8> {
+    [
+        b"earner/".as_slice(),
+        earner.as_bytes(),
+        b"\0",
+        id.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Which certification counted a credential.
+fn counted_key(id: &str) -> Vec<u8> {
+    [b"counted/".as_slice(), id.as_bytes()].concat()
 }
 
 /// A credential's end of validity, in Unix seconds.
@@ -291,6 +336,11 @@ pub struct Store {
     write_error: Mutex<Option<String>>,
     /// The key that makes each credential's share id (see [`share_id`]).
     share_key: [u8; 32],
+    /// Whether changes write events (see [`Store::set_notifying`]).
+    notifying: std::sync::atomic::AtomicBool,
+    /// The end of the validity window already announced as `expiring`
+    /// (Unix seconds; 0 before the first announcement).
+    expiry_notice_cursor: std::sync::atomic::AtomicI64,
 }
 
 /// Where the key of share ids is kept (`meta`).
@@ -334,7 +384,12 @@ const MIN_FREE_TO_REOPEN: u64 = 1 << 20;
 /// The database in `dir`, read only: what serves reads while a full disk
 /// keeps it from opening for writing.
 fn open_db_read_only(dir: &Path) -> Result<DB, StoreError> {
-    let families = FAMILIES.iter().copied();
+    // A store from before a family existed is still read.
+    let present = DB::list_cf(&Options::default(), dir)?;
+    let families = FAMILIES
+        .iter()
+        .copied()
+        .filter(|f| present.iter().any(|p| p == f));
     Ok(DB::open_cf_for_read_only(
         &Options::default(),
         dir,
@@ -451,6 +506,8 @@ impl Store {
             batch_cache: std::sync::RwLock::new(HashMap::new()),
             write_error: Mutex::new(None),
             last_reopen: Mutex::new(None),
+            notifying: std::sync::atomic::AtomicBool::new(false),
+            expiry_notice_cursor: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -543,6 +600,36 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The credentials of `earner` (`did:…` or `mailto:…`), at most `limit`.
+    pub fn earner_credentials(
+        &self,
+        earner: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let db = self.db()?;
+        let prefix = earner_key(earner, "");
+        let mut out = Vec::new();
+        for item in db.prefix_iterator_cf(cf(&db, BADGES), &prefix) {
+            let (k, _) = item?;
+            let Some(id) = k.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            if out.len() >= limit {
+                break;
+            }
+            out.push(String::from_utf8(id.to_vec()).map_err(corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// The certification that counted credential `id`, if one did.
+    pub fn counted_for(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db()?;
+        Ok(db
+            .get_cf(cf(&db, BADGES), counted_key(id))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// The endorsements of `subject` (an achievement or profile id) this
@@ -810,8 +897,13 @@ impl Store {
             Ok(s) => s,
             Err(e) => return items.iter().map(|_| Err(corrupt(&e))).collect::<Vec<_>>(),
         };
+        let mut events = match self.events(now) {
+            Ok(e) => e,
+            Err(e) => return items.iter().map(|_| Err(corrupt(&e))).collect::<Vec<_>>(),
+        };
         let mut batch = WriteBatch::default();
         let mut seen = std::collections::HashSet::new();
+        let mut counting = std::collections::HashMap::new();
         for item in &items {
             let exists = match db.get_pinned_cf(cf(&db, CREDENTIALS), &item.id) {
                 Ok(v) => v.is_some(),
@@ -820,6 +912,27 @@ impl Store {
                     continue;
                 }
             };
+            if let Some(taken) = item.counts.iter().find_map(|c| {
+                if let Some(by) = counting.get(c.as_str()) {
+                    return Some(Ok((c.clone(), String::clone(by))));
+                }
+                match db.get_cf(cf(&db, BADGES), counted_key(c)) {
+                    Ok(Some(by)) => {
+                        Some(Ok((c.clone(), String::from_utf8_lossy(&by).into_owned())))
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            }) {
+                results.push(Err(match taken {
+                    Ok((credential, certification)) => StoreError::Counted {
+                        credential,
+                        certification,
+                    },
+                    Err(e) => StoreError::Db(e),
+                }));
+                continue;
+            }
             if exists || !seen.insert(item.id.as_str()) {
                 results.push(Err(StoreError::Duplicate(item.id.clone())));
                 continue;
@@ -836,6 +949,28 @@ impl Store {
             if let Some(subject) = &item.endorses {
                 batch.put_cf(cf(&db, BADGES), endorsement_key(subject, &item.id), b"");
             }
+            for c in &item.counts {
+                batch.put_cf(cf(&db, BADGES), counted_key(c), item.id.as_bytes());
+                counting.insert(c.as_str(), item.id.clone());
+            }
+            if let Some(earner) = &item.earner {
+                batch.put_cf(cf(&db, BADGES), earner_key(earner, &item.id), b"");
+            }
+            if let Some(contact) = &item.contact {
+                batch.put_cf(
+                    cf(&db, OUTBOX),
+                    outbox::contact_key(&item.id),
+                    serde_json::to_vec(contact).expect("a contact serializes"),
+                );
+            }
+            if let Some(events) = &mut events {
+                events.push(&db, &mut batch, EventKind::Issued, &item.id);
+                // Ending inside a window already announced: announced now.
+                let announced = self.expiry_notice_cursor.load(Ordering::Relaxed);
+                if item.valid_until.is_some_and(|t| t > now && t < announced) {
+                    events.push(&db, &mut batch, EventKind::Expiring, &item.id);
+                }
+            }
             let entry = [&be(now as u64)[..], &item.digest, item.id.as_bytes()].concat();
             batch.put_cf(cf(&db, QUEUE), be(seq), entry);
             results.push(Ok(seq));
@@ -848,6 +983,9 @@ impl Store {
         let issued = self.issued.load(Ordering::Relaxed) + added;
         batch.put_cf(cf(&db, META), NEXT_SEQ, be(seq));
         batch.put_cf(cf(&db, META), ISSUED, be(issued));
+        if let Some(events) = events {
+            events.finish(&db, &mut batch);
+        }
         if let Err(e) = db.write_opt(batch, &synced()) {
             // A full or failing disk: an outage the caller reports as one,
             // not a damaged record.
@@ -1097,12 +1235,19 @@ impl Store {
             anchor,
             anchored_at: now,
         };
-        self.noted(db.put_cf_opt(
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
             cf(&db, BATCHES),
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
-            &synced(),
-        ))?;
+        );
+        if let Some(mut events) = self.events(now)? {
+            for id in self.leaves(number)? {
+                events.push(&db, &mut batch, EventKind::Anchored, &id);
+            }
+            events.finish(&db, &mut batch);
+        }
+        self.noted(db.write_opt(batch, &synced()))?;
         self.remember(&record);
         // Batches are anchored in order; skip past every anchored one.
         let mut low = self.low_water.load(Ordering::Relaxed);
@@ -1280,6 +1425,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
+        let mut events = self.events(chrono::Utc::now().timestamp())?;
         let mut batch = WriteBatch::default();
         for (seq, id, written) in done {
             batch.delete_cf(cf(&db, STATUS_QUEUE), be(*seq));
@@ -1291,8 +1437,19 @@ impl Store {
                         id,
                         serde_json::to_vec(&record).expect("record serializes"),
                     );
+                    let kind = match written {
+                        CredentialStatus::Revoked => Some(EventKind::Revoked),
+                        CredentialStatus::Suspended => Some(EventKind::Suspended),
+                        CredentialStatus::Active => None,
+                    };
+                    if let (Some(events), Some(kind)) = (&mut events, kind) {
+                        events.push(&db, &mut batch, kind, id);
+                    }
                 }
             }
+        }
+        if let Some(events) = events {
+            events.finish(&db, &mut batch);
         }
         self.noted(db.write_opt(batch, &synced()))?;
         Ok(())
@@ -1420,6 +1577,87 @@ mod tests {
 
     fn cred(i: u32) -> Value {
         json!({"id": format!("urn:uuid:{i:08}"), "name": "n", "proof": {"type": "DataIntegrityProof", "proofValue": format!("z{i}")}})
+    }
+
+    #[test]
+    fn events_wait_in_the_outbox_until_each_sink_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Off: issuing writes no event.
+        store.add_credential(&cred(0)).unwrap();
+        assert_eq!(store.fan_out(&[Sink::Webhook], 0, 100).unwrap(), 0);
+        store.set_notifying(true);
+        let mut with_contact = NewCredential::new(&cred(1)).unwrap();
+        with_contact.contact = Some(Contact {
+            email: "ana@example.org".into(),
+            language: Some("fr".into()),
+        });
+        let plain = NewCredential::new(&cred(2)).unwrap();
+        assert!(store
+            .add_credentials(vec![with_contact, plain], 1_000)
+            .iter()
+            .all(Result::is_ok));
+        let batch = store.seal(100, 1_000).unwrap().unwrap();
+        let anchor = AnchorRecord {
+            chain: "eip155:1".into(),
+            registry: Default::default(),
+            transaction: Default::default(),
+            block_number: 1,
+            block_hash: Default::default(),
+            root: batch.root.into(),
+            leaf_count: 3,
+        };
+        store.mark_anchored(batch.number, anchor, 1_001).unwrap();
+        // Two issued (cred 0 was stored before events were on), three anchored.
+        let sinks = [Sink::Webhook, Sink::Mail];
+        assert_eq!(store.fan_out(&sinks, 5_000, 100).unwrap(), 5);
+        assert_eq!(store.fan_out(&sinks, 5_000, 100).unwrap(), 0);
+        assert_eq!(store.waiting(Sink::Webhook).unwrap(), 5);
+        // Mail only where the earner's address is known, and only for anchored.
+        let (mail, _) = store.due(Sink::Mail, 5_000, 100).unwrap();
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0].delivery.event.kind, EventKind::Anchored);
+        assert_eq!(
+            mail[0].delivery.to.as_ref().unwrap().language.as_deref(),
+            Some("fr")
+        );
+        // A failure waits; its id stays; delivery removes it; a reopen keeps the rest.
+        let (hooks, _) = store.due(Sink::Webhook, 5_000, 100).unwrap();
+        let first = hooks[0].clone();
+        store.retry_at(&first, "503".into(), 9_000).unwrap();
+        let (due, next) = store.due(Sink::Webhook, 5_000, 100).unwrap();
+        assert_eq!((due.len(), next), (4, Some(9_000)));
+        for d in &due {
+            store.delivered(d).unwrap();
+        }
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let (later, _) = store.due(Sink::Webhook, 9_000, 100).unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].delivery.event.id, first.delivery.event.id);
+        assert_eq!(later[0].delivery.attempts, 1);
+    }
+
+    #[test]
+    fn a_credential_counts_for_one_certification_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.add_credential(&cred(1)).unwrap();
+        let mut first = NewCredential::new(&cred(2)).unwrap();
+        first.counts = vec![cred(1)["id"].as_str().unwrap().into()];
+        let mut second = NewCredential::new(&cred(3)).unwrap();
+        second.counts = first.counts.clone();
+        let results = store.add_credentials(vec![first, second], 0);
+        assert!(results[0].is_ok());
+        assert!(
+            matches!(results[1], Err(StoreError::Counted { .. })),
+            "{results:?}"
+        );
+        assert!(!store.contains("urn:uuid:00000003").unwrap());
+        assert_eq!(
+            store.counted_for("urn:uuid:00000001").unwrap().as_deref(),
+            Some("urn:uuid:00000002")
+        );
     }
 
     #[test]

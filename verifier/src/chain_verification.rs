@@ -32,7 +32,7 @@ use crate::merkle::credential_digest;
 use crate::proof::AnchorEntry;
 #[cfg(feature = "chain")]
 use crate::registry::{ReadError, RegistryReader};
-use crate::verification::{Report, Status};
+use crate::verification::{Embedded, Report, Status, Verdict};
 
 /// How far before its anchor a credential's `validFrom` may lie before the
 /// report warns of backdating: issuers date a licence from the exam, which
@@ -63,6 +63,9 @@ pub struct Bindings {
 
 /// Binding documents a [`Bindings`] keeps checked.
 const MAX_CACHED_BINDINGS: usize = 1024;
+/// The most credentials one `ClrCredential` may embed: each costs a full
+/// verification.
+pub const MAX_EMBEDDED: usize = 256;
 
 type BindingCell = Arc<tokio::sync::OnceCell<Result<Binding, String>>>;
 
@@ -706,7 +709,72 @@ impl Verification {
         let (credential, bundle) = split_bundle(document);
         let mut report = self.offline.verify_value(credential, at).await;
         self.check_anchor(credential, bundle, &mut report).await;
+        self.check_embedded(credential, at, &mut report).await;
         report
+    }
+
+    /// A `ClrCredential`'s embedded credentials, each verified as one on
+    /// its own (its proofs, its anchor, its status): the CLR is valid only
+    /// if every one is. Other documents have none; nothing is added.
+    pub async fn check_embedded(&self, credential: &Value, at: DateTime<Utc>, report: &mut Report) {
+        let Some(embedded) = crate::credential::clr_credentials(credential) else {
+            return;
+        };
+        if embedded.len() > MAX_EMBEDDED {
+            report.add(
+                "embedded-credentials",
+                Status::Fail,
+                &format!(
+                    "{} credentials: at most {MAX_EMBEDDED} are verified",
+                    embedded.len()
+                ),
+            );
+            return;
+        }
+        let mut failed = Vec::new();
+        let mut unknown = 0;
+        for vc in embedded {
+            let mut r = match vc {
+                Value::Object(_) => self.offline.verify_value(vc, at).await,
+                _ => Report::unreadable(
+                    "not a credential object (an enveloped credential is not read)",
+                ),
+            };
+            if vc.is_object() {
+                self.check_anchor(vc, None, &mut r).await;
+            }
+            let name = crate::credential::display_name(vc);
+            match r.verdict {
+                Verdict::Valid => {}
+                Verdict::Unknown => unknown += 1,
+                Verdict::Invalid => failed.push(format!(
+                    "{} ({}): {}",
+                    name.as_deref().unwrap_or("unnamed"),
+                    r.id.as_deref().unwrap_or("no id"),
+                    serde_json::to_value(r.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )),
+            }
+            report.credentials.push(Embedded { name, report: r });
+        }
+        let count = report.credentials.len();
+        if !failed.is_empty() {
+            report.add("embedded-credentials", Status::Fail, &failed.join("; "));
+        } else if unknown > 0 {
+            report.add(
+                "embedded-credentials",
+                Status::CouldNotCheck,
+                &format!("{unknown} of {count} could not be checked in full"),
+            );
+        } else {
+            report.add(
+                "embedded-credentials",
+                Status::Pass,
+                &format!("{count} valid"),
+            );
+        }
     }
 
     /// The checks after the offline ones, for a caller that ran

@@ -28,6 +28,8 @@ pub const ED25519_2020_V1: &str = "https://w3id.org/security/suites/ed25519-2020
 pub const UNDEFINED_TERMS_V2: &str = "https://www.w3.org/ns/credentials/undefined-terms/v2";
 /// The Open Badges 3.0.3 context, the one Cairn issues with.
 pub const OB_V3_0_3: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
+/// The Comprehensive Learner Record 2.0 context (`ClrCredential`).
+pub const CLR_V2P0: &str = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json";
 /// Every published Open Badges 3.0 context URL; credentials from other issuers
 /// may use any of them.
 pub const OB_CONTEXTS: [&str; 4] = [
@@ -119,6 +121,10 @@ static STANDARD: LazyLock<HashMap<IriBuf, RemoteDocument>> = LazyLock::new(|| {
         (
             OB_CONTEXTS[3],
             include_str!("../contexts/ob-v3p0-context-3.0.3.json"),
+        ),
+        (
+            CLR_V2P0,
+            include_str!("../contexts/clr-v2p0-context-2.0.1.json"),
         ),
     ] {
         let (iri, d) = doc(url, text);

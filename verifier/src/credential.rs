@@ -127,6 +127,81 @@ pub fn hash_identity(email: &str, salt: &str) -> String {
     format!("sha256${}", hex::encode(h.finalize()))
 }
 
+/// The credentials a CLR 2.0 `ClrCredential` embeds
+/// (`credentialSubject.verifiableCredential`); `None` for any other
+/// document.
+pub fn clr_credentials(vc: &Value) -> Option<Vec<&Value>> {
+    let clr = match vc.get("type")? {
+        Value::Array(types) => types.iter().any(|t| t == "ClrCredential"),
+        t => t == "ClrCredential",
+    };
+    if !clr {
+        return None;
+    }
+    let subjects: Vec<&Value> = match vc.get("credentialSubject")? {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    Some(
+        subjects
+            .into_iter()
+            .flat_map(|s| match s.get("verifiableCredential") {
+                Some(Value::Array(a)) => a.iter().collect(),
+                Some(one) => vec![one],
+                None => Vec::new(),
+            })
+            .collect(),
+    )
+}
+
+/// What a credential calls itself, for a person: its achievement's name
+/// (the first, when in several languages), else its own `name`.
+pub fn display_name(vc: &Value) -> Option<String> {
+    fn text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(a) => a.first().and_then(text),
+            Value::Object(o) => o.get("@value").and_then(text),
+            _ => None,
+        }
+    }
+    vc.get("credentialSubject")
+        .and_then(|s| s.get("achievement"))
+        .and_then(|a| a.get("name"))
+        .and_then(text)
+        .or_else(|| vc.get("name").and_then(text))
+}
+
+/// Whether `email` is the recipient a credential subject names by email
+/// address (an OB 3.0 `IdentityObject`, hashed or not); `None` when it
+/// names none by email.
+pub fn names_email(subject: &Value, email: &str) -> Option<bool> {
+    let identities: Vec<&Value> = match subject.get("identifier")? {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    let mut any = false;
+    for id in identities {
+        if id.get("identityType").and_then(Value::as_str) != Some("emailAddress") {
+            continue;
+        }
+        any = true;
+        let Some(hash) = id.get("identityHash").and_then(Value::as_str) else {
+            continue;
+        };
+        let matches = if id.get("hashed") == Some(&Value::Bool(true)) {
+            let salt = id.get("salt").and_then(Value::as_str).unwrap_or("");
+            hash.eq_ignore_ascii_case(&hash_identity(email, salt))
+        } else {
+            hash.trim().eq_ignore_ascii_case(email.trim())
+        };
+        if matches {
+            return Some(true);
+        }
+    }
+    any.then_some(false)
+}
+
 /// The issuer as it appears in credentials (an OB 3.0 `Profile`).
 #[derive(Debug, Clone, Default)]
 pub struct IssuerProfile {
@@ -701,6 +776,77 @@ fn check_related_resources(related: Option<&Value>) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// CLR 2.0's association types.
+const ASSOCIATION_TYPES: [&str; 8] = [
+    "exactMatchOf",
+    "isChildOf",
+    "isParentOf",
+    "isPartOf",
+    "isPeerOf",
+    "isRelatedTo",
+    "precedes",
+    "replacedBy",
+];
+
+/// The rules of a CLR 2.0 `ClrCredential` beyond those it shares with
+/// Open Badges: its context, a `ClrSubject` embedding credentials, and
+/// well-formed associations. The embedded credentials are verified as
+/// credentials of their own (`embedded-credentials`).
+fn check_learner_record(vc: &Value, contexts: &[&str]) -> Result<(), FieldError> {
+    if !contexts.contains(&crate::context::CLR_V2P0) {
+        return Err(FieldError::new(
+            "@context",
+            format!("a ClrCredential names {}", crate::context::CLR_V2P0),
+        ));
+    }
+    let subject = match vc.get("credentialSubject") {
+        Some(s @ Value::Object(_)) => s,
+        _ => return Err(FieldError::new("credentialSubject", "must be one object")),
+    };
+    if !has_type(subject, "ClrSubject") {
+        return Err(FieldError::new(
+            "credentialSubject.type",
+            "must include \"ClrSubject\"",
+        ));
+    }
+    match subject.get("verifiableCredential") {
+        Some(Value::Array(a)) if !a.is_empty() => {}
+        _ => {
+            return Err(FieldError::new(
+                "credentialSubject.verifiableCredential",
+                "must be a non-empty array of credentials",
+            ))
+        }
+    }
+    if let Some(associations) = subject.get("association") {
+        let Value::Array(associations) = associations else {
+            return Err(FieldError::new(
+                "credentialSubject.association",
+                "must be an array",
+            ));
+        };
+        for (i, a) in associations.iter().enumerate() {
+            let at = |f: &str| format!("credentialSubject.association[{i}].{f}");
+            if !a
+                .get("associationType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| ASSOCIATION_TYPES.contains(&t))
+            {
+                return Err(FieldError::new(
+                    at("associationType"),
+                    format!("must be one of {}", ASSOCIATION_TYPES.join(", ")),
+                ));
+            }
+            for f in ["sourceId", "targetId"] {
+                if !is_uri(a.get(f)) {
+                    return Err(FieldError::new(at(f), "missing or not a URI"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks the fields Open Badges 3.0 requires of an `OpenBadgeCredential`
 /// beyond VC 2.0 ([`check_data_model`] first). Returns the first problem.
 pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
@@ -715,7 +861,9 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
         ));
     }
     let endorsement = has_type(vc, "EndorsementCredential");
+    let record = has_type(vc, "ClrCredential");
     if !(endorsement
+        || record
         || has_type(vc, "OpenBadgeCredential")
         || has_type(vc, "AchievementCredential"))
     {
@@ -748,6 +896,9 @@ pub fn check_open_badge(vc: &Value) -> Result<(), FieldError> {
     }
     if obj.get("validFrom").is_none() {
         return Err(FieldError::new("validFrom", "missing"));
+    }
+    if record {
+        return check_learner_record(vc, &contexts);
     }
     let subject = match obj.get("credentialSubject") {
         Some(s @ Value::Object(_)) => s,
@@ -924,6 +1075,17 @@ mod tests {
         check_shape(&vc).unwrap();
         assert_eq!(vc["credentialSubject"]["id"], "did:example:123");
         assert!(vc["id"].as_str().unwrap().starts_with("urn:uuid:"));
+    }
+
+    #[test]
+    fn an_email_is_matched_to_the_recipient_it_names() {
+        let subject = Value::Object(Recipient::Email("Nurse@Example.org".into()).subject());
+        assert_eq!(names_email(&subject, "nurse@example.org"), Some(true));
+        assert_eq!(names_email(&subject, "other@example.org"), Some(false));
+        let did = Value::Object(Recipient::Did("did:example:x".into()).subject());
+        assert_eq!(names_email(&did, "nurse@example.org"), None);
+        let plain = json!({"identifier": {"identityType": "emailAddress", "hashed": false, "identityHash": "a@b.org"}});
+        assert_eq!(names_email(&plain, "A@B.org"), Some(true));
     }
 
     #[test]

@@ -12,6 +12,32 @@ use crate::merkle::{Hash, InclusionProof};
 /// The `type` of the anchor proof entry.
 pub const ANCHOR_PROOF_TYPE: &str = "CairnAnchorProof2026";
 
+/// Where the anchor proof entry's terms are defined.
+const ANCHOR_ENTRY_VOCAB: &str =
+    "https://github.com/cairn-vc/cairn/blob/main/docs/proof-format.md#anchor-entry-";
+
+/// The anchor proof entry's terms as a JSON-LD context, for a document that
+/// embeds anchored credentials with their whole proof sets (a CLR), so that
+/// its own signature covers the entries too. Inline: nothing is fetched.
+/// `path` and `binding` are JSON literals, kept exactly as written.
+pub fn anchor_entry_context() -> Value {
+    let term = |name: &str| Value::String(format!("{ANCHOR_ENTRY_VOCAB}{}", name.to_lowercase()));
+    let json = |name: &str| serde_json::json!({"@id": term(name), "@type": "@json"});
+    serde_json::json!({
+        ANCHOR_PROOF_TYPE: term(ANCHOR_PROOF_TYPE),
+        "chain": term("chain"),
+        "registry": term("registry"),
+        "transaction": term("transaction"),
+        "blockNumber": term("blockNumber"),
+        "blockHash": term("blockHash"),
+        "root": term("root"),
+        "leafIndex": term("leafIndex"),
+        "leafCount": term("leafCount"),
+        "path": json("path"),
+        "binding": json("binding"),
+    })
+}
+
 /// A document's `proof`: one proof object, or a set of them (VC Data
 /// Integrity allows both, and a credential gains a second proof when its
 /// batch is anchored).

@@ -107,6 +107,21 @@ pub struct Report {
     /// Things a verifier should know that do not fail the credential.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The credentials a Comprehensive Learner Record (`ClrCredential`)
+    /// embeds, each verified in full (see `embedded-credentials`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<Embedded>,
+}
+
+/// One credential inside another, verified on its own.
+#[derive(Debug, Clone, Serialize)]
+pub struct Embedded {
+    /// What it says it is (its achievement's name, else its own `name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its verification.
+    #[serde(flatten)]
+    pub report: Report,
 }
 
 impl Report {
@@ -224,6 +239,7 @@ impl Builder {
             anchored_at: None,
             checks: self.checks,
             warnings: self.warnings,
+            credentials: Vec::new(),
         }
     }
 }

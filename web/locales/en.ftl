@@ -109,6 +109,7 @@ check-inclusion = Inclusion in a batch on record
 check-binding = The issuer's chain account
 check-anchor = Record on the chain
 check-revocation = Revocation and suspension
+check-embedded-credentials = Every credential inside this record
 status-pass = passed
 status-fail = failed
 status-could-not-check = could not be checked

@@ -109,6 +109,7 @@ check-inclusion = Inclusion dans un lot enregistré
 check-binding = Compte de l'émetteur sur la chaîne
 check-anchor = Enregistrement sur la chaîne
 check-revocation = Révocation et suspension
+check-embedded-credentials = Chaque attestation contenue dans ce relevé
 status-pass = réussie
 status-fail = échouée
 status-could-not-check = impossible à vérifier

@@ -201,6 +201,75 @@ export function checkDataModel(vc: unknown): FieldError | null {
   return null;
 }
 
+/** The Comprehensive Learner Record 2.0 context (`ClrCredential`). */
+export const CLR_V2P0 = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json";
+
+const ASSOCIATION_TYPES = [
+  "exactMatchOf",
+  "isChildOf",
+  "isParentOf",
+  "isPartOf",
+  "isPeerOf",
+  "isRelatedTo",
+  "precedes",
+  "replacedBy",
+];
+
+/** The credentials a CLR 2.0 `ClrCredential` embeds; null for any other
+ * document (as `clr_credentials` in verifier/src/credential.rs). */
+export function clrCredentials(vc: unknown): unknown[] | null {
+  if (!isObject(vc) || !hasType(vc, "ClrCredential")) return null;
+  const subject = get(vc, "credentialSubject");
+  const subjects = Array.isArray(subject) ? subject : subject === undefined ? [] : [subject];
+  const out: unknown[] = [];
+  for (const s of subjects) {
+    const inside = get(s as Json, "verifiableCredential");
+    if (Array.isArray(inside)) out.push(...inside);
+    else if (inside !== undefined) out.push(inside);
+  }
+  return out;
+}
+
+/** What a credential calls itself: its achievement's name, else its own. */
+export function displayName(vc: unknown): string | undefined {
+  const text = (v: unknown): string | undefined => {
+    if (typeof v === "string") return v;
+    if (Array.isArray(v)) return v.length > 0 ? text(v[0]) : undefined;
+    if (isObject(v)) return text(get(v, "@value"));
+    return undefined;
+  };
+  const subject = get(vc as Json, "credentialSubject");
+  const achievement = isObject(subject) ? get(subject, "achievement") : undefined;
+  return (isObject(achievement) ? text(get(achievement, "name")) : undefined) ?? text(get(vc as Json, "name"));
+}
+
+/** A `ClrCredential`'s own rules beyond those it shares with Open Badges. */
+function checkLearnerRecord(vc: Json, contexts: string[]): FieldError | null {
+  if (!contexts.includes(CLR_V2P0)) return new FieldError("@context", `a ClrCredential names ${CLR_V2P0}`);
+  const subject = get(vc, "credentialSubject");
+  if (!isObject(subject)) return new FieldError("credentialSubject", "must be one object");
+  if (!hasType(subject, "ClrSubject")) return new FieldError("credentialSubject.type", 'must include "ClrSubject"');
+  const inside = get(subject, "verifiableCredential");
+  if (!Array.isArray(inside) || inside.length === 0) {
+    return new FieldError("credentialSubject.verifiableCredential", "must be a non-empty array of credentials");
+  }
+  const associations = get(subject, "association");
+  if (associations !== undefined) {
+    if (!Array.isArray(associations)) return new FieldError("credentialSubject.association", "must be an array");
+    for (const [i, a] of associations.entries()) {
+      const at = (f: string) => `credentialSubject.association[${i}].${f}`;
+      const t = get(a as Json, "associationType");
+      if (typeof t !== "string" || !ASSOCIATION_TYPES.includes(t)) {
+        return new FieldError(at("associationType"), `must be one of ${ASSOCIATION_TYPES.join(", ")}`);
+      }
+      for (const f of ["sourceId", "targetId"]) {
+        if (!isUri(get(a as Json, f))) return new FieldError(at(f), "missing or not a URI");
+      }
+    }
+  }
+  return null;
+}
+
 /** The Open Badges 3.0 rules beyond VC 2.0; the first problem, or null. */
 export function checkOpenBadge(vc: unknown): FieldError | null {
   if (!isObject(vc)) return new FieldError("(document)", "must be a JSON object");
@@ -208,7 +277,8 @@ export function checkOpenBadge(vc: unknown): FieldError | null {
   if (contexts instanceof FieldError) return contexts;
   if (!contexts.some((c) => OB_CONTEXTS.includes(c))) return new FieldError("@context", "no Open Badges 3.0 context");
   const endorsement = hasType(vc, "EndorsementCredential");
-  if (!(endorsement || hasType(vc, "OpenBadgeCredential") || hasType(vc, "AchievementCredential"))) {
+  const record = hasType(vc, "ClrCredential");
+  if (!(endorsement || record || hasType(vc, "OpenBadgeCredential") || hasType(vc, "AchievementCredential"))) {
     return new FieldError("type", 'must include "OpenBadgeCredential"');
   }
   if (!isUri(get(vc, "id"))) return new FieldError("id", "missing or not a URI");
@@ -221,6 +291,7 @@ export function checkOpenBadge(vc: unknown): FieldError | null {
     return new FieldError("issuer", "must be an object (an OB 3.0 Profile)");
   }
   if (get(vc, "validFrom") === undefined) return new FieldError("validFrom", "missing");
+  if (record) return checkLearnerRecord(vc, contexts);
   const subject = get(vc, "credentialSubject");
   if (Array.isArray(subject)) return new FieldError("credentialSubject", "must be a single AchievementSubject");
   if (!isObject(subject)) return new FieldError("credentialSubject", "missing");

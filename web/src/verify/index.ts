@@ -10,9 +10,10 @@
 //   const report = await verifyInput(input, { rpcUrls: ["/devchain"] });
 //   pageVerdict(report); // "valid" | "revoked" | "expired" | ...
 
-import type { Report, PageVerdict } from "./report";
+import type { Embedded, Report, PageVerdict, Status } from "./report";
+import { clrCredentials, displayName } from "./credential";
 import { checkChain, prefetch } from "./chain";
-import { EXPIRED_PREFIX, unreadableReport, verifyOffline } from "./offline";
+import { EXPIRED_PREFIX, unreadableReport, verdictOf, verifyOffline } from "./offline";
 import { get, isObject, parseJsonBytes, parseJsonText, type Json } from "./json";
 import { forgetExpansions } from "./integrity";
 import { MAX_BAKED_BYTES, sniff, unbake } from "./image";
@@ -130,6 +131,50 @@ function resolve(urls: string[]): string[] {
  * `options.now`: the offline checks, then, with `rpcUrls`, the chain
  * checks. Never throws for a bad credential: the report says why. */
 export async function verify(credential: unknown, options: VerifyOptions): Promise<Report> {
+  const report = await verifyOne(credential, options);
+  const doc = get(credential as Json, "anchorBundle") !== undefined ? get(credential as Json, "verifiableCredential") : credential;
+  await checkEmbedded(doc, report, options);
+  return report;
+}
+
+/** The most credentials one `ClrCredential` may embed, as in Rust. */
+const MAX_EMBEDDED = 256;
+
+/** A `ClrCredential`'s embedded credentials, each verified in full; the
+ * record is valid only if every one is (`embedded-credentials`, as
+ * `Verification::check_embedded` in the Rust verifier). */
+async function checkEmbedded(doc: unknown, report: Report, options: VerifyOptions): Promise<void> {
+  const inside = clrCredentials(doc);
+  if (inside === null) return;
+  if (inside.length > MAX_EMBEDDED) {
+    addCheck(report, "embedded-credentials", "fail", `${inside.length} credentials: at most ${MAX_EMBEDDED} are verified`);
+    return;
+  }
+  const failed: string[] = [];
+  let unknown = 0;
+  report.credentials = [];
+  for (const vc of inside) {
+    const r: Embedded = isObject(vc)
+      ? await verifyOne(vc, options)
+      : unreadableReport("cannot read: not a credential object (an enveloped credential is not read)");
+    const name = displayName(vc);
+    if (name !== undefined) r.name = name;
+    if (r.verdict === "unknown") unknown += 1;
+    if (r.verdict === "invalid") failed.push(`${name ?? "unnamed"} (${r.id ?? "no id"}): ${pageVerdict(r)}`);
+    report.credentials.push(r);
+  }
+  const count = report.credentials.length;
+  if (failed.length > 0) addCheck(report, "embedded-credentials", "fail", failed.join("; "));
+  else if (unknown > 0) addCheck(report, "embedded-credentials", "could-not-check", `${unknown} of ${count} could not be checked in full`);
+  else addCheck(report, "embedded-credentials", "pass", `${count} valid`);
+}
+
+function addCheck(report: Report, name: string, status: Status, detail: string): void {
+  report.checks.push({ name, status, detail });
+  report.verdict = verdictOf(report.checks);
+}
+
+async function verifyOne(credential: unknown, options: VerifyOptions): Promise<Report> {
   forgetExpansions();
   const now = fromDate(options.now ?? new Date());
   let doc = credential as Json;

@@ -17,7 +17,7 @@ const pass = (detail = ""): Result => ({ status: "pass", detail });
 const fail = (detail: string): Result => ({ status: "fail", detail });
 const unchecked = (detail: string): Result => ({ status: "could-not-check", detail });
 
-function verdictOf(checks: Check[]): Report["verdict"] {
+export function verdictOf(checks: Check[]): Report["verdict"] {
   if (checks.some((c) => c.status === "fail")) return "invalid";
   if (checks.some((c) => c.status === "could-not-check")) return "unknown";
   return "valid";

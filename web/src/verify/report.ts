@@ -21,6 +21,13 @@ export interface Report {
   anchoredAt?: string;
   checks: Check[];
   warnings?: string[];
+  /** A learner record's embedded credentials, each verified on its own. */
+  credentials?: Embedded[];
+}
+
+/** One credential inside another (a `ClrCredential`'s), with its report. */
+export interface Embedded extends Report {
+  name?: string;
 }
 
 /** What a page shows: the report's verdict, refined for people. */
