@@ -950,3 +950,108 @@ fn credentials_running_out_are_listed_and_renewed() {
     let (status, p) = renew(&later, Some(&json!({"validUntil": "soon"})));
     assert_eq!((status, &p["field"]), (400, &json!("validUntil")), "{p}");
 }
+
+/// With `--1edtech-status`, a badge also carries 1EdTech's revocation list
+/// entry and refresh service (issue #14): the list names what the issuer
+/// revoked, and the refresh service gives a credential's current version,
+/// its renewal once renewed. Cairn and Digital Bazaar both verify such a
+/// badge (the extensions context is bundled).
+#[test]
+fn badges_carry_1edtech_status_and_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &["--1edtech-status"], &[]);
+    let token = node_token(&data);
+    let post =
+        |path: &str, body: Value| send(&node, &token, reqwest::Method::POST, path, Some(&body));
+    let (status, class) = post(
+        "/achievements",
+        json!({"name": "First Aid", "description": "Gives first aid.",
+               "criteria": {"narrative": "A day's course."}, "validFor": "P1Y"}),
+    );
+    assert_eq!(status, 201, "{class}");
+    let issue = |subject: &str| -> Value {
+        let (status, r) = post(
+            "/credentials/issue",
+            json!({"credential": {"credentialSubject": {"id": subject}}, "options": {"achievement": class["id"]}}),
+        );
+        assert_eq!(status, 201, "{r}");
+        r["verifiableCredential"].clone()
+    };
+    let ana = issue("did:example:ana");
+    let bo = issue("did:example:bo");
+    let ana_id = ana["id"].as_str().unwrap();
+    let entries = ana["credentialStatus"].as_array().unwrap();
+    let list_url = format!("{}/revocations", node.url);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "1EdTechRevocationList" && e["id"] == list_url.as_str()),
+        "{entries:#?}"
+    );
+    assert!(entries
+        .iter()
+        .any(|e| e["type"] == "BitstringStatusListEntry"));
+    assert_eq!(ana["refreshService"]["type"], "1EdTechCredentialRefresh");
+    assert_eq!(
+        ana["refreshService"]["id"],
+        format!("{}/credentials/{}/refresh", node.url, encode(ana_id))
+    );
+    assert!(ana["@context"].as_array().unwrap().contains(&json!(
+        "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
+    )));
+    let file = dir.path().join("ana.json");
+    std::fs::write(&file, ana.to_string()).unwrap();
+    let (code, reports) = verify(&[&file], &[]);
+    assert_eq!(
+        (code, &reports[0]["verdict"]),
+        (0, &json!("valid")),
+        "{reports:#?}"
+    );
+    let db = digital_bazaar(&[], &[&file]);
+    assert_eq!(db[0]["verified"], true, "{db:#?}");
+
+    // The list names what is revoked, with the reason, at once.
+    let (status, _) = post(
+        "/credentials/status",
+        json!({"credentialId": ana_id, "reason": "licence withdrawn",
+               "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]}),
+    );
+    assert!(status < 300);
+    let list = node.get_json("/revocations");
+    assert_eq!(list["id"], list_url.as_str());
+    assert_eq!(list["issuer"], ana["issuer"]["id"]);
+    assert_eq!(
+        list["revokedCredentials"],
+        json!([{"id": ana_id, "revocationReason": "licence withdrawn"}])
+    );
+
+    // Refresh: itself until renewed, then the renewal (which gets its own
+    // refresh service and one 1EdTech entry, not the old ones).
+    let bo_id = bo["id"].as_str().unwrap();
+    let refresh = |id: &str| node.get_json(&format!("/credentials/{}/refresh", encode(id)));
+    assert_eq!(refresh(bo_id)["id"], bo_id);
+    let (status, renewed) = post(&format!("/credentials/{}/renew", encode(bo_id)), json!({}));
+    assert_eq!(status, 201, "{renewed}");
+    let new_id = renewed["verifiableCredential"]["id"].as_str().unwrap();
+    assert_eq!(refresh(bo_id)["id"], new_id);
+    assert_eq!(refresh(new_id)["id"], new_id);
+    let new = &renewed["verifiableCredential"];
+    assert_eq!(
+        new["refreshService"]["id"],
+        format!("{}/credentials/{}/refresh", node.url, encode(new_id))
+    );
+    assert_eq!(
+        new["credentialStatus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "1EdTechRevocationList")
+            .count(),
+        1
+    );
+    assert_eq!(
+        node.get("/credentials/urn:uuid:nothing/refresh").status(),
+        404
+    );
+}

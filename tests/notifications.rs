@@ -239,26 +239,17 @@ fn every_event_arrives_signed_across_failures_and_a_kill() {
     sinks.tell("release");
     let node = NodeProcess::start(&data, &args, &[]);
 
-    let (status, _) = send(
-        &node,
-        &token,
-        Method::POST,
-        "/credentials/status",
-        Some(
-            &json!({"credentialId": cy, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]}),
-        ),
-    );
-    assert!(status < 300, "{status}");
-    let (status, _) = send(
-        &node,
-        &token,
-        Method::POST,
-        "/credentials/status",
-        Some(
-            &json!({"credentialId": bea, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "suspended"}]}),
-        ),
-    );
-    assert!(status < 300, "{status}");
+    for (id, to) in [(&cy, "revoked"), (&bea, "suspended")] {
+        let body = json!({"credentialId": id, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": to}]});
+        let (status, _) = send(
+            &node,
+            &token,
+            Method::POST,
+            "/credentials/status",
+            Some(&body),
+        );
+        assert!(status < 300, "{status}");
+    }
 
     let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
     for id in &ids {

@@ -228,6 +228,8 @@ pub fn router(node: Shared) -> Router {
         .route("/earners/{id}/certifications", post(certify))
         .route("/credentials/{id}", get(credential))
         .route("/credentials/{id}/proof", get(proof))
+        .route("/credentials/{id}/refresh", get(refresh))
+        .route("/revocations", get(revocations))
         .route("/credentials/{id}/bundle", get(bundle))
         .route("/status-lists/{id}", get(status_list))
         .route("/batches", get(batches))
@@ -1889,6 +1891,28 @@ async fn credential(State(node): State<Shared>, Param(id): Param) -> Result<Resp
     if let Ok(v) = HeaderValue::from_str(&link) {
         response.headers_mut().insert(header::LINK, v);
     }
+    Ok(response)
+}
+
+/// `GET /credentials/{id}/refresh` (1EdTech's `1EdTechCredentialRefresh`):
+/// the credential's current version: its newest renewal if renewed, else
+/// itself as it stands (with its anchor proof once anchored).
+async fn refresh(State(node): State<Shared>, Param(id): Param) -> Result<Response, Problem> {
+    let vc = node
+        .current_version(&id)?
+        .ok_or_else(|| unknown_credential(&id))?;
+    Ok(axum::Json(vc).into_response())
+}
+
+/// `GET /revocations` (1EdTech's `1EdTechRevocationList`): every credential
+/// this issuer revoked, for displayers that know no other status type.
+async fn revocations(State(node): State<Shared>) -> Result<Response, Problem> {
+    let list = node.revocation_list()?;
+    let mut response = axum::Json(list).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
     Ok(response)
 }
 

@@ -270,7 +270,7 @@ pub fn progress(
             },
         ));
     }
-    counted.sort_by(|a, b| a.0.cmp(&b.0));
+    counted.sort_by_key(|a| a.0);
     let mut earned = Tally::default();
     for (_, c) in &counted {
         earned.credits += c.credits;

@@ -36,6 +36,10 @@ pub struct FileSettings {
     pub mail_from: Option<String>,
     pub expiry_notice_days: Option<u32>,
     pub notify_retry_ms: Option<u64>,
+    /// Badges also carry 1EdTech's revocation list status and refresh
+    /// service.
+    #[serde(rename = "1edtech-status")]
+    pub onedtech_status: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,7 @@ impl FileSettings {
             mail_from: self.mail_from.or(lower.mail_from),
             expiry_notice_days: self.expiry_notice_days.or(lower.expiry_notice_days),
             notify_retry_ms: self.notify_retry_ms.or(lower.notify_retry_ms),
+            onedtech_status: self.onedtech_status.or(lower.onedtech_status),
         }
     }
 }
@@ -141,6 +146,9 @@ pub struct Settings {
     pub expiry_notice: Duration,
     /// The wait before a failed delivery's first retry (doubling after).
     pub notify_retry: Duration,
+    /// Badges also carry a `1EdTechRevocationList` status entry and a
+    /// `1EdTechCredentialRefresh` service (`--1edtech-status`).
+    pub onedtech_status: bool,
 }
 
 /// `--expiry-notice-days` by default.
@@ -274,6 +282,7 @@ impl Settings {
             smtp,
             expiry_notice: Duration::from_secs(u64::from(notice_days) * 86_400),
             notify_retry: Duration::from_millis(retry),
+            onedtech_status: s.onedtech_status.unwrap_or(false),
             data_dir,
             key: s.key,
             listen: s

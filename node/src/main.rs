@@ -113,6 +113,13 @@ struct RunArgs {
     /// time up to an hour [default: 10000].
     #[arg(long, env = "CAIRN_NOTIFY_RETRY_MS", value_name = "MS")]
     notify_retry_ms: Option<u64>,
+    /// Badges also carry 1EdTech's status and refresh service: a
+    /// `1EdTechRevocationList` entry (GET /revocations) beside the
+    /// Bitstring Status List ones, and a `1EdTechCredentialRefresh`
+    /// service (GET /credentials/{id}/refresh: its current version), for
+    /// Open Badges displayers that know only 1EdTech's types.
+    #[arg(long = "1edtech-status", env = "CAIRN_1EDTECH_STATUS")]
+    onedtech_status: bool,
     /// A settings file [default: ./cairn.toml if it exists].
     #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
@@ -269,6 +276,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         mail_from: args.mail_from,
         expiry_notice_days: args.expiry_notice_days,
         notify_retry_ms: args.notify_retry_ms,
+        onedtech_status: args.onedtech_status.then_some(true),
     };
     let file = match args.config {
         Some(path) => FileSettings::read(&path).map_err(|e| e.to_string())?,

@@ -428,6 +428,34 @@ impl Node {
                 status.extend(ours);
             }
         }
+        // 1EdTech's revocation list and refresh service, for displayers that
+        // know no other status type; the chain's bitmaps stay the authority.
+        if self.settings.onedtech_status
+            && !v1
+            && cairn_verifier::credential::is_badge_type(obj.get("type"))
+        {
+            let base = self.base_url().trim_end_matches('/').to_owned();
+            status.push(
+                json!({"id": format!("{base}/revocations"), "type": "1EdTechRevocationList"}),
+            );
+            let id = obj
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            obj.entry("refreshService").or_insert_with(|| {
+                json!({
+                    "id": format!("{base}/credentials/{}/refresh", cairn_verifier::credential::path_segment(&id)),
+                    "type": "1EdTechCredentialRefresh",
+                })
+            });
+            if let Some(Value::Array(contexts)) = obj.get_mut("@context") {
+                let ext = json!(cairn_verifier::context::OB_EXTENSIONS);
+                if !contexts.contains(&ext) {
+                    contexts.push(ext);
+                }
+            }
+        }
         match status.len() {
             0 => {}
             1 => {
@@ -1141,7 +1169,14 @@ impl Node {
         let fields = renewed
             .as_object_mut()
             .expect("a stored credential is an object");
-        for k in ["id", "proof", "validFrom", "validUntil", "issuer"] {
+        for k in [
+            "id",
+            "proof",
+            "validFrom",
+            "validUntil",
+            "issuer",
+            "refreshService",
+        ] {
             fields.remove(k);
         }
         // The issuer's own status entries go on; the node adds its own anew.
@@ -1150,9 +1185,9 @@ impl Node {
             let kept: Vec<Value> = entries
                 .into_iter()
                 .filter(|e| {
-                    !e["statusListCredential"]
-                        .as_str()
-                        .is_some_and(|u| u.starts_with(&own))
+                    !["statusListCredential", "id"]
+                        .iter()
+                        .any(|m| e[*m].as_str().is_some_and(|u| u.starts_with(&own)))
                 })
                 .collect();
             if !kept.is_empty() {
@@ -1183,6 +1218,45 @@ impl Node {
         credential: &Value,
     ) -> Result<Option<(HeldImage, Vec<u8>)>, StoreError> {
         crate::published::credential_image(&self.store, self.base_url(), credential)
+    }
+}
+
+impl Node {
+    /// The current version of credential `id`: its newest renewal (a
+    /// renewal's renewal included), else itself; `None` if unknown.
+    pub fn current_version(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let mut current = id.to_owned();
+        // A chain of renewals is short; the bound only guards the store.
+        for _ in 0..64 {
+            match self.store.renewed_by(&current)? {
+                Some(next) if next != current => current = next,
+                _ => break,
+            }
+        }
+        self.current_form(&current)
+    }
+
+    /// 1EdTech's revocation list of this issuer: every revoked credential,
+    /// with its reason.
+    pub fn revocation_list(&self) -> Result<Value, StoreError> {
+        let revoked: Vec<Value> = self
+            .store
+            .statuses()?
+            .into_iter()
+            .filter(|(_, r)| r.status == crate::store::CredentialStatus::Revoked)
+            .map(|(id, r)| {
+                let mut entry = json!({ "id": id });
+                if let Some(reason) = r.history.last().and_then(|c| c.reason.clone()) {
+                    entry["revocationReason"] = json!(reason);
+                }
+                entry
+            })
+            .collect();
+        Ok(json!({
+            "id": format!("{}/revocations", self.base_url().trim_end_matches('/')),
+            "issuer": self.profile().id,
+            "revokedCredentials": revoked,
+        }))
     }
 }
 

@@ -201,6 +201,9 @@ pub struct NewCredential {
     /// Who earned it, for finding an earner's credentials: `did:…` (its
     /// subject's id) or `mailto:…` (the address the issuer gave).
     pub earner: Option<String>,
+    /// The credentials it renews (`relatedResource`), whose current
+    /// version it becomes (`GET /credentials/{id}/refresh`).
+    pub renews: Vec<String>,
     /// The credentials this certification was earned with: each is marked
     /// counted in the same write, and a credential counted before refuses
     /// the whole write.
@@ -221,12 +224,35 @@ impl NewCredential {
             valid_until: valid_until(credential),
             endorses: endorses(credential),
             contact: None,
-            earner: credential["credentialSubject"]["id"]
-                .as_str()
-                .filter(|s| s.starts_with("did:"))
-                .map(str::to_owned),
+            earner: earner_of(credential),
             counts: Vec::new(),
+            renews: renews_of(credential),
         })
+    }
+}
+
+/// The earner a credential names itself: its subject's DID.
+fn earner_of(credential: &Value) -> Option<String> {
+    credential["credentialSubject"]["id"]
+        .as_str()
+        .filter(|s| s.starts_with("did:"))
+        .map(str::to_owned)
+}
+
+/// The credentials a credential renews: its `relatedResource` ids.
+fn renews_of(credential: &Value) -> Vec<String> {
+    match &credential["relatedResource"] {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect(),
+        Value::Object(r) => r
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -265,6 +291,11 @@ fn earner_key(earner: &str, id: &str) -> Vec<u8> {
         id.as_bytes(),
     ]
     .concat()
+}
+
+/// Which credential renews a credential (the latest written).
+fn renewed_key(id: &str) -> Vec<u8> {
+    [b"renewed/".as_slice(), id.as_bytes()].concat()
 }
 
 /// Which certification counted a credential.
@@ -345,9 +376,9 @@ pub struct Store {
 
 /// Where the key of share ids is kept (`meta`).
 const SHARE_KEY: &str = "setting/share-key";
-/// Set once every stored credential has its share id, expiry and
-/// endorsement indexed.
-const SHARE_INDEX: &str = "setting/indexes-v1";
+/// Set once every stored credential has its share id, expiry, endorsement,
+/// earner and renewal indexed (v1 lacked the last two).
+const SHARE_INDEX: &str = "setting/indexes-v2";
 
 /// A credential's share id: the public, stable and unguessable name of its
 /// badge page (`/b/{share id}`). A keyed hash of its id, so that knowing
@@ -557,6 +588,12 @@ impl Store {
             if let Some(subject) = endorses(&credential) {
                 batch.put_cf(cf(&db, BADGES), endorsement_key(&subject, &id), b"");
             }
+            if let Some(earner) = earner_of(&credential) {
+                batch.put_cf(cf(&db, BADGES), earner_key(&earner, &id), b"");
+            }
+            for old in renews_of(&credential) {
+                batch.put_cf(cf(&db, BADGES), renewed_key(&old), id.as_bytes());
+            }
             if batch.len() >= 10_000 {
                 self.noted(db.write(std::mem::take(&mut batch)))?;
             }
@@ -608,39 +645,41 @@ impl Store {
         earner: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let db = self.db()?;
-        let prefix = earner_key(earner, "");
-        let mut out = Vec::new();
-        for item in db.prefix_iterator_cf(cf(&db, BADGES), &prefix) {
-            let (k, _) = item?;
-            let Some(id) = k.strip_prefix(prefix.as_slice()) else {
-                break;
-            };
-            if out.len() >= limit {
-                break;
-            }
-            out.push(String::from_utf8(id.to_vec()).map_err(corrupt)?);
-        }
-        Ok(out)
+        self.ids_under(&earner_key(earner, ""), limit)
+    }
+
+    /// The newest credential that renews `id`, if one does.
+    pub fn renewed_by(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.id_at(&renewed_key(id))
     }
 
     /// The certification that counted credential `id`, if one did.
     pub fn counted_for(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.id_at(&counted_key(id))
+    }
+
+    /// The credential id an index entry of `badges` holds.
+    fn id_at(&self, key: &[u8]) -> Result<Option<String>, StoreError> {
         let db = self.db()?;
-        Ok(db
-            .get_cf(cf(&db, BADGES), counted_key(id))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        db.get_cf(cf(&db, BADGES), key)?
+            .map(|v| String::from_utf8(v).map_err(corrupt))
+            .transpose()
     }
 
     /// The endorsements of `subject` (an achievement or profile id) this
     /// store holds, at most `limit`.
     pub fn endorsements_of(&self, subject: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.ids_under(&endorsement_key(subject, ""), limit)
+    }
+
+    /// The credential ids that follow `prefix` in the keys of `badges`'
+    /// index entries, at most `limit`.
+    fn ids_under(&self, prefix: &[u8], limit: usize) -> Result<Vec<String>, StoreError> {
         let db = self.db()?;
-        let prefix = endorsement_key(subject, "");
         let mut out = Vec::new();
-        for item in db.prefix_iterator_cf(cf(&db, BADGES), &prefix) {
+        for item in db.prefix_iterator_cf(cf(&db, BADGES), prefix) {
             let (k, _) = item?;
-            let Some(id) = k.strip_prefix(prefix.as_slice()) else {
+            let Some(id) = k.strip_prefix(prefix) else {
                 break;
             };
             if out.len() >= limit {
@@ -952,6 +991,9 @@ impl Store {
             for c in &item.counts {
                 batch.put_cf(cf(&db, BADGES), counted_key(c), item.id.as_bytes());
                 counting.insert(c.as_str(), item.id.clone());
+            }
+            for old in &item.renews {
+                batch.put_cf(cf(&db, BADGES), renewed_key(old), item.id.as_bytes());
             }
             if let Some(earner) = &item.earner {
                 batch.put_cf(cf(&db, BADGES), earner_key(earner, &item.id), b"");

@@ -30,6 +30,9 @@ pub const UNDEFINED_TERMS_V2: &str = "https://www.w3.org/ns/credentials/undefine
 pub const OB_V3_0_3: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
 /// The Comprehensive Learner Record 2.0 context (`ClrCredential`).
 pub const CLR_V2P0: &str = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json";
+/// The Open Badges 3.0 extensions context: 1EdTech's status and refresh
+/// types (`1EdTechRevocationList`, `1EdTechCredentialRefresh`).
+pub const OB_EXTENSIONS: &str = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json";
 /// Every published Open Badges 3.0 context URL; credentials from other issuers
 /// may use any of them.
 pub const OB_CONTEXTS: [&str; 4] = [
@@ -125,6 +128,10 @@ static STANDARD: LazyLock<HashMap<IriBuf, RemoteDocument>> = LazyLock::new(|| {
         (
             CLR_V2P0,
             include_str!("../contexts/clr-v2p0-context-2.0.1.json"),
+        ),
+        (
+            OB_EXTENSIONS,
+            include_str!("../contexts/ob-v3p0-extensions.json"),
         ),
     ] {
         let (iri, d) = doc(url, text);

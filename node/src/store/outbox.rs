@@ -356,26 +356,20 @@ impl Store {
 
     /// It failed: it waits until `at_ms`, with its attempts counted.
     pub fn retry_at(&self, due: &Due, error: String, at_ms: i64) -> Result<(), StoreError> {
-        let db = self.db()?;
         let (sink, seq) = due.place()?;
-        let mut delivery = due.delivery.clone();
-        delivery.attempts += 1;
-        delivery.error = Some(error);
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(cf(&db, OUTBOX), &due.key);
-        batch.put_cf(
-            cf(&db, OUTBOX),
-            delivery_key(sink, at_ms, seq),
-            serde_json::to_vec(&delivery).expect("a delivery serializes"),
-        );
-        self.noted(db.write_opt(batch, &synced()))
+        self.move_failed(due, error, delivery_key(sink, at_ms, seq))
     }
 
     /// It can never succeed (the mail server refuses the address for good):
     /// kept aside, never retried.
     pub fn give_up(&self, due: &Due, error: String) -> Result<(), StoreError> {
-        let db = self.db()?;
         let (sink, seq) = due.place()?;
+        self.move_failed(due, error, dead_key(sink, seq))
+    }
+
+    /// A failed delivery, its attempt and error counted, moved to `to`.
+    fn move_failed(&self, due: &Due, error: String, to: Vec<u8>) -> Result<(), StoreError> {
+        let db = self.db()?;
         let mut delivery = due.delivery.clone();
         delivery.attempts += 1;
         delivery.error = Some(error);
@@ -383,7 +377,7 @@ impl Store {
         batch.delete_cf(cf(&db, OUTBOX), &due.key);
         batch.put_cf(
             cf(&db, OUTBOX),
-            dead_key(sink, seq),
+            to,
             serde_json::to_vec(&delivery).expect("a delivery serializes"),
         );
         self.noted(db.write_opt(batch, &synced()))

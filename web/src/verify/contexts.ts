@@ -19,6 +19,7 @@ import ob301 from "../../../verifier/contexts/ob-v3p0-context-3.0.1.json";
 import ob302 from "../../../verifier/contexts/ob-v3p0-context-3.0.2.json";
 import ob303 from "../../../verifier/contexts/ob-v3p0-context-3.0.3.json";
 import clr201 from "../../../verifier/contexts/clr-v2p0-context-2.0.1.json";
+import obExtensions from "../../../verifier/contexts/ob-v3p0-extensions.json";
 import { CLR_V2P0, OB_CONTEXTS } from "./credential";
 
 const CONTEXTS = new Map<string, unknown>();
@@ -46,6 +47,7 @@ CONTEXTS.set(OB_CONTEXTS[1], ob301);
 CONTEXTS.set(OB_CONTEXTS[2], ob302);
 CONTEXTS.set(OB_CONTEXTS[3], ob303);
 CONTEXTS.set(CLR_V2P0, clr201);
+CONTEXTS.set("https://purl.imsglobal.org/spec/ob/v3p0/extensions.json", obExtensions);
 
 /** Whether `url` is a context the verifier can serve. */
 export function knows(url: string): boolean {
