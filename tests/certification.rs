@@ -233,6 +233,22 @@ fn a_nurse_earns_a_certification_by_continuing_education() {
     let (cert_file, clr_file) = (dir.path().join("cert.json"), dir.path().join("clr.json"));
     std::fs::write(&cert_file, fetch(&cert_id).to_string()).unwrap();
     std::fs::write(&clr_file, fetch(&clr_id).to_string()).unwrap();
+    // The node's own verify endpoint says the same of the record.
+    let (status, report) = post(
+        "/credentials/verify",
+        json!({"verifiableCredential": fetch(&clr_id)}),
+    );
+    assert_eq!(
+        (status, &report["verdict"]),
+        (200, &json!("valid")),
+        "{report:#}"
+    );
+    assert_eq!(report["credentials"].as_array().map(Vec::len), Some(5));
+    assert!(report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "embedded-credentials" && c["status"] == "pass"));
     let revoked_file = dir.path().join("c3.json");
     std::fs::write(&revoked_file, fetch(&c3).to_string()).unwrap();
 

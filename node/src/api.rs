@@ -408,8 +408,12 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueReque
                             "must be a badge class id",
                         ))
                     }
+                    // An address mail can go to: the credential's own rule,
+                    // and the mailer's.
                     ("recipientEmail", Value::String(e))
-                        if matches!(e.parse(), Ok(Recipient::Email(_))) && e.len() <= 254 =>
+                        if matches!(e.parse(), Ok(Recipient::Email(_)))
+                            && e.trim().parse::<lettre::Address>().is_ok()
+                            && e.len() <= 254 =>
                     {
                         email = Some(e.trim().to_owned())
                     }
@@ -975,12 +979,19 @@ async fn verify(
         .verification()
         .requiring_anchor(options.anchor_required);
     let offline = verification.clone();
-    let (mut report, vc) = node
+    // A learner record's embedded credentials are CPU work too.
+    let (mut report, embedded, vc) = node
         .pool
-        .run_shared(move || async move { (offline.offline().verify_value(&vc, at).await, vc) })
+        .run_shared(move || async move {
+            let report = offline.offline().verify_value(&vc, at).await;
+            let embedded = offline.embedded_offline(&vc, at).await;
+            (report, embedded, vc)
+        })
         .await?;
     verification.check_anchor(&vc, None, &mut report).await;
-    verification.check_embedded(&vc, at, &mut report).await;
+    verification
+        .finish_embedded(&vc, embedded, &mut report)
+        .await;
     own_status(&node, &mut report);
     let out = serde_json::to_value(&report).expect("a report serializes");
     Ok(verdict_response(report.verdict, out))

@@ -1369,10 +1369,13 @@ impl Node {
                 None if report.check("anchor").map(|c| c.status) != Some(Status::Pass) => {
                     Some("not anchored yet".into())
                 }
-                None => self
-                    .store
-                    .counted_for(&id)?
-                    .map(|by| format!("counted for the certification {by} already")),
+                None => match self.store.renewed_by(&id)? {
+                    // Its renewal stands for it: one activity counts once.
+                    Some(by) => Some(format!("renewed by {by}, which counts instead")),
+                    None => self.counted_in_line(&vc)?.map(|(which, by)| {
+                        format!("{which} was counted for the certification {by} already")
+                    }),
+                },
             };
             candidates.push(Candidate {
                 id,
@@ -1403,6 +1406,29 @@ impl Node {
             class,
             held: held.map(|(h, vc)| (h.id, vc)),
         })
+    }
+
+    /// Whether a credential, or one it renews (and so on back), was counted
+    /// for a certification: (which one, by which certification).
+    fn counted_in_line(&self, vc: &Value) -> Result<Option<(String, String)>, StoreError> {
+        let mut line: Vec<String> = vc["id"].as_str().map(str::to_owned).into_iter().collect();
+        // Renewal chains are short; the bound guards against a loop.
+        for _ in 0..16 {
+            let Some(id) = line.pop() else { break };
+            if let Some(by) = self.store.counted_for(&id)? {
+                return Ok(Some((id, by)));
+            }
+            if let Some(older) = self.store.credential(&id)? {
+                line.extend(
+                    older["relatedResource"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r["id"].as_str().map(str::to_owned)),
+                );
+            }
+        }
+        Ok(None)
     }
 
     /// Issues (or renews) the certification `reference` names to `earner`

@@ -293,8 +293,9 @@ impl Notifier {
                     .get_or_create(&vec![("sink", label), ("outcome", "retried")])
                     .inc();
                 let wait = backoff(self.retry_min, due.delivery.attempts);
+                let said = loggable(sink, &reason);
                 tracing::info!(sink = label, event = %due.delivery.event.id, attempts = due.delivery.attempts + 1,
-                    retry_in_ms = wait.as_millis() as u64, %reason, "delivery failed; will retry");
+                    retry_in_ms = wait.as_millis() as u64, reason = %said, "delivery failed; will retry");
                 let at = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
                 self.store.retry_at(&due, reason, at)
             }
@@ -303,7 +304,8 @@ impl Notifier {
                     .notifications
                     .get_or_create(&vec![("sink", label), ("outcome", "refused")])
                     .inc();
-                tracing::warn!(sink = label, event = %due.delivery.event.id, %reason, "delivery refused for good");
+                let said = loggable(sink, &reason);
+                tracing::warn!(sink = label, event = %due.delivery.event.id, reason = %said, "delivery refused for good");
                 self.store.give_up(&due, reason)
             }
         };
@@ -351,6 +353,19 @@ impl Notifier {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body);
         Ok(message.ok())
+    }
+}
+
+/// What a failure says, fit for the log: a mail server's reply often
+/// quotes the earner's address, so only its words without an `@` are kept.
+fn loggable(sink: Sink, reason: &str) -> String {
+    match sink {
+        Sink::Webhook => reason.to_owned(),
+        Sink::Mail => reason
+            .split_whitespace()
+            .filter(|w| !w.contains('@'))
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -505,6 +520,16 @@ mod tests {
         assert!(fr.body.contains("Board of Nursing") && fr.body.contains(page));
         let revoked = compose(EventKind::Revoked, &credential, Some("de"), page);
         assert!(revoked.subject.contains("revoked"), "{}", revoked.subject);
+    }
+
+    #[test]
+    fn no_address_reaches_the_log() {
+        let reply = "550 5.1.1 <ana@example.org>: Recipient address rejected";
+        assert_eq!(
+            loggable(Sink::Mail, reply),
+            "550 5.1.1 Recipient address rejected"
+        );
+        assert_eq!(loggable(Sink::Webhook, "answered 503"), "answered 503");
     }
 
     #[test]

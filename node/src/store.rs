@@ -1273,6 +1273,8 @@ impl Store {
         let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         let mut record = self.batch(number)?.ok_or(StoreError::NoBatch(number))?;
+        // A batch anchored again after a reorganisation is news to no one.
+        let first = record.state == BatchState::Sealed;
         record.state = BatchState::Anchored {
             anchor,
             anchored_at: now,
@@ -1283,7 +1285,7 @@ impl Store {
             be(number),
             serde_json::to_vec(&record).expect("record serializes"),
         );
-        if let Some(mut events) = self.events(now)? {
+        if let Some(mut events) = self.events(now)?.filter(|_| first) {
             for id in self.leaves(number)? {
                 events.push(&db, &mut batch, EventKind::Anchored, &id);
             }
@@ -1468,6 +1470,8 @@ impl Store {
         let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         let mut events = self.events(chrono::Utc::now().timestamp())?;
+        // Several queued changes of one credential end in one event.
+        let mut told = std::collections::HashSet::new();
         let mut batch = WriteBatch::default();
         for (seq, id, written) in done {
             batch.delete_cf(cf(&db, STATUS_QUEUE), be(*seq));
@@ -1485,7 +1489,9 @@ impl Store {
                         CredentialStatus::Active => None,
                     };
                     if let (Some(events), Some(kind)) = (&mut events, kind) {
-                        events.push(&db, &mut batch, kind, id);
+                        if told.insert(id.as_str()) {
+                            events.push(&db, &mut batch, kind, id);
+                        }
                     }
                 }
             }
@@ -1678,6 +1684,57 @@ mod tests {
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].delivery.event.id, first.delivery.event.id);
         assert_eq!(later[0].delivery.attempts, 1);
+    }
+
+    #[test]
+    fn one_event_per_news_however_often_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.set_notifying(true);
+        store.add_credential(&cred(1)).unwrap();
+        let id = "urn:uuid:00000001";
+        for status in [CredentialStatus::Suspended, CredentialStatus::Revoked] {
+            store
+                .set_status(
+                    id,
+                    StatusChange {
+                        status,
+                        reason: None,
+                        at: 0,
+                    },
+                )
+                .unwrap();
+        }
+        let queued: Vec<(u64, String, CredentialStatus)> = store
+            .pending_status(10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, id)| (seq, id, CredentialStatus::Revoked))
+            .collect();
+        assert_eq!(queued.len(), 2);
+        store.status_written(&queued, Default::default()).unwrap();
+        // A batch anchored twice (a reorganisation) is announced once.
+        let batch = store.seal(10, 0).unwrap().unwrap();
+        let anchor = AnchorRecord {
+            chain: "eip155:1".into(),
+            registry: Default::default(),
+            transaction: Default::default(),
+            block_number: 1,
+            block_hash: Default::default(),
+            root: batch.root.into(),
+            leaf_count: 1,
+        };
+        store
+            .mark_anchored(batch.number, anchor.clone(), 1)
+            .unwrap();
+        store.mark_anchored(batch.number, anchor, 2).unwrap();
+        store.fan_out(&[Sink::Webhook], 0, 100).unwrap();
+        let (due, _) = store.due(Sink::Webhook, 0, 100).unwrap();
+        let kinds: Vec<EventKind> = due.iter().map(|d| d.delivery.event.kind).collect();
+        assert_eq!(
+            kinds,
+            [EventKind::Issued, EventKind::Revoked, EventKind::Anchored]
+        );
     }
 
     #[test]

@@ -717,29 +717,64 @@ impl Verification {
     /// its own (its proofs, its anchor, its status): the CLR is valid only
     /// if every one is. Other documents have none; nothing is added.
     pub async fn check_embedded(&self, credential: &Value, at: DateTime<Utc>, report: &mut Report) {
-        let Some(embedded) = crate::credential::clr_credentials(credential) else {
-            return;
-        };
+        let offline = self.embedded_offline(credential, at).await;
+        self.finish_embedded(credential, offline, report).await;
+    }
+
+    /// The offline half of [`Verification::check_embedded`]: CPU work, for
+    /// a caller that runs it on its own workers. `None` for a document that
+    /// embeds nothing; `Err(n)` when it embeds too many (`n`).
+    pub async fn embedded_offline(
+        &self,
+        credential: &Value,
+        at: DateTime<Utc>,
+    ) -> Option<Result<Vec<Report>, usize>> {
+        let embedded = crate::credential::clr_credentials(credential)?;
         if embedded.len() > MAX_EMBEDDED {
-            report.add(
-                "embedded-credentials",
-                Status::Fail,
-                &format!(
-                    "{} credentials: at most {MAX_EMBEDDED} are verified",
-                    embedded.len()
-                ),
-            );
-            return;
+            return Some(Err(embedded.len()));
         }
-        let mut failed = Vec::new();
-        let mut unknown = 0;
+        let mut reports = Vec::with_capacity(embedded.len());
         for vc in embedded {
-            let mut r = match vc {
+            reports.push(match vc {
                 Value::Object(_) => self.offline.verify_value(vc, at).await,
                 _ => Report::unreadable(
                     "not a credential object (an enveloped credential is not read)",
                 ),
-            };
+            });
+        }
+        Some(Ok(reports))
+    }
+
+    /// The rest of [`Verification::check_embedded`]: each embedded
+    /// credential's anchor checks, then the record's own check.
+    pub async fn finish_embedded(
+        &self,
+        credential: &Value,
+        offline: Option<Result<Vec<Report>, usize>>,
+        report: &mut Report,
+    ) {
+        let (Some(embedded), Some(offline)) =
+            (crate::credential::clr_credentials(credential), offline)
+        else {
+            return;
+        };
+        let reports = match offline {
+            Ok(r) if r.len() == embedded.len() => r,
+            Ok(_) | Err(_) => {
+                report.add(
+                    "embedded-credentials",
+                    Status::Fail,
+                    &format!(
+                        "{} credentials: at most {MAX_EMBEDDED} are verified",
+                        embedded.len()
+                    ),
+                );
+                return;
+            }
+        };
+        let mut failed = Vec::new();
+        let mut unknown = 0;
+        for (vc, mut r) in embedded.into_iter().zip(reports) {
             if vc.is_object() {
                 self.check_anchor(vc, None, &mut r).await;
             }

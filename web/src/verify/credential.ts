@@ -220,7 +220,8 @@ const ASSOCIATION_TYPES = [
 export function clrCredentials(vc: unknown): unknown[] | null {
   if (!isObject(vc) || !hasType(vc, "ClrCredential")) return null;
   const subject = get(vc, "credentialSubject");
-  const subjects = Array.isArray(subject) ? subject : subject === undefined ? [] : [subject];
+  if (subject === undefined) return null;
+  const subjects = Array.isArray(subject) ? subject : [subject];
   const out: unknown[] = [];
   for (const s of subjects) {
     const inside = get(s as Json, "verifiableCredential");

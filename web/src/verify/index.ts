@@ -132,7 +132,9 @@ function resolve(urls: string[]): string[] {
  * checks. Never throws for a bad credential: the report says why. */
 export async function verify(credential: unknown, options: VerifyOptions): Promise<Report> {
   const report = await verifyOne(credential, options);
-  const doc = get(credential as Json, "anchorBundle") !== undefined ? get(credential as Json, "verifiableCredential") : credential;
+  // As `split_bundle` in Rust: a bundle only when both members are there.
+  const inner = get(credential as Json, "verifiableCredential");
+  const doc = inner !== undefined && get(credential as Json, "anchorBundle") !== undefined ? inner : credential;
   await checkEmbedded(doc, report, options);
   return report;
 }
