@@ -1623,6 +1623,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An anchor record for a sealed batch, as the anchorer would write it.
+    fn anchored_as(batch: &BatchRecord) -> AnchorRecord {
+        AnchorRecord {
+            chain: "eip155:1".into(),
+            registry: Default::default(),
+            transaction: Default::default(),
+            block_number: 1,
+            block_hash: Default::default(),
+            root: batch.root.into(),
+            leaf_count: batch.leaf_count,
+        }
+    }
+
     fn cred(i: u32) -> Value {
         json!({"id": format!("urn:uuid:{i:08}"), "name": "n", "proof": {"type": "DataIntegrityProof", "proofValue": format!("z{i}")}})
     }
@@ -1646,15 +1659,7 @@ mod tests {
             .iter()
             .all(Result::is_ok));
         let batch = store.seal(100, 1_000).unwrap().unwrap();
-        let anchor = AnchorRecord {
-            chain: "eip155:1".into(),
-            registry: Default::default(),
-            transaction: Default::default(),
-            block_number: 1,
-            block_hash: Default::default(),
-            root: batch.root.into(),
-            leaf_count: 3,
-        };
+        let anchor = anchored_as(&batch);
         store.mark_anchored(batch.number, anchor, 1_001).unwrap();
         // Two issued (cred 0 was stored before events were on), three anchored.
         let sinks = [Sink::Webhook, Sink::Mail];
@@ -1715,15 +1720,7 @@ mod tests {
         store.status_written(&queued, Default::default()).unwrap();
         // A batch anchored twice (a reorganisation) is announced once.
         let batch = store.seal(10, 0).unwrap().unwrap();
-        let anchor = AnchorRecord {
-            chain: "eip155:1".into(),
-            registry: Default::default(),
-            transaction: Default::default(),
-            block_number: 1,
-            block_hash: Default::default(),
-            root: batch.root.into(),
-            leaf_count: 1,
-        };
+        let anchor = anchored_as(&batch);
         store
             .mark_anchored(batch.number, anchor.clone(), 1)
             .unwrap();
