@@ -1,4 +1,4 @@
-# Cairn's badge and verify pages: every text they show (web/src/page/).
+# Cairn's badge, verify and claim pages: every text they show (web/src/page/).
 # fr.ftl has the same message ids.
 
 ## Both pages
@@ -162,3 +162,24 @@ verify-file = File: { $name }
 verify-file-too-large = This file is too large to be a credential.
 verify-read-error = No credential could be read from this file
 verify-no-credential = The file holds no credential.
+
+## The claim page
+
+claim-title = Add { $name } to your wallet
+claim-heading = Add this badge to your wallet
+claim-intro = Your badge is ready. Keep it in a digital wallet on your phone: you will have it with you and can show it whenever you like. Choose your wallet below.
+claim-until = This link can be used once, until { $date }.
+claim-lcw-heading = Learner Credential Wallet
+claim-lcw-help = Scan this code with the Learner Credential Wallet app, or open the link on the phone where the app is installed.
+claim-lcw-qr-alt = QR code to add this badge to the Learner Credential Wallet
+claim-lcw-open = Open in Learner Credential Wallet
+claim-oid4vci-heading = Other wallets (OpenID4VCI)
+claim-oid4vci-help = Scan this code with a wallet that supports OpenID for Verifiable Credential Issuance (OpenID4VCI), or open the link on the device where your wallet is installed.
+claim-oid4vci-qr-alt = QR code of the credential offer, for OpenID4VCI wallets
+claim-oid4vci-open = Open in wallet
+claim-tx-code = If the issuer gave you a transaction code (PIN) separately, your wallet will ask for it.
+claim-claimed = This badge has already been added to a wallet, and this link cannot be used again. If you need it in a wallet, ask the issuer for a new link.
+claim-expired = This link expired on { $date }. Ask the issuer for a new link.
+claim-expired-undated = This link has expired. Ask the issuer for a new link.
+claim-locked = This link is locked: a wrong transaction code was entered too many times. Ask the issuer for a new link.
+claim-footer = This page is meant for you alone: do not share its link.

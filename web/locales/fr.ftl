@@ -1,4 +1,4 @@
-# Les pages de badge et de vérification de Cairn : tous leurs textes
+# Les pages de badge, de vérification et de retrait de Cairn : tous leurs textes
 # (web/src/page/). Mêmes identifiants que en.ftl.
 
 ## Les deux pages
@@ -162,3 +162,24 @@ verify-file = Fichier : { $name }
 verify-file-too-large = Ce fichier est trop gros pour être un titre.
 verify-read-error = Aucun titre n'a pu être lu dans ce fichier
 verify-no-credential = Le fichier ne contient aucun titre.
+
+## La page de retrait
+
+claim-title = Ajouter { $name } à votre portefeuille
+claim-heading = Ajoutez ce badge à votre portefeuille
+claim-intro = Votre badge est prêt. Gardez-le dans un portefeuille numérique sur votre téléphone : vous l'aurez toujours avec vous et pourrez le montrer quand vous voudrez. Choisissez votre portefeuille ci-dessous.
+claim-until = Ce lien ne peut servir qu'une fois, jusqu'au { $date }.
+claim-lcw-heading = Learner Credential Wallet
+claim-lcw-help = Scannez ce code avec l'application Learner Credential Wallet, ou ouvrez le lien sur le téléphone où elle est installée.
+claim-lcw-qr-alt = Code QR pour ajouter ce badge au Learner Credential Wallet
+claim-lcw-open = Ouvrir dans Learner Credential Wallet
+claim-oid4vci-heading = Autres portefeuilles (OpenID4VCI)
+claim-oid4vci-help = Scannez ce code avec un portefeuille compatible avec OpenID for Verifiable Credential Issuance (OpenID4VCI), ou ouvrez le lien sur l'appareil où votre portefeuille est installé.
+claim-oid4vci-qr-alt = Code QR de l'offre de titre, pour les portefeuilles OpenID4VCI
+claim-oid4vci-open = Ouvrir dans le portefeuille
+claim-tx-code = Si l'émetteur vous a donné à part un code de transaction (code PIN), votre portefeuille vous le demandera.
+claim-claimed = Ce badge a déjà été ajouté à un portefeuille, et ce lien ne peut plus servir. S'il vous le faut dans un portefeuille, demandez un nouveau lien à l'émetteur.
+claim-expired = Ce lien a expiré le { $date }. Demandez un nouveau lien à l'émetteur.
+claim-expired-undated = Ce lien a expiré. Demandez un nouveau lien à l'émetteur.
+claim-locked = Ce lien est bloqué : un code de transaction erroné a été saisi trop de fois. Demandez un nouveau lien à l'émetteur.
+claim-footer = Cette page n'est destinée qu'à vous : ne partagez pas son lien.

@@ -1,6 +1,7 @@
 // The pages' browser code (web/dist/cairn.js): reads the page's data from
 // `<script type="application/json" id="cairn-page">`, picks the language,
-// and renders the badge page or the verify page into `<main id="cairn">`.
+// and renders the badge page, the verify page or the claim page into
+// `<main id="cairn">`.
 // `window.cairn` exposes the verifier to scripts and tests.
 import { pageVerdict, parseJson, readFile, verify } from "./verify/index";
 import type { PageData } from "./page-data";
@@ -9,6 +10,7 @@ import { credentialLangs, obj } from "./page/credential";
 import { replaceChildren } from "./page/dom";
 import { renderBadgePage } from "./page/badge-page";
 import { renderVerifyPage } from "./page/verify-page";
+import { renderClaimPage } from "./page/claim-page";
 import { brokenPage } from "./page/layout";
 
 declare global {
@@ -41,7 +43,8 @@ function pageData(): PageData | undefined {
     // signed, where JSON.parse would make it the integer 3.
     const data: unknown = parseJson(document.getElementById("cairn-page")?.textContent ?? "");
     const page = obj(data);
-    return page && (page.page === "badge" || page.page === "verify") ? (page as unknown as PageData) : undefined;
+    const known = page?.page === "badge" || page?.page === "verify" || page?.page === "claim";
+    return page && known ? (page as unknown as PageData) : undefined;
   } catch {
     return undefined;
   }
@@ -51,7 +54,7 @@ function start(): void {
   const root = document.getElementById("cairn");
   if (!root) return;
   const data = pageData();
-  const cred = data?.page === "badge" ? obj(data.credential) : undefined;
+  const cred = data?.page === "badge" || data?.page === "claim" ? obj(data.credential) : undefined;
   const readerLangs = navigator.languages?.length ? navigator.languages : [navigator.language];
   const lang = chooseLang(location.search, readerLangs, cred ? credentialLangs(cred) : []);
   const i18n = new I18n(lang, readerLangs);
@@ -60,6 +63,7 @@ function start(): void {
   try {
     if (data?.page === "badge") renderBadgePage(root, data, i18n);
     else if (data?.page === "verify") renderVerifyPage(root, data, i18n);
+    else if (data?.page === "claim") renderClaimPage(root, data, i18n);
     else replaceChildren(root, brokenPage(i18n));
   } catch {
     replaceChildren(root, brokenPage(i18n));

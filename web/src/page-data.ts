@@ -1,6 +1,6 @@
 // The data a page is rendered from: the node (and `cairn-node export-site`)
 // writes it as JSON into `<script type="application/json" id="cairn-page">`.
-// The Rust side of this wire format is `cairn::pages::PageData`; the two
+// The Rust side of this wire format is `cairn::published::PageData`; the two
 // change together.
 
 export interface ChainInfo {
@@ -42,4 +42,31 @@ export interface VerifyPageData {
   chain: ChainInfo;
 }
 
-export type PageData = BadgePageData | VerifyPageData;
+/** Where a claim link stands: `open` until a wallet takes the credential
+ * (`claimed`), the link's time is up (`expired`) or too many wrong
+ * transaction codes were tried (`locked`). */
+export type ClaimState = "open" | "claimed" | "expired" | "locked";
+
+/** The claim page (`/claim/{token}`): an earner takes a credential into a
+ * wallet. The transaction code (PIN), if any, is never part of it. */
+export interface ClaimPageData {
+  page: "claim";
+  /** The credential, as `GET /credentials/{id}` serves it. */
+  credential: Record<string, unknown>;
+  state: ClaimState;
+  /** When the link stops working (RFC 3339). */
+  expires: string;
+  /** The OpenID4VCI credential offer, `openid-credential-offer://?credential_offer_uri=…`. */
+  offer: string;
+  /** A PNG QR code of `offer`. */
+  offerQr: string;
+  /** The VC-API interaction URL (`…/interactions/{token}?iuv=1`). */
+  interactionUrl: string;
+  /** A PNG QR code of the Learner Credential Wallet's link. */
+  interactionQr: string;
+  /** What the Learner Credential Wallet button opens. */
+  lcwUrl: string;
+  downloads: Downloads;
+}
+
+export type PageData = BadgePageData | VerifyPageData | ClaimPageData;

@@ -1,4 +1,4 @@
-// What frames both pages: the bar at the top (what the page is, the
+// What frames the pages: the bar at the top (what the page is, the
 // language switch) and the footer (how the page checks).
 import { h } from "./dom";
 import type { I18n } from "./i18n";
@@ -13,8 +13,9 @@ export function topBar(i18n: I18n): HTMLElement {
   );
 }
 
-export function pageFooter(i18n: I18n): HTMLElement {
-  return h("footer", { class: "page-footer" }, h("p", null, i18n.t("footer-how")));
+/** The footer: how the page checks, or what `message` says instead. */
+export function pageFooter(i18n: I18n, message = "footer-how"): HTMLElement {
+  return h("footer", { class: "page-footer" }, h("p", null, i18n.t(message)));
 }
 
 /** What is shown when the page has no data it can read. */
