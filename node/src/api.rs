@@ -29,6 +29,8 @@ use crate::node::{Beside, IssueError, Issued, Node};
 use crate::store::{Contact, StateFilter};
 use cairn_verifier::credential::Recipient;
 
+mod wallets;
+
 /// A single request body (issue, verify).
 pub const MAX_BODY: usize = 1 << 20;
 /// A bulk request sent as one JSON array; larger uploads use NDJSON, which
@@ -163,6 +165,9 @@ impl From<crate::store::StoreError> for Problem {
             e @ StoreError::Counted { .. } => {
                 Problem::new(StatusCode::CONFLICT, "already-counted", e.to_string())
             }
+            e @ StoreError::Claimed { .. } => {
+                Problem::new(StatusCode::CONFLICT, "already-claimed", e.to_string())
+            }
             other => Problem::internal(other.to_string()),
         }
     }
@@ -260,6 +265,7 @@ pub fn router(node: Shared) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(wallets::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -383,6 +389,8 @@ struct IssueRequest {
     credential: Value,
     achievement: Option<String>,
     contact: Option<Contact>,
+    /// Whether the claim needs a transaction code (`options.txCode`).
+    tx_code: bool,
 }
 
 fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueRequest, Problem> {
@@ -396,6 +404,7 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueReque
     }
     let mut achievement = None;
     let (mut email, mut language) = (None, None);
+    let mut tx_code = false;
     match req.get("options") {
         None | Some(Value::Null) => {}
         Some(Value::Object(o)) => {
@@ -435,6 +444,13 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueReque
                             "must be a language tag (BCP 47), such as en or fr-CA",
                         ))
                     }
+                    ("txCode", Value::Bool(b)) => tx_code = *b,
+                    ("txCode", _) => {
+                        return Err(Problem::bad(
+                            format!("{prefix}options.txCode"),
+                            "must be true or false: whether a wallet claiming the badge needs a code sent apart from the link",
+                        ))
+                    }
                     _ => {
                         return Err(Problem::bad(
                             format!("{prefix}options.{k}"),
@@ -471,6 +487,7 @@ fn split_request(mut req: Map<String, Value>, prefix: &str) -> Result<IssueReque
         credential,
         achievement,
         contact: email.map(|email| Contact { email, language }),
+        tx_code,
     })
 }
 
@@ -565,20 +582,29 @@ async fn issue(
             node.metrics.issue_refused.inc();
         }
     })?;
+    let (issued, tx_code) = issued;
     Ok(match issued {
         Issued::New(vc, json) => {
+            let id = vc["id"].as_str().unwrap_or("");
             let location = format!(
                 "/credentials/{}",
-                cairn_verifier::credential::path_segment(vc["id"].as_str().unwrap_or(""))
+                cairn_verifier::credential::path_segment(id)
             );
             // The JSON as stored, wrapped: no second serialization.
-            let share = Value::String(node.share_url(vc["id"].as_str().unwrap_or(""))).to_string();
-            let mut body = Vec::with_capacity(json.len() + share.len() + 40);
+            let share = Value::String(node.share_url(id)).to_string();
+            let award = award_members(&node, id, tx_code.as_deref())?.to_string();
+            let mut body = Vec::with_capacity(json.len() + share.len() + award.len() + 40);
             body.extend_from_slice(b"{\"verifiableCredential\":");
             body.extend_from_slice(&json);
             body.extend_from_slice(b",\"shareUrl\":");
             body.extend_from_slice(share.as_bytes());
-            body.push(b'}');
+            // The award's members, after the comma: `{"claimUrl":…}`.
+            if award.len() > 2 {
+                body.push(b',');
+                body.extend_from_slice(&award.as_bytes()[1..]);
+            } else {
+                body.push(b'}');
+            }
             (
                 StatusCode::CREATED,
                 [
@@ -590,34 +616,70 @@ async fn issue(
                 .into_response()
         }
         Issued::Replayed(vc) => {
-            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
-            (
-                StatusCode::OK,
-                axum::Json(json!({"verifiableCredential": vc, "shareUrl": share_url})),
-            )
-                .into_response()
+            let id = vc["id"].as_str().unwrap_or("");
+            let mut out = json!({"verifiableCredential": vc, "shareUrl": node.share_url(id)});
+            if let (Value::Object(out), Value::Object(award)) =
+                (&mut out, award_members(&node, id, None)?)
+            {
+                out.extend(award);
+            }
+            (StatusCode::OK, axum::Json(out)).into_response()
         }
     })
 }
 
-async fn issue_one(node: &Shared, headers: &HeaderMap, body: Body) -> Result<Issued, Problem> {
+/// An award for an issuance request: its claim link's end, and the
+/// transaction code when `options.txCode` asks for one.
+fn new_award(node: &Node, req: &IssueRequest) -> (crate::store::NewAward, Option<String>) {
+    let tx_code = req.tx_code.then(crate::wallets::new_tx_code);
+    let ttl = i64::try_from(node.settings.offer_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    (
+        crate::store::NewAward {
+            expires: chrono::Utc::now().timestamp().saturating_add(ttl),
+            tx_code: tx_code.clone(),
+        },
+        tx_code,
+    )
+}
+
+/// The issue response's award members (`claimUrl`, `claimExpires`, and
+/// `txCode` when just made): an empty object for a credential that is no
+/// award.
+fn award_members(node: &Node, id: &str, tx_code: Option<&str>) -> Result<Value, Problem> {
+    Ok(match node.store.award(id)? {
+        Some(award) => wallets::award_fields(node, id, award.expires, tx_code),
+        None => json!({}),
+    })
+}
+
+async fn issue_one(
+    node: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Issued, Option<String>), Problem> {
     authorize(node, headers)?;
     require_json(headers)?;
     let key = idempotency_key(headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let req = split_request(parse_object(&bytes, "body")?, "")?;
     let contact = req.contact.clone();
+    let (award, tx_code) = new_award(node, &req);
     let credential = requested_credential(node, req, "")?;
-    node.issue(
-        credential,
-        key.as_deref().map(|k| (k, 0)),
-        Beside {
-            contact,
-            ..Beside::default()
-        },
-    )
-    .await
-    .map_err(|e| issue_problem(e, ""))
+    let issued = node
+        .issue(
+            credential,
+            key.as_deref().map(|k| (k, 0)),
+            Beside {
+                contact,
+                award: Some(award),
+                ..Beside::default()
+            },
+        )
+        .await
+        .map_err(|e| issue_problem(e, ""))?;
+    // A replay made no new code: the first response showed it.
+    let tx_code = tx_code.filter(|_| matches!(issued, Issued::New(..)));
+    Ok((issued, tx_code))
 }
 
 /// One line of a bulk response.
@@ -636,28 +698,37 @@ async fn bulk_item(
         };
         let req = split_request(req, &prefix)?;
         let contact = req.contact.clone();
+        let (award, tx_code) = new_award(&node, &req);
         let credential = requested_credential(&node, req, &prefix)?;
-        node.issue(
-            credential,
-            key.as_deref().map(|k| (k, index)),
-            Beside {
-                contact,
-                ..Beside::default()
-            },
-        )
-        .await
-        .map_err(|e| issue_problem(e, &prefix))
+        let issued = node
+            .issue(
+                credential,
+                key.as_deref().map(|k| (k, index)),
+                Beside {
+                    contact,
+                    award: Some(award),
+                    ..Beside::default()
+                },
+            )
+            .await
+            .map_err(|e| issue_problem(e, &prefix))?;
+        let tx_code = tx_code.filter(|_| matches!(issued, Issued::New(..)));
+        Ok((issued, tx_code))
     }
     .await;
+    let line = |status: u16, vc: Value, tx_code: Option<String>| {
+        let id = vc["id"].as_str().unwrap_or("").to_owned();
+        let mut line = json!({"index": index, "status": status, "id": id, "verifiableCredential": vc, "shareUrl": node.share_url(&id)});
+        if let (Value::Object(line), Ok(Value::Object(award))) =
+            (&mut line, award_members(&node, &id, tx_code.as_deref()))
+        {
+            line.extend(award);
+        }
+        line
+    };
     match outcome {
-        Ok(Issued::New(vc, _)) => {
-            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
-            json!({"index": index, "status": 201, "id": vc["id"], "verifiableCredential": vc, "shareUrl": share_url})
-        }
-        Ok(Issued::Replayed(vc)) => {
-            let share_url = node.share_url(vc["id"].as_str().unwrap_or(""));
-            json!({"index": index, "status": 200, "id": vc["id"], "verifiableCredential": vc, "shareUrl": share_url})
-        }
+        Ok((Issued::New(vc, _), tx_code)) => line(201, vc, tx_code),
+        Ok((Issued::Replayed(vc), _)) => line(200, vc, None),
         Err(p) => {
             node.metrics.issue_refused.inc();
             json!({"index": index, "status": p.status.as_u16(), "problem": p.to_json()})
@@ -1888,16 +1959,30 @@ fn unknown_credential(id: &str) -> Problem {
 
 /// `GET /credentials/{id}`: the newest form, with its anchor proof once
 /// anchored.
-async fn credential(State(node): State<Shared>, Param(id): Param) -> Result<Response, Problem> {
+async fn credential(
+    State(node): State<Shared>,
+    Param(id): Param,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let vc = node
         .current_form(&id)?
         .ok_or_else(|| unknown_credential(&id))?;
     // The credential's body is the signed document itself, so its badge
-    // page is named beside it, in a link (`GET /credentials/{id}/page` too).
-    let link = format!(
+    // page is named beside it, in a link (`GET /credentials/{id}/page` too),
+    // and, to the issuer alone, its claim link (`GET /credentials/{id}/award`).
+    let mut link = format!(
         "<{}>; rel=\"alternate\"; type=\"text/html\"",
         node.share_url(&id)
     );
+    if headers.contains_key(header::AUTHORIZATION)
+        && authorize(&node, &headers).is_ok()
+        && node.store.award(&id)?.is_some()
+    {
+        link.push_str(&format!(
+            ", <{}>; rel=\"claim\"",
+            wallets::claim_url(&node, &id)
+        ));
+    }
     let mut response = axum::Json(vc).into_response();
     if let Ok(v) = HeaderValue::from_str(&link) {
         response.headers_mut().insert(header::LINK, v);
@@ -2173,8 +2258,11 @@ mod tests {
             doc["paths"].as_object().unwrap().keys().cloned().collect();
         documented.sort();
         // The routes `router` registers, in OpenAPI's template syntax.
-        let source = include_str!("api.rs");
-        let code = source.split("#[cfg(test)]").next().unwrap();
+        let sources = [include_str!("api.rs"), include_str!("api/wallets.rs")];
+        let code: String = sources
+            .iter()
+            .map(|s| s.split("#[cfg(test)]").next().unwrap())
+            .collect();
         let mut routed: Vec<String> = code
             .split(".route(")
             .skip(1)

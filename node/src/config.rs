@@ -36,6 +36,8 @@ pub struct FileSettings {
     pub mail_from: Option<String>,
     pub expiry_notice_days: Option<u32>,
     pub notify_retry_ms: Option<u64>,
+    /// How long a claim link works: `30d`, `12h`, `90m` or `3600s`.
+    pub offer_ttl: Option<String>,
     /// Badges also carry 1EdTech's revocation list status and refresh
     /// service.
     #[serde(rename = "1edtech-status")]
@@ -91,6 +93,7 @@ impl FileSettings {
             mail_from: self.mail_from.or(lower.mail_from),
             expiry_notice_days: self.expiry_notice_days.or(lower.expiry_notice_days),
             notify_retry_ms: self.notify_retry_ms.or(lower.notify_retry_ms),
+            offer_ttl: self.offer_ttl.or(lower.offer_ttl),
             onedtech_status: self.onedtech_status.or(lower.onedtech_status),
         }
     }
@@ -146,9 +149,33 @@ pub struct Settings {
     pub expiry_notice: Duration,
     /// The wait before a failed delivery's first retry (doubling after).
     pub notify_retry: Duration,
+    /// How long an award's claim link works (`--offer-ttl`).
+    pub offer_ttl: Duration,
     /// Badges also carry a `1EdTechRevocationList` status entry and a
     /// `1EdTechCredentialRefresh` service (`--1edtech-status`).
     pub onedtech_status: bool,
+}
+
+/// `--offer-ttl` by default, in days.
+pub const DEFAULT_OFFER_TTL_DAYS: u64 = 30;
+
+/// A duration as `--offer-ttl` takes it: a number and a unit (`d`, `h`,
+/// `m` or `s`), from a minute to a year.
+fn parse_ttl(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let seconds = n.checked_mul(match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return None,
+    })?;
+    (60..=366 * 86_400)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
 }
 
 /// `--expiry-notice-days` by default.
@@ -277,7 +304,16 @@ impl Settings {
                 "--notify-retry-ms must be between 10 and 3600000".into(),
             ));
         }
+        let offer_ttl = match s.offer_ttl.as_deref() {
+            None => Duration::from_secs(DEFAULT_OFFER_TTL_DAYS * 86_400),
+            Some(text) => parse_ttl(text).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "--offer-ttl `{text}`: expected a duration such as 30d, 12h, 90m or 3600s, from 1 minute to 1 year"
+                ))
+            })?,
+        };
         Ok(Settings {
+            offer_ttl,
             webhook,
             smtp,
             expiry_notice: Duration::from_secs(u64::from(notice_days) * 86_400),
@@ -306,6 +342,27 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offer_ttls_take_a_unit_and_stay_within_a_year() {
+        assert_eq!(parse_ttl("30d"), Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_ttl("12h"), Some(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_ttl("90m"), Some(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_ttl("3600s"), Some(Duration::from_secs(3_600)));
+        for bad in [
+            "",
+            "30",
+            "d",
+            "30 d",
+            "30w",
+            "-1d",
+            "59s",
+            "367d",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_ttl(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn flags_win_over_the_file_and_defaults_follow_the_chain() {

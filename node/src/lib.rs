@@ -42,3 +42,4 @@ pub mod startup;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;
+pub mod wallets;

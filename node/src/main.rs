@@ -113,6 +113,10 @@ struct RunArgs {
     /// time up to an hour [default: 10000].
     #[arg(long, env = "CAIRN_NOTIFY_RETRY_MS", value_name = "MS")]
     notify_retry_ms: Option<u64>,
+    /// How long an award's claim link (and its wallet offers) works:
+    /// 30d, 12h, 90m or 3600s [default: 30d].
+    #[arg(long, env = "CAIRN_OFFER_TTL", value_name = "DURATION")]
+    offer_ttl: Option<String>,
     /// Badges also carry 1EdTech's status and refresh service: a
     /// `1EdTechRevocationList` entry (GET /revocations) beside the
     /// Bitstring Status List ones, and a `1EdTechCredentialRefresh`
@@ -276,6 +280,7 @@ fn settings(args: RunArgs) -> Result<Settings, String> {
         mail_from: args.mail_from,
         expiry_notice_days: args.expiry_notice_days,
         notify_retry_ms: args.notify_retry_ms,
+        offer_ttl: args.offer_ttl,
         onedtech_status: args.onedtech_status.then_some(true),
     };
     let file = match args.config {

@@ -142,6 +142,10 @@ pub struct Beside {
     pub earner: Option<String>,
     /// The credentials a certification counts (see `certification`).
     pub counts: Vec<String>,
+    /// Makes it an award its earner may claim into a wallet.
+    pub award: Option<crate::store::NewAward>,
+    /// The award this credential claims (see `wallets`).
+    pub claims: Option<String>,
 }
 
 /// Why a certification was not issued.
@@ -532,6 +536,8 @@ impl Node {
         }
         new.contact = beside.contact;
         new.counts = beside.counts;
+        new.award = beside.award;
+        new.claims = beside.claims;
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();
         let slot = slot.map(SlotLease::hand_over);
@@ -541,7 +547,12 @@ impl Node {
                 // Not stored (a duplicate id, a failed write): the slot is
                 // free again, once it is sure the write did not land.
                 if let Some(slot) = slot {
-                    let absent = matches!(e, StoreError::Duplicate(_) | StoreError::Counted { .. });
+                    let absent = matches!(
+                        e,
+                        StoreError::Duplicate(_)
+                            | StoreError::Counted { .. }
+                            | StoreError::Claimed { .. }
+                    );
                     self.store.return_unstored_slot(slot, &id, absent);
                 }
                 match e {
@@ -1483,6 +1494,7 @@ impl Node {
                     contact: contact.clone(),
                     earner: Some(key.clone()),
                     counts: counted.iter().map(|c| c.id.clone()).collect(),
+                    ..Beside::default()
                 },
             )
             .await?

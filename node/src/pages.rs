@@ -91,6 +91,40 @@ fn script_json(data: &PageData) -> String {
         .replace('&', "\\u0026")
 }
 
+/// Pixels per QR module, and modules of quiet zone around the code.
+const QR_SCALE: usize = 6;
+const QR_QUIET: usize = 4;
+
+/// `text` as a QR code in a PNG (black on white, error correction M):
+/// what a phone's wallet scans off the claim page.
+pub fn qr_png(text: &str) -> Result<Vec<u8>, String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|e| format!("QR code: {e}"))?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let side = (modules + 2 * QR_QUIET) * QR_SCALE;
+    let mut pixels = vec![255u8; side * side];
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (mx, my) = (i % modules + QR_QUIET, i / modules + QR_QUIET);
+            for y in my * QR_SCALE..(my + 1) * QR_SCALE {
+                pixels[y * side + mx * QR_SCALE..y * side + (mx + 1) * QR_SCALE].fill(0);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, side as u32, side as u32);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer
+            .write_image_data(&pixels)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
 /// The verify page's `<head>`.
 pub fn verify_head() -> Head {
     Head {

@@ -155,6 +155,22 @@ pub enum PageData {
     Verify {
         chain: PageChain,
     },
+    /// An award's claim page (`GET /claim/{token}`).
+    Claim {
+        credential: Value,
+        state: crate::store::AwardState,
+        expires: String,
+        /// The OpenID4VCI offer link (by reference).
+        offer: String,
+        offer_qr: String,
+        /// The VC-API interaction URL (`?iuv=1`), which the LCW QR holds.
+        interaction_url: String,
+        interaction_qr: String,
+        /// What the Learner Credential Wallet's button opens:
+        /// `interaction:` and the interaction URL.
+        lcw_url: String,
+        downloads: Downloads,
+    },
 }
 
 /// What the node last published about itself, kept in the store so that

@@ -56,7 +56,8 @@ const STATUS: &str = "status";
 const STATUS_QUEUE: &str = "status_queue";
 const BADGES: &str = "badges";
 const OUTBOX: &str = "outbox";
-const FAMILIES: [&str; 11] = [
+const CLAIMS: &str = "claims";
+const FAMILIES: [&str; 12] = [
     CREDENTIALS,
     QUEUE,
     BATCHES,
@@ -68,9 +69,14 @@ const FAMILIES: [&str; 11] = [
     STATUS_QUEUE,
     BADGES,
     OUTBOX,
+    CLAIMS,
 ];
 
+mod claims;
 mod outbox;
+pub use claims::{
+    random_secret, Award, AwardState, Exchange, NewAward, Redeem, RedeemError, MAX_TRIES,
+};
 pub use outbox::{Contact, Delivery, Due, Event, EventKind, Sink};
 
 const NEXT_SEQ: &[u8] = b"next-seq";
@@ -111,6 +117,9 @@ pub enum StoreError {
         credential: String,
         certification: String,
     },
+    /// An award is claimed once.
+    #[error("the award {award} was claimed already, as {by}")]
+    Claimed { award: String, by: String },
 }
 
 /// What the issuer says of a credential now.
@@ -208,6 +217,11 @@ pub struct NewCredential {
     /// counted in the same write, and a credential counted before refuses
     /// the whole write.
     pub counts: Vec<String>,
+    /// Its award: the earner may claim it into a wallet (see `claims`).
+    pub award: Option<NewAward>,
+    /// The award it was claimed with, which it marks claimed in the same
+    /// write (an award claimed before refuses the whole write).
+    pub claims: Option<String>,
 }
 
 impl NewCredential {
@@ -227,6 +241,8 @@ impl NewCredential {
             earner: earner_of(credential),
             counts: Vec::new(),
             renews: renews_of(credential),
+            award: None,
+            claims: None,
         })
     }
 }
@@ -367,6 +383,8 @@ pub struct Store {
     write_error: Mutex<Option<String>>,
     /// The key that makes each credential's share id (see [`share_id`]).
     share_key: [u8; 32],
+    /// The keys of claim links and codes (see `claims`).
+    claim_keys: claims::ClaimKeys,
     /// Whether changes write events (see [`Store::set_notifying`]).
     notifying: std::sync::atomic::AtomicBool,
     /// The end of the validity window already announced as `expiring`
@@ -526,6 +544,7 @@ impl Store {
     fn over(db: DB, dir: &Path, share_key: [u8; 32]) -> Self {
         Self {
             share_key,
+            claim_keys: claims::ClaimKeys::new(&share_key),
             db: std::sync::RwLock::new(Some(Arc::new(db))),
             dir: dir.to_owned(),
             write: Mutex::new(()),
@@ -943,6 +962,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         let mut seen = std::collections::HashSet::new();
         let mut counting = std::collections::HashMap::new();
+        let mut claiming = std::collections::HashMap::new();
         for item in &items {
             let exists = match db.get_pinned_cf(cf(&db, CREDENTIALS), &item.id) {
                 Ok(v) => v.is_some(),
@@ -972,11 +992,21 @@ impl Store {
                 }));
                 continue;
             }
-            if exists || !seen.insert(item.id.as_str()) {
+            if exists || seen.contains(item.id.as_str()) {
                 results.push(Err(StoreError::Duplicate(item.id.clone())));
                 continue;
             }
+            if let Some(award) = &item.claims {
+                if let Err(e) = self.claim_award(&mut batch, &db, award, &item.id, &mut claiming) {
+                    results.push(Err(e));
+                    continue;
+                }
+            }
+            seen.insert(item.id.as_str());
             batch.put_cf(cf(&db, CREDENTIALS), &item.id, &item.json);
+            if let Some(award) = &item.award {
+                self.put_award(&mut batch, &db, &item.id, award);
+            }
             batch.put_cf(
                 cf(&db, BADGES),
                 share_key_of(&share_id(&self.share_key, &item.id)),
@@ -1638,6 +1668,191 @@ mod tests {
 
     fn cred(i: u32) -> Value {
         json!({"id": format!("urn:uuid:{i:08}"), "name": "n", "proof": {"type": "DataIntegrityProof", "proofValue": format!("z{i}")}})
+    }
+
+    fn awarded(i: u32, expires: i64, tx_code: Option<&str>) -> NewCredential {
+        let mut new = NewCredential::new(&cred(i)).unwrap();
+        new.award = Some(NewAward {
+            expires,
+            tx_code: tx_code.map(str::to_owned),
+        });
+        new
+    }
+
+    #[test]
+    fn an_award_is_claimed_once_whatever_the_race() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.add_credentials(vec![awarded(0, 2_000, None)], 1_000)[0].is_ok());
+        let id = cred(0)["id"].as_str().unwrap().to_owned();
+        let by_token = store
+            .award_by_token(&store.claim_token(&id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_token.credential, id);
+        assert_eq!(by_token.state(1_500), AwardState::Open);
+        assert_eq!(by_token.state(2_000), AwardState::Expired);
+        assert!(store.award_by_token("not-a-token").unwrap().is_none());
+        // Two claims in one write, and one after: the first wins alone.
+        let claim = |i| {
+            let mut c = NewCredential::new(&cred(i)).unwrap();
+            c.claims = Some(id.clone());
+            c
+        };
+        let results = store.add_credentials(vec![claim(1), claim(2)], 1_100);
+        assert!(results[0].is_ok());
+        assert!(
+            matches!(results[1], Err(StoreError::Claimed { .. })),
+            "{results:?}"
+        );
+        assert!(!store.contains(cred(2)["id"].as_str().unwrap()).unwrap());
+        assert!(matches!(
+            store.add_credentials(vec![claim(3)], 1_200)[0],
+            Err(StoreError::Claimed { .. })
+        ));
+        let award = store.award(&id).unwrap().unwrap();
+        assert_eq!(
+            award.claimed,
+            vec![cred(1)["id"].as_str().unwrap().to_owned()]
+        );
+        assert_eq!(award.state(1_500), AwardState::Claimed);
+        // A credential that is no award cannot be claimed.
+        let mut stray = NewCredential::new(&cred(4)).unwrap();
+        stray.claims = Some("urn:uuid:none".into());
+        assert!(store.add_credentials(vec![stray], 1_300)[0].is_err());
+    }
+
+    #[test]
+    fn codes_lock_after_wrong_tries_and_buy_one_token_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_000;
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let items = vec![awarded(0, 5_000, Some("123456")), awarded(1, 5_000, None)];
+            assert!(store.add_credentials(items, now).iter().all(Result::is_ok));
+            let code = store.pre_authorized_code(cred(0)["id"].as_str().unwrap());
+            for left in [4, 3] {
+                assert_eq!(
+                    store
+                        .redeem_code(&code, Some("000000"), now, "t", 9)
+                        .unwrap_err()
+                        .to_string(),
+                    Redeem::TxCodeWrong { left }.to_string()
+                );
+            }
+            assert!(matches!(
+                store.redeem_code(&code, None, now, "t", 9),
+                Err(RedeemError::Refused(Redeem::TxCodeMissing))
+            ));
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let id = &cred(0)["id"].as_str().unwrap().to_owned();
+        let code = store.pre_authorized_code(id);
+        for _ in 0..3 {
+            assert!(store
+                .redeem_code(&code, Some("999999"), now, "t", 9)
+                .is_err());
+        }
+        assert!(matches!(
+            store.redeem_code(&code, Some("123456"), now, "t", 9),
+            Err(RedeemError::Refused(Redeem::Locked))
+        ));
+        assert_eq!(
+            store.award(id).unwrap().unwrap().state(now),
+            AwardState::Locked
+        );
+        // The other award: one token for its code, then the code is spent.
+        let other = &cred(1)["id"].as_str().unwrap().to_owned();
+        let code = store.pre_authorized_code(other);
+        assert!(matches!(
+            store.redeem_code(&code, Some("1"), now, "t", 9),
+            Err(RedeemError::Refused(Redeem::TxCodeUnexpected))
+        ));
+        store
+            .redeem_code(&code, None, now, "access-1", 2_000_000)
+            .unwrap();
+        assert_eq!(
+            store
+                .award_by_access("access-1", 1_000_000)
+                .unwrap()
+                .map(|a| a.credential),
+            Some(other.to_owned())
+        );
+        assert!(store
+            .award_by_access("access-1", 2_000_000)
+            .unwrap()
+            .is_none());
+        assert!(store
+            .award_by_access("access-2", 1_000_000)
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            store.redeem_code(&code, None, now, "access-3", 2_000_000),
+            Err(RedeemError::Refused(Redeem::Used))
+        ));
+        assert!(matches!(
+            store.redeem_code("made-up", None, now, "t", 9),
+            Err(RedeemError::Refused(Redeem::Unknown))
+        ));
+    }
+
+    #[test]
+    fn nonces_carry_their_expiry_and_are_used_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let nonce = store.new_nonce(10_000);
+        assert_eq!(store.nonce_expiry(&nonce), Some(10_000));
+        assert!(store.use_nonce(&nonce, 10_000, 5_000).unwrap());
+        assert!(!store.use_nonce(&nonce, 10_000, 6_000).unwrap());
+        // Not the node's: a changed character, another store's, junk.
+        let mut forged = nonce.clone().into_bytes();
+        forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            store.nonce_expiry(&String::from_utf8(forged).unwrap()),
+            None
+        );
+        let other = tempfile::tempdir().unwrap();
+        let other = Store::open(other.path()).unwrap();
+        assert_eq!(store.nonce_expiry(&other.new_nonce(10_000)), None);
+        for junk in ["", "!!", &"A".repeat(43), &"A".repeat(10_000)] {
+            assert_eq!(store.nonce_expiry(junk), None);
+        }
+        // Used nonces are forgotten once past their expiry.
+        let later = store.new_nonce(20_000);
+        assert!(store.use_nonce(&later, 20_000, 15_000).unwrap());
+        let db = store.db().unwrap();
+        let used = db
+            .prefix_iterator_cf(cf(&db, CLAIMS), b"u")
+            .take_while(|i| i.as_ref().is_ok_and(|(k, _)| k.starts_with(b"u")))
+            .count();
+        assert_eq!(used, 1);
+    }
+
+    #[test]
+    fn an_award_keeps_its_newest_exchanges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.add_credentials(vec![awarded(0, 5_000, None)], 1_000)[0].is_ok());
+        let id = &cred(0)["id"].as_str().unwrap().to_owned();
+        let exchanges: Vec<_> = (0..6)
+            .map(|_| store.open_exchange(id, 1_000, 2_000).unwrap())
+            .collect();
+        assert!(store.award_by_exchange(&exchanges[0].id).unwrap().is_none());
+        assert!(store.award_by_exchange(&exchanges[5].id).unwrap().is_some());
+        assert_eq!(store.award(id).unwrap().unwrap().exchanges.len(), 4);
+        let challenge = store
+            .exchange_challenge(id, &exchanges[5].id)
+            .unwrap()
+            .unwrap();
+        // Asked again, the same challenge.
+        assert_eq!(
+            store.exchange_challenge(id, &exchanges[5].id).unwrap(),
+            Some(challenge)
+        );
+        assert_eq!(
+            store.exchange_challenge(id, &exchanges[0].id).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::context::CREDENTIALS_V2;
+use crate::context::{CREDENTIALS_V1, CREDENTIALS_V2};
 use crate::integrity::{Canonicalizer, IntegrityError, Terms};
 use crate::verification::{Report, Status, Verdict};
 
@@ -220,11 +220,15 @@ fn subjects(vc: &Value) -> Vec<&str> {
     }
 }
 
-/// VC 2.0's rules for a presentation.
+/// VC 2.0's rules for a presentation (VC 1.1's context is taken too:
+/// wallets on older libraries still sign with it).
 fn check_shape(vp: &Value) -> Result<(), String> {
-    if crate::credential::first_context(vp) != Some(CREDENTIALS_V2) {
+    if !matches!(
+        crate::credential::first_context(vp),
+        Some(CREDENTIALS_V2 | CREDENTIALS_V1)
+    ) {
         return Err(format!(
-            "@context must start with {CREDENTIALS_V2} (VC Data Model 2.0)"
+            "@context must start with {CREDENTIALS_V2} (VC Data Model 2.0) or {CREDENTIALS_V1}"
         ));
     }
     if !is_presentation(vp) {

@@ -1,0 +1,510 @@
+//! Awards and their claims into wallets, in the `claims` column family.
+//!
+//! Every credential issued to a recipient is an award: the earner can claim
+//! it into a wallet once, before it expires, and the credential issued then
+//! is bound to the DID the wallet proved it holds. The award is written in
+//! the same synced write as the credential it awards, and the claimed
+//! credential marks it claimed in its own write, so no award is claimed
+//! twice, whatever races or crashes.
+//!
+//! Keys:
+//! - `a` ++ credential id: the [`Award`];
+//! - `t` ++ SHA-256(claim token): the award's credential id;
+//! - `p` ++ SHA-256(pre-authorized code): the same;
+//! - `x` ++ exchange id: the same (a VC-API exchange, kept in the award);
+//! - `k` ++ SHA-256(access token): the same (OpenID4VCI);
+//! - `u` ++ expiry (ms, big-endian) ++ SHA-256(nonce)[..16]: a nonce used
+//!   up, until it would have expired anyway.
+//!
+//! Secrets are never stored: the claim token and the pre-authorized code
+//! are keyed hashes of the credential id (so the issuer can be shown its
+//! claim link again), found by their SHA-256; the transaction code and the
+//! access token by a keyed hash and a SHA-256. Nonces carry their own
+//! expiry and tag, so handing one out writes nothing.
+
+use base64::Engine;
+use hmac::Mac;
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{cf, corrupt, synced, Store, StoreError, CLAIMS};
+
+/// Wrong transaction codes (or uses of a pre-authorized code) an award
+/// takes before it locks.
+pub const MAX_TRIES: u32 = 5;
+/// VC-API exchanges kept per award: a new one pushes out the oldest.
+const MAX_EXCHANGES: usize = 4;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// An award: a credential its earner may claim into a wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Award {
+    /// The credential awarded (as issued at first).
+    pub credential: String,
+    /// When the claim link stops working (Unix seconds).
+    pub expires: i64,
+    /// The keyed hash of the transaction code, when one is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_code: Option<String>,
+    /// Failed tries (wrong transaction codes, repeated codes).
+    #[serde(default)]
+    pub failures: u32,
+    /// Whether the pre-authorized code was exchanged for an access token.
+    #[serde(default)]
+    pub code_used: bool,
+    /// The access token's SHA-256 (hex) and when it expires (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<(String, i64)>,
+    /// Open VC-API exchanges, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<Exchange>,
+    /// The credentials claimed with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed: Vec<String>,
+}
+
+/// Where an award stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AwardState {
+    Open,
+    Claimed,
+    Expired,
+    Locked,
+}
+
+impl Award {
+    pub fn state(&self, now: i64) -> AwardState {
+        if !self.claimed.is_empty() {
+            AwardState::Claimed
+        } else if self.failures >= MAX_TRIES {
+            AwardState::Locked
+        } else if now >= self.expires {
+            AwardState::Expired
+        } else {
+            AwardState::Open
+        }
+    }
+}
+
+/// A VC-API exchange for an award.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exchange {
+    pub id: String,
+    /// The challenge the holder must sign, once asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// When it ends (Unix seconds).
+    pub expires: i64,
+}
+
+/// What issuance writes for a new award.
+#[derive(Debug, Clone)]
+pub struct NewAward {
+    pub expires: i64,
+    pub tx_code: Option<String>,
+}
+
+/// Why a pre-authorized code bought no access token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Redeem {
+    #[error("no such pre-authorized code")]
+    Unknown,
+    #[error("the pre-authorized code was used already")]
+    Used,
+    #[error("the offer has expired")]
+    Expired,
+    #[error("the badge was claimed already")]
+    Claimed,
+    #[error("too many wrong tries: the offer is locked")]
+    Locked,
+    #[error("this offer needs its transaction code (tx_code)")]
+    TxCodeMissing,
+    #[error("this offer takes no transaction code")]
+    TxCodeUnexpected,
+    #[error("wrong transaction code; {left} tries left")]
+    TxCodeWrong { left: u32 },
+}
+
+/// The derived secrets and their index keys.
+pub(super) struct ClaimKeys([u8; 32]);
+
+impl ClaimKeys {
+    /// The claim key, derived from the store's share key so that no second
+    /// secret needs keeping.
+    pub(super) fn new(share_key: &[u8; 32]) -> Self {
+        let mut mac = HmacSha256::new_from_slice(share_key).expect("any key length");
+        mac.update(b"cairn claim key v1");
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self, what: &str, id: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("any key length");
+        mac.update(what.as_bytes());
+        mac.update(b"\0");
+        mac.update(id.as_bytes());
+        mac
+    }
+
+    fn tag(&self, what: &str, id: &str) -> [u8; 32] {
+        self.mac(what, id).finalize().into_bytes().into()
+    }
+
+    fn secret(&self, what: &str, id: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.tag(what, id)[..16])
+    }
+
+    pub(super) fn token(&self, id: &str) -> String {
+        self.secret("token", id)
+    }
+
+    pub(super) fn code(&self, id: &str) -> String {
+        self.secret("pre-authorized-code", id)
+    }
+
+    fn tx_code_hash(&self, id: &str, code: &str) -> String {
+        hex::encode(self.tag("tx-code", &format!("{id}\0{code}")))
+    }
+
+    /// Whether `code` is the one `hash` was made of (in constant time).
+    fn tx_code_matches(&self, id: &str, code: &str, hash: &str) -> bool {
+        let Ok(expected) = hex::decode(hash) else {
+            return false;
+        };
+        self.mac("tx-code", &format!("{id}\0{code}"))
+            .verify_slice(&expected)
+            .is_ok()
+    }
+
+    /// The tag of a nonce's body (its expiry and randomness), truncated.
+    fn nonce_tag(&self, body: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("any key length");
+        mac.update(b"nonce\0");
+        mac.update(body);
+        mac
+    }
+}
+
+fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    [&[prefix][..], rest].concat()
+}
+
+pub(super) fn award_key(id: &str) -> Vec<u8> {
+    key(b'a', id.as_bytes())
+}
+
+/// A random 128-bit secret, base64url.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Store {
+    /// Puts a new award for `id` (with its token and code indexes) in the
+    /// issuance's `batch`.
+    pub(super) fn put_award(
+        &self,
+        batch: &mut WriteBatch,
+        db: &rocksdb::DB,
+        id: &str,
+        award: &NewAward,
+    ) {
+        let record = Award {
+            credential: id.to_owned(),
+            expires: award.expires,
+            tx_code: award
+                .tx_code
+                .as_deref()
+                .map(|c| self.claim_keys.tx_code_hash(id, c)),
+            failures: 0,
+            code_used: false,
+            access: None,
+            exchanges: Vec::new(),
+            claimed: Vec::new(),
+        };
+        let family = cf(db, CLAIMS);
+        batch.put_cf(
+            family,
+            award_key(id),
+            serde_json::to_vec(&record).expect("an award serializes"),
+        );
+        batch.put_cf(family, key(b't', &digest(&self.claim_keys.token(id))), id);
+        batch.put_cf(family, key(b'p', &digest(&self.claim_keys.code(id))), id);
+    }
+
+    /// Marks the award `award` claimed by the credential `by`, in `batch`;
+    /// an award claimed already refuses (`pending` holds the awards this
+    /// write claims so far).
+    pub(super) fn claim_award(
+        &self,
+        batch: &mut WriteBatch,
+        db: &rocksdb::DB,
+        award: &str,
+        by: &str,
+        pending: &mut std::collections::HashMap<String, Award>,
+    ) -> Result<(), StoreError> {
+        let mut record = match pending.remove(award) {
+            Some(r) => r,
+            None => read_award(db, award)?.ok_or_else(|| StoreError::NoCredential(award.into()))?,
+        };
+        if !record.claimed.is_empty() {
+            let claimed = record.claimed.clone();
+            pending.insert(award.to_owned(), record);
+            return Err(StoreError::Claimed {
+                award: award.to_owned(),
+                by: claimed.join(", "),
+            });
+        }
+        record.claimed.push(by.to_owned());
+        batch.put_cf(
+            cf(db, CLAIMS),
+            award_key(award),
+            serde_json::to_vec(&record).expect("an award serializes"),
+        );
+        pending.insert(award.to_owned(), record);
+        Ok(())
+    }
+
+    /// The claim token of the credential `id` (whether or not it is an
+    /// award): the secret in its claim link.
+    pub fn claim_token(&self, id: &str) -> String {
+        self.claim_keys.token(id)
+    }
+
+    /// The pre-authorized code of the award `id`.
+    pub fn pre_authorized_code(&self, id: &str) -> String {
+        self.claim_keys.code(id)
+    }
+
+    /// The award of the credential `id`.
+    pub fn award(&self, id: &str) -> Result<Option<Award>, StoreError> {
+        read_award(&*self.db()?, id)
+    }
+
+    fn award_at(&self, prefix: u8, secret: &[u8]) -> Result<Option<Award>, StoreError> {
+        let db = self.db()?;
+        let Some(id) = db.get_cf(cf(&db, CLAIMS), key(prefix, secret))? else {
+            return Ok(None);
+        };
+        read_award(&db, std::str::from_utf8(&id).map_err(corrupt)?)
+    }
+
+    /// The award whose claim token this is.
+    pub fn award_by_token(&self, token: &str) -> Result<Option<Award>, StoreError> {
+        if token.len() > 64 {
+            return Ok(None);
+        }
+        self.award_at(b't', &digest(token))
+    }
+
+    /// The award an exchange belongs to.
+    pub fn award_by_exchange(&self, exchange: &str) -> Result<Option<Award>, StoreError> {
+        if exchange.len() > 64 {
+            return Ok(None);
+        }
+        self.award_at(b'x', exchange.as_bytes())
+    }
+
+    /// The award an access token was given for, while the token lasts.
+    pub fn award_by_access(&self, token: &str, now_ms: i64) -> Result<Option<Award>, StoreError> {
+        if token.len() > 64 {
+            return Ok(None);
+        }
+        let hash = hex::encode(digest(token));
+        Ok(self
+            .award_at(b'k', &digest(token))?
+            .filter(|a| matches!(&a.access, Some((h, until)) if *h == hash && now_ms < *until)))
+    }
+
+    /// Changes the award `id` under the store's write lock and writes it
+    /// (with `also`'s puts) synced, unless `change` refuses.
+    fn change_award<T, E: From<StoreError>>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Award, &mut WriteBatch, &rocksdb::DB) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let db = self.db()?;
+        let _guard = self.write.lock().expect("store lock");
+        let mut award = read_award(&db, id)?.ok_or_else(|| StoreError::NoCredential(id.into()))?;
+        let mut batch = WriteBatch::default();
+        let outcome = change(&mut award, &mut batch, &db);
+        // A refusal may count a try: the award is written either way.
+        batch.put_cf(
+            cf(&db, CLAIMS),
+            award_key(id),
+            serde_json::to_vec(&award).expect("an award serializes"),
+        );
+        self.noted(db.write_opt(batch, &synced()))
+            .map_err(E::from)?;
+        outcome
+    }
+
+    /// Opens a new VC-API exchange for the award `id`, ending at `expires`;
+    /// the oldest is dropped past [`MAX_EXCHANGES`].
+    pub fn open_exchange(&self, id: &str, now: i64, expires: i64) -> Result<Exchange, StoreError> {
+        self.change_award(id, |award, batch, db| {
+            let exchange = Exchange {
+                id: random_secret(),
+                challenge: None,
+                expires: expires.min(award.expires),
+            };
+            award.exchanges.retain(|x| x.expires > now);
+            while award.exchanges.len() >= MAX_EXCHANGES {
+                let old = award.exchanges.remove(0);
+                batch.delete_cf(cf(db, CLAIMS), key(b'x', old.id.as_bytes()));
+            }
+            batch.put_cf(cf(db, CLAIMS), key(b'x', exchange.id.as_bytes()), id);
+            award.exchanges.push(exchange.clone());
+            Ok(exchange)
+        })
+    }
+
+    /// The challenge of the exchange `exchange` of award `id`: made (and
+    /// kept) the first time it is asked for.
+    pub fn exchange_challenge(
+        &self,
+        id: &str,
+        exchange: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.change_award(id, |award, _, _| {
+            Ok(award
+                .exchanges
+                .iter_mut()
+                .find(|x| x.id == exchange)
+                .map(|x| x.challenge.get_or_insert_with(random_secret).clone()))
+        })
+    }
+
+    /// Exchanges the pre-authorized code `code` (and transaction code) for
+    /// an access token lasting until `until_ms`; a wrong transaction code
+    /// counts a try, and the award locks after [`MAX_TRIES`].
+    pub fn redeem_code(
+        &self,
+        code: &str,
+        tx_code: Option<&str>,
+        now: i64,
+        access: &str,
+        until_ms: i64,
+    ) -> Result<Award, RedeemError> {
+        if code.len() > 64 {
+            return Err(Redeem::Unknown.into());
+        }
+        let Some(found) = self.award_at(b'p', &digest(code))? else {
+            return Err(Redeem::Unknown.into());
+        };
+        let keys = &self.claim_keys;
+        self.change_award(&found.credential, |award, batch, db| {
+            match award.state(now) {
+                AwardState::Claimed => return Err(Redeem::Claimed.into()),
+                AwardState::Locked => return Err(Redeem::Locked.into()),
+                AwardState::Expired => return Err(Redeem::Expired.into()),
+                AwardState::Open => {}
+            }
+            if award.code_used {
+                // A code seen again: someone else may hold it.
+                award.failures += 1;
+                return Err(Redeem::Used.into());
+            }
+            match (&award.tx_code, tx_code) {
+                (None, None) => {}
+                (None, Some(_)) => return Err(Redeem::TxCodeUnexpected.into()),
+                (Some(_), None) => return Err(Redeem::TxCodeMissing.into()),
+                (Some(hash), Some(given)) => {
+                    if !keys.tx_code_matches(&award.credential, given, hash) {
+                        award.failures += 1;
+                        return Err(Redeem::TxCodeWrong {
+                            left: MAX_TRIES.saturating_sub(award.failures),
+                        }
+                        .into());
+                    }
+                }
+            }
+            award.code_used = true;
+            let hash = digest(access);
+            if let Some((old, _)) = &award.access {
+                if let Ok(old) = hex::decode(old) {
+                    batch.delete_cf(cf(db, CLAIMS), key(b'k', &old));
+                }
+            }
+            award.access = Some((hex::encode(hash), until_ms));
+            batch.put_cf(
+                cf(db, CLAIMS),
+                key(b'k', &hash),
+                award.credential.as_bytes(),
+            );
+            Ok(award.clone())
+        })
+    }
+
+    /// Uses up `nonce` (whose own expiry is `expires_ms`): false if it was
+    /// used already. Used nonces are forgotten once they would have
+    /// expired anyway.
+    pub fn use_nonce(&self, nonce: &str, expires_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let db = self.db()?;
+        let _guard = self.write.lock().expect("store lock");
+        let family = cf(&db, CLAIMS);
+        let k = key(
+            b'u',
+            &[&(expires_ms as u64).to_be_bytes()[..], &digest(nonce)[..16]].concat(),
+        );
+        if db.get_pinned_cf(family, &k)?.is_some() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(family, &k, b"");
+        batch.delete_range_cf(
+            family,
+            key(b'u', &0u64.to_be_bytes()),
+            key(b'u', &(now_ms.max(0) as u64).to_be_bytes()),
+        );
+        self.noted(db.write_opt(batch, &synced()))?;
+        Ok(true)
+    }
+
+    /// A fresh nonce lasting until `expires_ms`: its expiry, 64 random
+    /// bits and a tag, so that handing one out writes nothing.
+    pub fn new_nonce(&self, expires_ms: i64) -> String {
+        let mut body = [0u8; 16];
+        body[..8].copy_from_slice(&(expires_ms.max(0) as u64).to_be_bytes());
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut body[8..]);
+        let tag = self.claim_keys.nonce_tag(&body).finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([&body[..], &tag[..16]].concat())
+    }
+
+    /// When `nonce` expires (Unix ms), if this node made it.
+    pub fn nonce_expiry(&self, nonce: &str) -> Option<i64> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(nonce)
+            .ok()
+            .filter(|b| b.len() == 32)?;
+        self.claim_keys
+            .nonce_tag(&bytes[..16])
+            .verify_truncated_left(&bytes[16..])
+            .ok()?;
+        Some(u64::from_be_bytes(bytes[..8].try_into().ok()?) as i64)
+    }
+}
+
+fn read_award(db: &rocksdb::DB, id: &str) -> Result<Option<Award>, StoreError> {
+    db.get_cf(cf(db, CLAIMS), award_key(id))?
+        .map(|v| serde_json::from_slice(&v).map_err(corrupt))
+        .transpose()
+}
+
+/// A refused redemption, or the store failing.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error(transparent)]
+    Refused(#[from] Redeem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,292 @@
+//! Claiming awards into wallets (issue #15), on anvil, with the wallets'
+//! own libraries: the Learner Credential Wallet's (`@digitalcredentials/*`,
+//! `interop/lcw-wallet.mjs`) over VC-API exchanges, and an OpenID4VCI 1.0
+//! client (`@openid4vc/openid4vci`, `interop/oid4vci-wallet.mjs`) that reads
+//! the offer from the claim page's QR code. Each claimed credential names
+//! the wallet's DID as its subject, is anchored, and passes `cairn verify
+//! --rpc-url` with the node gone; every wrong challenge, domain, signature,
+//! replay, code, nonce, audience and key gets the protocol's refusal, and
+//! the abuse limits hold across a restart.
+
+use std::process::Command;
+
+use cairn_tests::{
+    cairn, deploy, encode, node_token, repo_root, run, send, start_on_anvil, Anvil, NodeProcess,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn award(node: &NodeProcess, token: &str, email: &str, tx_code: bool) -> Value {
+    let credential = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Registered Nurse",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [{
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": false,
+                "identityHash": email,
+            }],
+            "achievement": {
+                "id": "https://board.example/achievements/rn",
+                "type": ["Achievement"],
+                "name": "Registered Nurse",
+                "description": "Licensed to practise as a registered nurse.",
+                "criteria": {"narrative": "Passed the board examination."},
+            },
+        },
+    });
+    let (status, body) = send(
+        node,
+        token,
+        Method::POST,
+        "/credentials/issue",
+        Some(
+            &json!({"credential": credential, "options": {"recipientEmail": email, "txCode": tx_code}}),
+        ),
+    );
+    assert_eq!(status, 201, "{body:#}");
+    assert!(body["claimUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/claim/", node.url)));
+    assert_eq!(body["txCode"].is_string(), tx_code, "{body:#}");
+    body
+}
+
+/// Runs a wallet script; its one JSON line.
+fn wallet(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/interop").join(script))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{script} {args:?} printed {stdout}: {e}"))
+}
+
+fn claim_state(node: &NodeProcess, token: &str, id: &str) -> Value {
+    let (status, award) = send(
+        node,
+        token,
+        Method::GET,
+        &format!("/credentials/{}/award", encode(id)),
+        None,
+    );
+    assert_eq!(status, 200, "{award:#}");
+    award
+}
+
+fn token_request(node: &NodeProcess, code: &str, tx_code: &str) -> (u16, Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/oid4vci/token", node.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}&tx_code={tx_code}"
+        ))
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn wallets_claim_badges_bound_to_their_dids() {
+    let anvil = Anvil::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, registry, _) = deploy(&anvil, dir.path());
+    let data = dir.path().join("node");
+    let node = start_on_anvil(&data, &anvil, &key, &registry, &[]);
+    let token = node_token(&data);
+
+    // The Learner Credential Wallet, over a VC-API exchange.
+    let lcw = award(&node, &token, "ada@nurses.example", false);
+    let claim_url = lcw["claimUrl"].as_str().unwrap();
+    let page = node.get(&claim_url[node.url.len()..]);
+    assert_eq!(page.status(), 200);
+    let claimed = wallet("lcw-wallet.mjs", &[claim_url]);
+    let did = claimed["did"].as_str().unwrap();
+    assert!(did.starts_with("did:key:z6Mk"), "{claimed:#}");
+    let lcw_vc = &claimed["credential"];
+    assert_eq!(lcw_vc["credentialSubject"]["id"], did);
+    assert_ne!(lcw_vc["id"], lcw["verifiableCredential"]["id"]);
+    assert_eq!(
+        claimed["verified"]["verified"], true,
+        "{:#}",
+        claimed["verified"]
+    );
+    let original = lcw["verifiableCredential"]["id"].as_str().unwrap();
+    let state = claim_state(&node, &token, original);
+    assert_eq!(state["state"], "claimed");
+    assert_eq!(state["claimed"], json!([lcw_vc["id"]]));
+
+    // Wrong challenge, wrong domain, a tampered presentation: refused, the
+    // field named, and the award still open.
+    let other = award(&node, &token, "bea@nurses.example", false);
+    let other_url = other["claimUrl"].as_str().unwrap();
+    for (mode, field) in [
+        ("wrong-challenge", "verifiablePresentation.proof.challenge"),
+        ("wrong-domain", "verifiablePresentation.proof.domain"),
+        ("bad-signature", "verifiablePresentation.proof"),
+    ] {
+        let out = wallet("lcw-wallet.mjs", &[other_url, mode]);
+        assert_eq!(out["status"], 400, "{mode}: {out:#}");
+        assert_eq!(out["body"]["field"], field, "{mode}: {out:#}");
+    }
+    assert_eq!(
+        claim_state(
+            &node,
+            &token,
+            other["verifiableCredential"]["id"].as_str().unwrap()
+        )["state"],
+        "open"
+    );
+    // A presentation sent again, and a new exchange once claimed.
+    let out = wallet("lcw-wallet.mjs", &[other_url, "replay"]);
+    assert_eq!(out["status"], 409, "{out:#}");
+    assert_eq!(
+        out["body"]["type"], "urn:cairn:problem:exchange-complete",
+        "{out:#}"
+    );
+    assert_eq!(out["secondExchange"]["status"], 409, "{out:#}");
+    assert_eq!(out["claimState"], "claimed", "{out:#}");
+
+    // An OpenID4VCI wallet, with a transaction code, Ed25519 and P-256.
+    let verify_args = json!([]).to_string();
+    let mut oid4vci_vcs = Vec::new();
+    for mode in ["happy", "es256"] {
+        let offer = award(&node, &token, "cy@nurses.example", true);
+        let out = Command::new("node")
+            .arg(repo_root().join("tests/interop/oid4vci-wallet.mjs"))
+            .args([
+                offer["claimUrl"].as_str().unwrap(),
+                offer["txCode"].as_str().unwrap(),
+                mode,
+            ])
+            .env("VERIFY_ARGS", &verify_args)
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line: Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap_or(Value::Null);
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(line["holderBound"], true, "{line:#}");
+        assert_eq!(line["credential"]["credentialSubject"]["id"], line["did"]);
+        oid4vci_vcs.push(line["credential"].clone());
+    }
+    // Each refusal as OpenID4VCI 1.0 names it.
+    for (mode, error) in [
+        ("reused-code", "invalid_grant"),
+        ("wrong-tx-code", "invalid_grant"),
+        ("stale-nonce", "invalid_nonce"),
+        ("unknown-nonce", "invalid_nonce"),
+        ("wrong-aud", "invalid_proof"),
+        ("other-key", "invalid_proof"),
+    ] {
+        let offer = award(&node, &token, "dee@nurses.example", true);
+        let out = wallet(
+            "oid4vci-wallet.mjs",
+            &[
+                offer["claimUrl"].as_str().unwrap(),
+                offer["txCode"].as_str().unwrap(),
+                mode,
+            ],
+        );
+        assert_eq!(out["error"], error, "{mode}: {out:#}");
+        assert_eq!(out["expected"], error, "{mode}: {out:#}");
+    }
+
+    // Wrong transaction codes lock the offer, across a restart; the right
+    // code is then refused too.
+    let locked = award(&node, &token, "eve@nurses.example", true);
+    let locked_id = locked["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claim_token = locked["claimUrl"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let offer = node.get_json(&format!("/oid4vci/offers/{claim_token}"));
+    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+        ["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let right = locked["txCode"].as_str().unwrap().to_owned();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            token_request(&node, &code, wrong).1["error"],
+            "invalid_grant"
+        );
+    }
+    drop(node);
+    let node = start_on_anvil(&data, &anvil, &key, &registry, &[]);
+    for _ in 0..3 {
+        assert_eq!(
+            token_request(&node, &code, wrong).1["error"],
+            "invalid_grant"
+        );
+    }
+    let (status, body) = token_request(&node, &code, &right);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body:#}"
+    );
+    assert_eq!(claim_state(&node, &token, &locked_id)["state"], "locked");
+    assert_eq!(claim_state(&node, &token, &locked_id)["failedTries"], 5);
+
+    // Every claimed credential is anchored, and verifies with the node gone.
+    let mut files = Vec::new();
+    for (i, vc) in std::iter::once(lcw_vc).chain(&oid4vci_vcs).enumerate() {
+        let id = vc["id"].as_str().unwrap();
+        node.wait_anchored(id, std::time::Duration::from_secs(60));
+        let (status, bundle) = send(
+            &node,
+            &token,
+            Method::GET,
+            &format!("/credentials/{}/bundle", encode(id)),
+            None,
+        );
+        assert_eq!(status, 200, "{bundle:#}");
+        let file = dir.path().join(format!("claimed-{i}.json"));
+        std::fs::write(&file, bundle.to_string()).unwrap();
+        files.push(file);
+    }
+    drop(node);
+    let out = run(cairn()
+        .args(["verify", "--json", "--rpc-url", &anvil.url])
+        .args(&files));
+    let report = out.json();
+    let reports = report["credentials"].as_array().unwrap();
+    assert_eq!(reports.len(), 3, "{report:#}");
+    for r in reports {
+        assert_eq!(r["verdict"], "valid", "{r:#}");
+        for check in r["checks"].as_array().unwrap() {
+            assert_eq!(check["status"], "pass", "{r:#}");
+        }
+    }
+}
