@@ -11,7 +11,8 @@
 use std::process::Command;
 
 use cairn_tests::{
-    cairn, deploy, encode, node_token, repo_root, run, send, start_on_anvil, Anvil, NodeProcess,
+    cairn, checked, deploy, encode, node_token, repo_root, run, send, start_on_anvil, Anvil,
+    NodeProcess,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -87,6 +88,39 @@ fn claim_state(node: &NodeProcess, token: &str, id: &str) -> Value {
     award
 }
 
+/// What a wallet following the claim link's interaction URL is told.
+fn interaction(node: &NodeProcess, claim_url: &str) -> (u16, Value) {
+    let token = claim_url.rsplit('/').next().unwrap();
+    let path = format!("/interactions/{token}");
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}{path}?iuv=1", node.url))
+        .header("accept", "application/json")
+        .send()
+        .unwrap();
+    let r = checked("GET", &path, r);
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// The claim page's data, as its browser code reads it.
+fn claim_page(node: &NodeProcess, claim_url: &str) -> Value {
+    let html = node.get(&claim_url[node.url.len()..]).text().unwrap();
+    let start = html.find("id=\"cairn-page\">").unwrap() + 16;
+    let end = html[start..].find("</script>").unwrap() + start;
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+fn revoke(node: &NodeProcess, token: &str, id: &str) {
+    let (status, body) = send(
+        node,
+        token,
+        Method::POST,
+        "/credentials/status",
+        Some(&json!({"credentialId": id, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]})),
+    );
+    assert_eq!(status, 200, "{body:#}");
+}
+
 fn token_request(node: &NodeProcess, code: &str, tx_code: &str) -> (u16, Value) {
     let r = reqwest::blocking::Client::new()
         .post(format!("{}/oid4vci/token", node.url))
@@ -159,6 +193,46 @@ fn wallets_claim_badges_bound_to_their_dids() {
     );
     assert_eq!(out["secondExchange"]["status"], 409, "{out:#}");
     assert_eq!(out["claimState"], "claimed", "{out:#}");
+    // Revoking the award revokes the credential claimed with it.
+    let other_id = other["verifiableCredential"]["id"].as_str().unwrap();
+    let copy = claim_state(&node, &token, other_id)["claimed"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    revoke(&node, &token, other_id);
+    let status = node.get_json(&format!("/credentials/{}/status", encode(&copy)));
+    assert_eq!(status["status"], "revoked", "{status:#}");
+
+    // A revoked award is not claimed, by either protocol.
+    let revoked = award(&node, &token, "fay@nurses.example", false);
+    let revoked_url = revoked["claimUrl"].as_str().unwrap();
+    revoke(&node, &token, revoked["verifiableCredential"]["id"].as_str().unwrap());
+    assert_eq!(claim_page(&node, revoked_url)["state"], "withdrawn");
+    let (status, body) = interaction(&node, revoked_url);
+    assert_eq!((status, body["type"].as_str()), (409, Some("urn:cairn:problem:award-not-claimable")), "{body:#}");
+    let claim_token = revoked_url.rsplit('/').next().unwrap();
+    let offer = node.get(&format!("/oid4vci/offers/{claim_token}"));
+    assert_eq!(offer.status(), 409);
+    assert_eq!(offer.json::<Value>().unwrap()["error"], "invalid_request");
+
+    // A transaction code guards the award on every path: no VC-API
+    // exchange (which never asks for it), no LCW link on the page.
+    let guarded = award(&node, &token, "gus@nurses.example", true);
+    let guarded_url = guarded["claimUrl"].as_str().unwrap();
+    let page = claim_page(&node, guarded_url);
+    assert_eq!((page["lcwUrl"].as_str(), page["state"].as_str()), (Some(""), Some("open")), "{page:#}");
+    assert!(!page.to_string().contains(guarded["txCode"].as_str().unwrap()));
+    let (status, body) = interaction(&node, guarded_url);
+    assert_eq!(status, 200);
+    assert!(body["protocols"]["vcapi"].is_null() && body["protocols"]["OID4VCI"].is_string(), "{body:#}");
+    let (status, body) = send(
+        &node,
+        "",
+        Method::POST,
+        "/workflows/claim/exchanges",
+        Some(&json!({"variables": {"claimToken": guarded_url.rsplit('/').next().unwrap()}})),
+    );
+    assert_eq!((status, body["type"].as_str()), (403, Some("urn:cairn:problem:tx-code-required")), "{body:#}");
 
     // An OpenID4VCI wallet, with a transaction code, Ed25519 and P-256.
     let verify_args = json!([]).to_string();

@@ -168,6 +168,9 @@ impl From<crate::store::StoreError> for Problem {
             e @ StoreError::Claimed { .. } => {
                 Problem::new(StatusCode::CONFLICT, "already-claimed", e.to_string())
             }
+            e @ StoreError::Unclaimable { .. } => {
+                Problem::new(StatusCode::CONFLICT, "award-not-claimable", e.to_string())
+            }
             other => Problem::internal(other.to_string()),
         }
     }
@@ -605,7 +608,7 @@ async fn issue(
             } else {
                 body.push(b'}');
             }
-            (
+            let mut response = (
                 StatusCode::CREATED,
                 [
                     (header::LOCATION, location),
@@ -613,7 +616,14 @@ async fn issue(
                 ],
                 body,
             )
-                .into_response()
+                .into_response();
+            if tx_code.is_some() {
+                // The transaction code is shown once: no cache keeps it.
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            response
         }
         Issued::Replayed(vc) => {
             let id = vc["id"].as_str().unwrap_or("");

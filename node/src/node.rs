@@ -256,6 +256,9 @@ impl Node {
             source,
         })?;
         let store = Arc::new(Store::open(&settings.data_dir.join("store"))?);
+        store.set_claim_key(&crate::store::claim_key_file(
+            &settings.data_dir.join("claim.key"),
+        )?);
         let tokens = Tokens::open(&settings.data_dir)?;
         let profile = IssuerProfile {
             id: key.identity.did.clone(),
@@ -552,6 +555,7 @@ impl Node {
                         StoreError::Duplicate(_)
                             | StoreError::Counted { .. }
                             | StoreError::Claimed { .. }
+                            | StoreError::Unclaimable { .. }
                     );
                     self.store.return_unstored_slot(slot, &id, absent);
                 }

@@ -75,7 +75,8 @@ const FAMILIES: [&str; 12] = [
 mod claims;
 mod outbox;
 pub use claims::{
-    random_secret, Award, AwardState, Exchange, NewAward, Redeem, RedeemError, MAX_TRIES,
+    claim_key_file, random_secret, Award, AwardState, Exchange, NewAward, Redeem, RedeemError,
+    MAX_TRIES,
 };
 pub use outbox::{Contact, Delivery, Due, Event, EventKind, Sink};
 
@@ -120,6 +121,9 @@ pub enum StoreError {
     /// An award is claimed once.
     #[error("the award {award} was claimed already, as {by}")]
     Claimed { award: String, by: String },
+    /// A revoked, suspended, expired or locked award is not claimed.
+    #[error("the award {award} is {reason}: it cannot be claimed")]
+    Unclaimable { award: String, reason: &'static str },
 }
 
 /// What the issuer says of a credential now.
@@ -320,7 +324,7 @@ fn counted_key(id: &str) -> Vec<u8> {
 }
 
 /// A credential's end of validity, in Unix seconds.
-fn valid_until(credential: &Value) -> Option<i64> {
+pub(crate) fn valid_until(credential: &Value) -> Option<i64> {
     let s = credential
         .get("validUntil")
         .or_else(|| credential.get("expirationDate"))?
@@ -384,7 +388,7 @@ pub struct Store {
     /// The key that makes each credential's share id (see [`share_id`]).
     share_key: [u8; 32],
     /// The keys of claim links and codes (see `claims`).
-    claim_keys: claims::ClaimKeys,
+    claim_keys: std::sync::RwLock<Arc<claims::ClaimKeys>>,
     /// Whether changes write events (see [`Store::set_notifying`]).
     notifying: std::sync::atomic::AtomicBool,
     /// The end of the validity window already announced as `expiring`
@@ -544,7 +548,7 @@ impl Store {
     fn over(db: DB, dir: &Path, share_key: [u8; 32]) -> Self {
         Self {
             share_key,
-            claim_keys: claims::ClaimKeys::new(&share_key),
+            claim_keys: std::sync::RwLock::new(Arc::new(claims::ClaimKeys::new(&share_key))),
             db: std::sync::RwLock::new(Some(Arc::new(db))),
             dir: dir.to_owned(),
             write: Mutex::new(()),
@@ -997,7 +1001,9 @@ impl Store {
                 continue;
             }
             if let Some(award) = &item.claims {
-                if let Err(e) = self.claim_award(&mut batch, &db, award, &item.id, &mut claiming) {
+                if let Err(e) =
+                    self.claim_award(&mut batch, &db, award, &item.id, now, &mut claiming)
+                {
                     results.push(Err(e));
                     continue;
                 }
@@ -1435,41 +1441,57 @@ impl Store {
     /// Records a status change and queues it for the chain, in one write.
     /// Refuses any change of a revoked credential but to `Revoked` again
     /// (which changes nothing).
+    /// The issuer's word on `id`, queued for the chain. An award's word
+    /// is its claimed credentials' too (a revoked licence is revoked in
+    /// every wallet), in the same write; a claimed credential revoked
+    /// already stays so.
     pub fn set_status(&self, id: &str, change: StatusChange) -> Result<StatusRecord, StoreError> {
         let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
         if !self.contains(id)? {
             return Err(StoreError::NoCredential(id.to_owned()));
         }
-        let mut record = self.status(id)?.unwrap_or(StatusRecord {
-            status: CredentialStatus::Active,
-            transaction: None,
-            history: Vec::new(),
-        });
-        if record.status == CredentialStatus::Revoked {
-            return if change.status == CredentialStatus::Revoked {
-                Ok(record)
-            } else {
-                Err(StoreError::RevocationIsFinal(id.to_owned()))
-            };
+        let mut ids = vec![id.to_owned()];
+        if let Some(award) = claims::read_award(&db, id)? {
+            ids.extend(award.claimed);
         }
-        if record.status == change.status {
-            return Ok(record);
-        }
-        record.status = change.status;
-        record.transaction = None;
-        record.history.push(change);
-        let seq = self.counter(NEXT_STATUS_SEQ)?;
+        let mut seq = self.counter(NEXT_STATUS_SEQ)?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(
-            cf(&db, STATUS),
-            id,
-            serde_json::to_vec(&record).expect("record serializes"),
-        );
-        batch.put_cf(cf(&db, STATUS_QUEUE), be(seq), id);
-        batch.put_cf(cf(&db, META), NEXT_STATUS_SEQ, be(seq + 1));
-        self.noted(db.write_opt(batch, &synced()))?;
-        Ok(record)
+        let mut answer = None;
+        for (i, each) in ids.iter().enumerate() {
+            let mut record = self.status(each)?.unwrap_or(StatusRecord {
+                status: CredentialStatus::Active,
+                transaction: None,
+                history: Vec::new(),
+            });
+            let unchanged = record.status == change.status;
+            if record.status == CredentialStatus::Revoked && !unchanged {
+                if i == 0 {
+                    return Err(StoreError::RevocationIsFinal(id.to_owned()));
+                }
+                continue;
+            }
+            if !unchanged {
+                record.status = change.status;
+                record.transaction = None;
+                record.history.push(change.clone());
+                batch.put_cf(
+                    cf(&db, STATUS),
+                    each,
+                    serde_json::to_vec(&record).expect("record serializes"),
+                );
+                batch.put_cf(cf(&db, STATUS_QUEUE), be(seq), each.as_bytes());
+                seq += 1;
+            }
+            if i == 0 {
+                answer = Some(record);
+            }
+        }
+        if !batch.is_empty() {
+            batch.put_cf(cf(&db, META), NEXT_STATUS_SEQ, be(seq));
+            self.noted(db.write_opt(batch, &synced()))?;
+        }
+        Ok(answer.expect("the credential itself comes first"))
     }
 
     /// Status changes waiting for the chain, oldest first: (queue key,
@@ -1840,19 +1862,19 @@ mod tests {
         assert!(store.award_by_exchange(&exchanges[0].id).unwrap().is_none());
         assert!(store.award_by_exchange(&exchanges[5].id).unwrap().is_some());
         assert_eq!(store.award(id).unwrap().unwrap().exchanges.len(), 4);
-        let challenge = store
-            .exchange_challenge(id, &exchanges[5].id)
-            .unwrap()
-            .unwrap();
-        // Asked again, the same challenge.
-        assert_eq!(
-            store.exchange_challenge(id, &exchanges[5].id).unwrap(),
-            Some(challenge)
-        );
-        assert_eq!(
-            store.exchange_challenge(id, &exchanges[0].id).unwrap(),
-            None
-        );
+        // Ended exchanges are forgotten when the next opens.
+        store.open_exchange(id, 3_000, 4_000).unwrap();
+        assert_eq!(store.award(id).unwrap().unwrap().exchanges.len(), 1);
+        assert!(store.award_by_exchange(&exchanges[5].id).unwrap().is_none());
+        // A challenge is the exchange's own, the same when asked again,
+        // and changes with the claim key (kept outside the database).
+        let challenge = store.exchange_challenge(&exchanges[5].id);
+        assert_eq!(store.exchange_challenge(&exchanges[5].id), challenge);
+        assert_ne!(store.exchange_challenge(&exchanges[4].id), challenge);
+        let token = store.claim_token(id);
+        store.set_claim_key(&[9; 32]);
+        assert_ne!(store.exchange_challenge(&exchanges[5].id), challenge);
+        assert_ne!(store.claim_token(id), token);
     }
 
     #[test]

@@ -182,4 +182,5 @@ claim-claimed = This badge has already been added to a wallet, and this link can
 claim-expired = This link expired on { $date }. Ask the issuer for a new link.
 claim-expired-undated = This link has expired. Ask the issuer for a new link.
 claim-locked = This link is locked: a wrong transaction code was entered too many times. Ask the issuer for a new link.
+claim-withdrawn = The issuer has revoked or suspended this badge: it cannot be added to a wallet. Contact the issuer if you think this is a mistake.
 claim-footer = This page is meant for you alone: do not share its link.

@@ -182,4 +182,5 @@ claim-claimed = Ce badge a déjà été ajouté à un portefeuille, et ce lien n
 claim-expired = Ce lien a expiré le { $date }. Demandez un nouveau lien à l'émetteur.
 claim-expired-undated = Ce lien a expiré. Demandez un nouveau lien à l'émetteur.
 claim-locked = Ce lien est bloqué : un code de transaction erroné a été saisi trop de fois. Demandez un nouveau lien à l'émetteur.
+claim-withdrawn = L'émetteur a révoqué ou suspendu ce badge : il ne peut pas être ajouté à un portefeuille. Contactez l'émetteur si vous pensez qu'il s'agit d'une erreur.
 claim-footer = Cette page n'est destinée qu'à vous : ne partagez pas son lien.

@@ -45,7 +45,7 @@ export interface VerifyPageData {
 /** Where a claim link stands: `open` until a wallet takes the credential
  * (`claimed`), the link's time is up (`expired`) or too many wrong
  * transaction codes were tried (`locked`). */
-export type ClaimState = "open" | "claimed" | "expired" | "locked";
+export type ClaimState = "open" | "claimed" | "expired" | "locked" | "withdrawn";
 
 /** The claim page (`/claim/{token}`): an earner takes a credential into a
  * wallet. The transaction code (PIN), if any, is never part of it. */

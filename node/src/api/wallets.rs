@@ -124,7 +124,7 @@ async fn award(
     })?;
     Ok(axum::Json(json!({
         "credentialId": id,
-        "state": award.state(now()),
+        "state": award_state(&node, &award)?,
         "claimUrl": claim_url(&node, &id),
         "claimExpires": rfc3339(award.expires),
         "txCode": award.tx_code.is_some(),
@@ -142,7 +142,15 @@ fn award_of_token(node: &crate::node::Node, token: &str) -> Result<Award, Proble
 /// wallet (or downloading it).
 async fn claim_page(State(node): State<Shared>, Param(token): Param) -> Result<Response, Problem> {
     let award = award_of_token(&node, &token)?;
-    Ok(html(render_claim(&node, &award, &token)?))
+    Ok(private(html(render_claim(&node, &award, &token)?)))
+}
+
+/// A response for the earner alone: no cache keeps it.
+fn private(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn render_claim(node: &crate::node::Node, award: &Award, token: &str) -> Result<String, Problem> {
@@ -175,16 +183,31 @@ fn render_claim(node: &crate::node::Node, award: &Award, token: &str) -> Result<
     // The claim link is the earner's alone: no link preview names it.
     head.url = String::new();
     head.image = String::new();
-    let interaction = interaction_url(node, token);
+    // An award guarded by a transaction code is claimed over OpenID4VCI
+    // alone (a VC-API wallet is never asked for the code).
+    let vc_api = award.tx_code.is_none();
+    let interaction = if vc_api {
+        interaction_url(node, token)
+    } else {
+        String::new()
+    };
     let data = crate::published::PageData::Claim {
         credential,
-        state: award.state(now()),
+        state: award_state(node, award)?,
         expires: rfc3339(award.expires),
         offer: offer_uri(node, token),
         offer_qr: format!("/claim/{token}/offer.png"),
-        lcw_url: format!("interaction:{interaction}"),
+        lcw_url: if vc_api {
+            format!("interaction:{interaction}")
+        } else {
+            String::new()
+        },
         interaction_url: interaction,
-        interaction_qr: format!("/claim/{token}/interaction.png"),
+        interaction_qr: if vc_api {
+            format!("/claim/{token}/interaction.png")
+        } else {
+            String::new()
+        },
         downloads,
     };
     Ok(crate::pages::render(&data, &head))
@@ -197,10 +220,10 @@ async fn claim_file(
 ) -> Result<Response, Problem> {
     let axum::extract::Path((token, file)) =
         path.map_err(|e| Problem::bad("path", e.body_text()))?;
-    award_of_token(&node, &token)?;
+    let award = award_of_token(&node, &token)?;
     let text = match file.as_str() {
         "offer.png" => offer_uri(&node, &token),
-        "interaction.png" => interaction_url(&node, &token),
+        "interaction.png" if award.tx_code.is_none() => interaction_url(&node, &token),
         _ => {
             return Err(
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "no such file").field("file"),
@@ -232,29 +255,72 @@ async fn interaction(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("json"));
     if !wants_json {
-        return Ok(html(render_claim(&node, &award, &token)?));
+        return Ok(private(html(render_claim(&node, &award, &token)?)));
     }
-    open_award(&award)?;
+    open_award(&node, &award)?;
+    let oid4vci = offer_uri(&node, &token);
+    if award.tx_code.is_some() {
+        // The code guards the award: only OpenID4VCI asks for it.
+        return Ok(private(
+            axum::Json(json!({"protocols": {"OID4VCI": oid4vci}})).into_response(),
+        ));
+    }
     let exchange = node
         .store
         .open_exchange(&award.credential, now(), now() + EXCHANGE_TTL)?;
-    Ok(axum::Json(json!({
-        "protocols": {
-            "vcapi": exchange_url(&node, &exchange.id),
-            "OID4VCI": offer_uri(&node, &token),
-        }
-    }))
-    .into_response())
+    Ok(private(
+        axum::Json(json!({
+            "protocols": {
+                "vcapi": exchange_url(&node, &exchange.id),
+                "OID4VCI": oid4vci,
+            }
+        }))
+        .into_response(),
+    ))
 }
 
 fn exchange_url(node: &crate::node::Node, exchange: &str) -> String {
     format!("{}/workflows/{WORKFLOW}/exchanges/{exchange}", base(node))
 }
 
+/// Where an award stands, the issuer's word on its credential included.
+fn award_state(node: &crate::node::Node, award: &Award) -> Result<AwardState, Problem> {
+    use crate::store::CredentialStatus;
+    let state = award.state(now());
+    Ok(
+        match node.store.status(&award.credential)?.map(|r| r.status) {
+            Some(CredentialStatus::Revoked | CredentialStatus::Suspended)
+                if state != AwardState::Claimed =>
+            {
+                AwardState::Withdrawn
+            }
+            _ => state,
+        },
+    )
+}
+
+/// Refuses a VC-API claim of an award guarded by a transaction code: only
+/// OpenID4VCI asks the wallet for it.
+fn without_tx_code(award: &Award) -> Result<(), Problem> {
+    match award.tx_code {
+        None => Ok(()),
+        Some(_) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "tx-code-required",
+            "this badge needs the transaction code the issuer sent apart: claim it with an OpenID4VCI wallet",
+        )),
+    }
+}
+
 /// Refuses an award that can no longer be claimed, saying why.
-fn open_award(award: &Award) -> Result<(), Problem> {
-    match award.state(now()) {
+fn open_award(node: &crate::node::Node, award: &Award) -> Result<(), Problem> {
+    match award_state(node, award)? {
         AwardState::Open => Ok(()),
+        AwardState::Withdrawn => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "award-not-claimable",
+            "the issuer revoked or suspended this badge: it cannot be claimed",
+        )),
         AwardState::Claimed => Err(Problem::new(
             StatusCode::CONFLICT,
             "already-claimed",
@@ -321,7 +387,8 @@ async fn create_exchange(
             ))
         }
     };
-    open_award(&award)?;
+    open_award(&node, &award)?;
+    without_tx_code(&award)?;
     let exchange = node
         .store
         .open_exchange(&award.credential, now(), now() + EXCHANGE_TTL)?;
@@ -381,15 +448,13 @@ async fn exchange_step(
     } else {
         parse_object(&bytes, "body")?
     };
+    without_tx_code(&award)?;
+    let challenge = node.store.exchange_challenge(&exchange.id);
     let Some(vp) = body.get("verifiablePresentation") else {
-        open_award(&award)?;
+        open_award(&node, &award)?;
         if exchange.expires <= now() {
             return Err(exchange_expired());
         }
-        let challenge = node
-            .store
-            .exchange_challenge(&award.credential, &exchange.id)?
-            .ok_or_else(unknown)?;
         return Ok(axum::Json(protocol::did_authentication_request(
             &challenge,
             &base(&node),
@@ -404,16 +469,10 @@ async fn exchange_step(
         )
         .field("verifiablePresentation"));
     }
-    open_award(&award)?;
+    open_award(&node, &award)?;
     if exchange.expires <= now() {
         return Err(exchange_expired());
     }
-    let Some(challenge) = exchange.challenge.clone() else {
-        return Err(Problem::bad(
-            "verifiablePresentation.proof.challenge",
-            "no challenge was asked for yet: POST {} to the exchange first",
-        ));
-    };
     let _slot = node.clients.enter(client.ip())?;
     let options = cairn_verifier::presentation::PresentationOptions {
         challenge: Some(challenge),
@@ -496,21 +555,36 @@ fn did_authenticated(report: &cairn_verifier::verification::Report) -> Result<St
 }
 
 async fn claim(node: &Shared, award: &Award, holder: &str) -> Result<Value, Problem> {
+    use crate::node::IssueError;
+    use protocol::ClaimError;
     node.claim(award, holder).await.map_err(|e| match e {
-        protocol::ClaimError::NotOpen(_)
-        | protocol::ClaimError::Issue(crate::node::IssueError::Store(StoreError::Claimed {
-            ..
-        })) => Problem::new(
+        ClaimError::NotOpen(AwardState::Expired) => {
+            Problem::new(StatusCode::GONE, "claim-expired", e.to_string())
+        }
+        ClaimError::NotOpen(AwardState::Locked) => {
+            Problem::new(StatusCode::FORBIDDEN, "claim-locked", e.to_string())
+        }
+        ClaimError::NotOpen(_)
+        | ClaimError::Issue(IssueError::Store(StoreError::Claimed { .. })) => Problem::new(
             StatusCode::CONFLICT,
             "already-claimed",
             "this badge was claimed into a wallet already",
         ),
-        protocol::ClaimError::Gone(id) => Problem::new(
+        ClaimError::Withdrawn(_)
+        | ClaimError::NoSubject
+        | ClaimError::Issue(IssueError::Store(StoreError::Unclaimable { .. })) => {
+            Problem::new(StatusCode::CONFLICT, "award-not-claimable", e.to_string())
+        }
+        ClaimError::OtherHolder(_) => {
+            Problem::new(StatusCode::FORBIDDEN, "other-holder", e.to_string())
+                .field("verifiablePresentation.holder")
+        }
+        ClaimError::Gone(id) => Problem::new(
             StatusCode::GONE,
             "award-gone",
             format!("the awarded credential {id} is gone"),
         ),
-        protocol::ClaimError::Issue(e) => super::issue_problem(e, ""),
+        ClaimError::Issue(e) => super::issue_problem(e, ""),
     })
 }
 
@@ -599,7 +673,7 @@ async fn offer(State(node): State<Shared>, Param(token): Param) -> Result<Respon
             "no such credential offer",
         )
     })?;
-    open_award(&award)?;
+    open_award(&node, &award)?;
     let offer = CredentialOffer {
         credential_issuer: base(&node),
         credential_configuration_ids: vec![CONFIGURATION_ID.to_owned()],
@@ -802,7 +876,7 @@ async fn credential(
     let vc = claim(&node, &award, &possession.holder)
         .await
         .map_err(|p| match p.status {
-            StatusCode::CONFLICT | StatusCode::GONE => oauth(
+            StatusCode::CONFLICT | StatusCode::GONE | StatusCode::FORBIDDEN => oauth(
                 StatusCode::BAD_REQUEST,
                 "credential_request_denied",
                 p.detail,

@@ -28,6 +28,8 @@ use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::{cf, corrupt, synced, Store, StoreError, CLAIMS};
 
 /// Wrong transaction codes (or uses of a pre-authorized code) an award
@@ -35,6 +37,8 @@ use super::{cf, corrupt, synced, Store, StoreError, CLAIMS};
 pub const MAX_TRIES: u32 = 5;
 /// VC-API exchanges kept per award: a new one pushes out the oldest.
 const MAX_EXCHANGES: usize = 4;
+/// Expired used nonces forgotten per nonce used.
+const SWEEP: usize = 64;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -74,6 +78,9 @@ pub enum AwardState {
     Claimed,
     Expired,
     Locked,
+    /// Revoked or suspended by the issuer (the award itself does not know:
+    /// see `Store::award_state`).
+    Withdrawn,
 }
 
 impl Award {
@@ -95,9 +102,6 @@ impl Award {
 #[serde(rename_all = "camelCase")]
 pub struct Exchange {
     pub id: String,
-    /// The challenge the holder must sign, once asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub challenge: Option<String>,
     /// When it ends (Unix seconds).
     pub expires: i64,
 }
@@ -120,6 +124,8 @@ pub enum Redeem {
     Expired,
     #[error("the badge was claimed already")]
     Claimed,
+    #[error("the issuer revoked or suspended the badge")]
+    Withdrawn,
     #[error("too many wrong tries: the offer is locked")]
     Locked,
     #[error("this offer needs its transaction code (tx_code)")]
@@ -130,12 +136,12 @@ pub enum Redeem {
     TxCodeWrong { left: u32 },
 }
 
-/// The derived secrets and their index keys.
+/// The key claim secrets are derived from.
 pub(super) struct ClaimKeys([u8; 32]);
 
 impl ClaimKeys {
-    /// The claim key, derived from the store's share key so that no second
-    /// secret needs keeping.
+    /// A stand-in until [`Store::set_claim_key`]: derived from the store's
+    /// share key (for a store opened alone, as in tests).
     pub(super) fn new(share_key: &[u8; 32]) -> Self {
         let mut mac = HmacSha256::new_from_slice(share_key).expect("any key length");
         mac.update(b"cairn claim key v1");
@@ -154,7 +160,7 @@ impl ClaimKeys {
         self.mac(what, id).finalize().into_bytes().into()
     }
 
-    fn secret(&self, what: &str, id: &str) -> String {
+    pub(super) fn secret(&self, what: &str, id: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.tag(what, id)[..16])
     }
 
@@ -189,6 +195,35 @@ impl ClaimKeys {
     }
 }
 
+/// The claim key in `path` (32 bytes), made on first use: kept beside the
+/// database, never in it, so that a copy of the database alone cannot
+/// derive a claim link, a pre-authorized code or a challenge.
+pub fn claim_key_file(path: &std::path::Path) -> Result<[u8; 32], StoreError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
+    match std::fs::read(path) {
+        Ok(bytes) => bytes
+            .try_into()
+            .map_err(|_| corrupt(format!("{} is not a 32-byte claim key", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(failed)?;
+            file.write_all(&key)
+                .and_then(|()| file.sync_all())
+                .map_err(failed)?;
+            Ok(key)
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -209,6 +244,15 @@ pub fn random_secret() -> String {
 }
 
 impl Store {
+    /// Derives claim secrets from `key` (see [`claim_key_file`]) from now on.
+    pub fn set_claim_key(&self, key: &[u8; 32]) {
+        *self.claim_keys.write().expect("claim keys lock") = Arc::new(ClaimKeys(*key));
+    }
+
+    fn claim_keys(&self) -> Arc<ClaimKeys> {
+        self.claim_keys.read().expect("claim keys lock").clone()
+    }
+
     /// Puts a new award for `id` (with its token and code indexes) in the
     /// issuance's `batch`.
     pub(super) fn put_award(
@@ -224,7 +268,7 @@ impl Store {
             tx_code: award
                 .tx_code
                 .as_deref()
-                .map(|c| self.claim_keys.tx_code_hash(id, c)),
+                .map(|c| self.claim_keys().tx_code_hash(id, c)),
             failures: 0,
             code_used: false,
             access: None,
@@ -237,8 +281,8 @@ impl Store {
             award_key(id),
             serde_json::to_vec(&record).expect("an award serializes"),
         );
-        batch.put_cf(family, key(b't', &digest(&self.claim_keys.token(id))), id);
-        batch.put_cf(family, key(b'p', &digest(&self.claim_keys.code(id))), id);
+        batch.put_cf(family, key(b't', &digest(&self.claim_keys().token(id))), id);
+        batch.put_cf(family, key(b'p', &digest(&self.claim_keys().code(id))), id);
     }
 
     /// Marks the award `award` claimed by the credential `by`, in `batch`;
@@ -250,12 +294,32 @@ impl Store {
         db: &rocksdb::DB,
         award: &str,
         by: &str,
+        now: i64,
         pending: &mut std::collections::HashMap<String, Award>,
     ) -> Result<(), StoreError> {
         let mut record = match pending.remove(award) {
             Some(r) => r,
             None => read_award(db, award)?.ok_or_else(|| StoreError::NoCredential(award.into()))?,
         };
+        // Under the write lock, as status changes and tries are: a
+        // revocation or a lock lands before this claim (refused) or after
+        // it (and reaches it).
+        let refusal = match self.status(award)?.map(|s| s.status) {
+            Some(super::CredentialStatus::Revoked) => Some("revoked"),
+            Some(super::CredentialStatus::Suspended) => Some("suspended"),
+            _ => match record.state(now) {
+                AwardState::Expired => Some("expired"),
+                AwardState::Locked => Some("locked"),
+                AwardState::Open | AwardState::Claimed | AwardState::Withdrawn => None,
+            },
+        };
+        if let Some(reason) = refusal {
+            pending.insert(award.to_owned(), record);
+            return Err(StoreError::Unclaimable {
+                award: award.to_owned(),
+                reason,
+            });
+        }
         if !record.claimed.is_empty() {
             let claimed = record.claimed.clone();
             pending.insert(award.to_owned(), record);
@@ -277,12 +341,12 @@ impl Store {
     /// The claim token of the credential `id` (whether or not it is an
     /// award): the secret in its claim link.
     pub fn claim_token(&self, id: &str) -> String {
-        self.claim_keys.token(id)
+        self.claim_keys().token(id)
     }
 
     /// The pre-authorized code of the award `id`.
     pub fn pre_authorized_code(&self, id: &str) -> String {
-        self.claim_keys.code(id)
+        self.claim_keys().code(id)
     }
 
     /// The award of the credential `id`.
@@ -354,10 +418,15 @@ impl Store {
         self.change_award(id, |award, batch, db| {
             let exchange = Exchange {
                 id: random_secret(),
-                challenge: None,
                 expires: expires.min(award.expires),
             };
-            award.exchanges.retain(|x| x.expires > now);
+            let (live, ended): (Vec<_>, Vec<_>) = std::mem::take(&mut award.exchanges)
+                .into_iter()
+                .partition(|x| x.expires > now);
+            award.exchanges = live;
+            for old in ended {
+                batch.delete_cf(cf(db, CLAIMS), key(b'x', old.id.as_bytes()));
+            }
             while award.exchanges.len() >= MAX_EXCHANGES {
                 let old = award.exchanges.remove(0);
                 batch.delete_cf(cf(db, CLAIMS), key(b'x', old.id.as_bytes()));
@@ -368,20 +437,10 @@ impl Store {
         })
     }
 
-    /// The challenge of the exchange `exchange` of award `id`: made (and
-    /// kept) the first time it is asked for.
-    pub fn exchange_challenge(
-        &self,
-        id: &str,
-        exchange: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.change_award(id, |award, _, _| {
-            Ok(award
-                .exchanges
-                .iter_mut()
-                .find(|x| x.id == exchange)
-                .map(|x| x.challenge.get_or_insert_with(random_secret).clone()))
-        })
+    /// The challenge of the exchange `exchange`: a keyed hash of its id,
+    /// so that asking for it again writes nothing and gives the same.
+    pub fn exchange_challenge(&self, exchange: &str) -> String {
+        self.claim_keys().secret("challenge", exchange)
     }
 
     /// Exchanges the pre-authorized code `code` (and transaction code) for
@@ -401,13 +460,18 @@ impl Store {
         let Some(found) = self.award_at(b'p', &digest(code))? else {
             return Err(Redeem::Unknown.into());
         };
-        let keys = &self.claim_keys;
+        let keys = self.claim_keys();
         self.change_award(&found.credential, |award, batch, db| {
+            if let Some(r) = self.status(&award.credential)? {
+                if r.status != super::CredentialStatus::Active {
+                    return Err(Redeem::Withdrawn.into());
+                }
+            }
             match award.state(now) {
                 AwardState::Claimed => return Err(Redeem::Claimed.into()),
                 AwardState::Locked => return Err(Redeem::Locked.into()),
                 AwardState::Expired => return Err(Redeem::Expired.into()),
-                AwardState::Open => {}
+                AwardState::Open | AwardState::Withdrawn => {}
             }
             if award.code_used {
                 // A code seen again: someone else may hold it.
@@ -461,11 +525,16 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         batch.put_cf(family, &k, b"");
-        batch.delete_range_cf(
-            family,
-            key(b'u', &0u64.to_be_bytes()),
-            key(b'u', &(now_ms.max(0) as u64).to_be_bytes()),
-        );
+        // Forget a few used nonces past their expiry (point deletes: range
+        // tombstones would pile up in front of every read).
+        let end = key(b'u', &(now_ms.max(0) as u64).to_be_bytes());
+        for item in db.prefix_iterator_cf(family, b"u").take(SWEEP) {
+            let (k, _) = item?;
+            if !k.starts_with(b"u") || *k >= *end {
+                break;
+            }
+            batch.delete_cf(family, &k);
+        }
         self.noted(db.write_opt(batch, &synced()))?;
         Ok(true)
     }
@@ -476,7 +545,7 @@ impl Store {
         let mut body = [0u8; 16];
         body[..8].copy_from_slice(&(expires_ms.max(0) as u64).to_be_bytes());
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut body[8..]);
-        let tag = self.claim_keys.nonce_tag(&body).finalize().into_bytes();
+        let tag = self.claim_keys().nonce_tag(&body).finalize().into_bytes();
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([&body[..], &tag[..16]].concat())
     }
 
@@ -486,7 +555,7 @@ impl Store {
             .decode(nonce)
             .ok()
             .filter(|b| b.len() == 32)?;
-        self.claim_keys
+        self.claim_keys()
             .nonce_tag(&bytes[..16])
             .verify_truncated_left(&bytes[16..])
             .ok()?;
@@ -494,7 +563,7 @@ impl Store {
     }
 }
 
-fn read_award(db: &rocksdb::DB, id: &str) -> Result<Option<Award>, StoreError> {
+pub(super) fn read_award(db: &rocksdb::DB, id: &str) -> Result<Option<Award>, StoreError> {
     db.get_cf(cf(db, CLAIMS), award_key(id))?
         .map(|v| serde_json::from_slice(&v).map_err(corrupt))
         .transpose()

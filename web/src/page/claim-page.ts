@@ -10,10 +10,18 @@ import { credentialHeader } from "./credential-view";
 import { downloadsSection } from "./downloads";
 import { pageFooter, topBar } from "./layout";
 
-const STATES: readonly ClaimState[] = ["open", "claimed", "expired", "locked"];
+const STATES: readonly ClaimState[] = ["open", "claimed", "expired", "locked", "withdrawn"];
 
 /** The schemes a wallet link may have: the web's, and the wallets' own. */
-const WALLET_SCHEMES = ["https:", "http:", "openid-credential-offer:", "haip:", "dccrequest:", "msprequest:"];
+const WALLET_SCHEMES = [
+  "https:",
+  "http:",
+  "openid-credential-offer:",
+  "haip:",
+  "interaction:",
+  "dccrequest:",
+  "msprequest:",
+];
 
 /** `url` resolved against the page when its scheme opens a wallet (never
  * `javascript:` or the like), else nothing. */
@@ -87,6 +95,8 @@ function stateMessage(state: ClaimState, expires: string, i18n: I18n): HTMLEleme
       );
     case "locked":
       return h("p", { id: "claim-status", class: "notice notice-error" }, i18n.t("claim-locked"));
+    case "withdrawn":
+      return h("p", { id: "claim-status", class: "notice notice-error" }, i18n.t("claim-withdrawn"));
   }
 }
 
