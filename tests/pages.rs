@@ -336,6 +336,17 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
             write(&files, "tampered.png", &tampered),
         ),
     ];
+    let claim_path = |id: &str| {
+        let (status, award) = send(
+            &node,
+            &token,
+            Method::GET,
+            &format!("/credentials/{}/award", encode(id)),
+            None,
+        );
+        assert_eq!(status, 200, "{award:#}");
+        path_of(award["claimUrl"].as_str().unwrap())
+    };
     let config = d.join("pages.json");
     std::fs::write(
         &config,
@@ -348,6 +359,7 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
                 "suspended": path_of(&suspended_url),
                 "reinstated": path_of(&reinstated_url),
             },
+            "claims": {"open": claim_path(&valid), "withdrawn": claim_path(&suspended)},
             "cases": cases.iter().map(|(n, f)| json!({"name": n, "file": f})).collect::<Vec<_>>(),
             "shots": shots,
         }))
@@ -411,6 +423,43 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
     assert_eq!(pages["suspended"]["verdict"], "suspended");
     assert_eq!(pages["reinstated"]["verdict"], "valid");
     assert_eq!(pages["missing"], 404);
+
+    // The claim page: both wallets' links and QR codes (loaded), in the
+    // reader's language; none once the issuer suspended the badge.
+    let claims = &report["claims"];
+    let open = &claims["open"];
+    assert_eq!(open["state"], "open", "{open:#}");
+    assert_eq!(open["name"], "Registered Nurse", "{open:#}");
+    let lcw = open["lcwHref"].as_str().unwrap();
+    assert!(
+        lcw.starts_with(&format!("interaction:{}/interactions/", node.url))
+            && lcw.ends_with("?iuv=1"),
+        "{lcw}"
+    );
+    let offer = open["offerHref"].as_str().unwrap();
+    assert!(
+        offer.starts_with("openid-credential-offer://?credential_offer_uri="),
+        "{offer}"
+    );
+    assert!(
+        open["lcwQr"].as_u64().unwrap() > 100 && open["offerQr"].as_u64().unwrap() > 100,
+        "{open:#}"
+    );
+    assert_eq!(open["altsOk"], true);
+    assert!(
+        !open["downloads"].as_array().unwrap().is_empty(),
+        "{open:#}"
+    );
+    assert_eq!(claims["openFr"]["lang"], "fr");
+    assert_eq!(claims["openFr"]["state"], "open");
+    assert_ne!(claims["openFr"]["status"], open["status"]);
+    let withdrawn = &claims["withdrawn"];
+    assert_eq!(withdrawn["state"], "withdrawn", "{withdrawn:#}");
+    assert!(
+        withdrawn["lcwHref"].is_null() && withdrawn["offerHref"].is_null(),
+        "{withdrawn:#}"
+    );
+    assert!(!withdrawn["status"].as_str().unwrap().is_empty());
 
     // One verdict, two implementations: the verify page and `cairn verify
     // --rpc-url`, check by check.

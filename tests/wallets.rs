@@ -11,8 +11,8 @@
 use std::process::Command;
 
 use cairn_tests::{
-    cairn, checked, deploy, encode, node_token, repo_root, run, send, start_on_anvil, Anvil,
-    NodeProcess,
+    cairn, checked, deploy, encode, field, node_token, repo_root, run, send, start_on_anvil,
+    write_achievement, Anvil, NodeProcess,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -116,7 +116,9 @@ fn revoke(node: &NodeProcess, token: &str, id: &str) {
         token,
         Method::POST,
         "/credentials/status",
-        Some(&json!({"credentialId": id, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]})),
+        Some(
+            &json!({"credentialId": id, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]}),
+        ),
     );
     assert_eq!(status, 200, "{body:#}");
 }
@@ -206,10 +208,18 @@ fn wallets_claim_badges_bound_to_their_dids() {
     // A revoked award is not claimed, by either protocol.
     let revoked = award(&node, &token, "fay@nurses.example", false);
     let revoked_url = revoked["claimUrl"].as_str().unwrap();
-    revoke(&node, &token, revoked["verifiableCredential"]["id"].as_str().unwrap());
+    revoke(
+        &node,
+        &token,
+        revoked["verifiableCredential"]["id"].as_str().unwrap(),
+    );
     assert_eq!(claim_page(&node, revoked_url)["state"], "withdrawn");
     let (status, body) = interaction(&node, revoked_url);
-    assert_eq!((status, body["type"].as_str()), (409, Some("urn:cairn:problem:award-not-claimable")), "{body:#}");
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (409, Some("urn:cairn:problem:award-not-claimable")),
+        "{body:#}"
+    );
     let claim_token = revoked_url.rsplit('/').next().unwrap();
     let offer = node.get(&format!("/oid4vci/offers/{claim_token}"));
     assert_eq!(offer.status(), 409);
@@ -220,11 +230,20 @@ fn wallets_claim_badges_bound_to_their_dids() {
     let guarded = award(&node, &token, "gus@nurses.example", true);
     let guarded_url = guarded["claimUrl"].as_str().unwrap();
     let page = claim_page(&node, guarded_url);
-    assert_eq!((page["lcwUrl"].as_str(), page["state"].as_str()), (Some(""), Some("open")), "{page:#}");
-    assert!(!page.to_string().contains(guarded["txCode"].as_str().unwrap()));
+    assert_eq!(
+        (page["lcwUrl"].as_str(), page["state"].as_str()),
+        (Some(""), Some("open")),
+        "{page:#}"
+    );
+    assert!(!page
+        .to_string()
+        .contains(guarded["txCode"].as_str().unwrap()));
     let (status, body) = interaction(&node, guarded_url);
     assert_eq!(status, 200);
-    assert!(body["protocols"]["vcapi"].is_null() && body["protocols"]["OID4VCI"].is_string(), "{body:#}");
+    assert!(
+        body["protocols"]["vcapi"].is_null() && body["protocols"]["OID4VCI"].is_string(),
+        "{body:#}"
+    );
     let (status, body) = send(
         &node,
         "",
@@ -232,20 +251,44 @@ fn wallets_claim_badges_bound_to_their_dids() {
         "/workflows/claim/exchanges",
         Some(&json!({"variables": {"claimToken": guarded_url.rsplit('/').next().unwrap()}})),
     );
-    assert_eq!((status, body["type"].as_str()), (403, Some("urn:cairn:problem:tx-code-required")), "{body:#}");
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (403, Some("urn:cairn:problem:tx-code-required")),
+        "{body:#}"
+    );
 
     // An OpenID4VCI wallet, with a transaction code, Ed25519 and P-256.
     let verify_args = json!([]).to_string();
     let mut oid4vci_vcs = Vec::new();
     for mode in ["happy", "es256"] {
-        let offer = award(&node, &token, "cy@nurses.example", true);
+        // The first through `cairn issue --tx-code`, which prints the claim
+        // link and the code.
+        let (claim_url, tx_code) = if mode == "happy" {
+            let out = run(cairn()
+                .args(["issue", "--node", &node.url, "--token", &token, "--tx-code"])
+                .arg("--achievement")
+                .arg(write_achievement(dir.path()))
+                .args(["--recipient", "cy@nurses.example"]))
+            .success();
+            let link = field(&out.stderr, "claim link").unwrap();
+            let code = field(&out.stderr, "transaction code").unwrap();
+            let link = link.split(' ').next().unwrap().to_owned();
+            let code = code.split(' ').next().unwrap().to_owned();
+            assert!(
+                code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+                "{out:#?}"
+            );
+            (link, code)
+        } else {
+            let offer = award(&node, &token, "cy@nurses.example", true);
+            (
+                offer["claimUrl"].as_str().unwrap().to_owned(),
+                offer["txCode"].as_str().unwrap().to_owned(),
+            )
+        };
         let out = Command::new("node")
             .arg(repo_root().join("tests/interop/oid4vci-wallet.mjs"))
-            .args([
-                offer["claimUrl"].as_str().unwrap(),
-                offer["txCode"].as_str().unwrap(),
-                mode,
-            ])
+            .args([claim_url.as_str(), tx_code.as_str(), mode])
             .env("VERIFY_ARGS", &verify_args)
             .current_dir(repo_root())
             .output()

@@ -76,6 +76,11 @@ pub struct IssueArgs {
     /// Where to write the signed credential; default stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --node: a wallet claiming the badge must also give a six-digit
+    /// transaction code, printed once here for you to send the earner apart
+    /// from the claim link.
+    #[arg(long, requires = "node", conflicts_with = "csv")]
+    pub tx_code: bool,
 }
 
 /// What every credential of one `cairn issue` run shares.
@@ -138,7 +143,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure(format!("--{e}")))?;
         let client = args.node.client()?;
         let reply = block_on(client.json(client.post("/credentials/issue")?.json(
-            &serde_json::json!({"credential": credential, "options": options(&recipient, Some(badge))}),
+            &serde_json::json!({"credential": credential, "options": with_tx_code(options(&recipient, Some(badge)), args.tx_code)}),
         )))?;
         say_page(&reply);
         return write_out(&args, &reply["verifiableCredential"]);
@@ -182,7 +187,7 @@ pub fn run(args: IssueArgs) -> Result<ExitCode, Failure> {
                 client.json(
                     client
                         .post("/credentials/issue")?
-                        .json(&serde_json::json!({"credential": unsigned, "options": options(&request.recipient, None)})),
+                        .json(&serde_json::json!({"credential": unsigned, "options": with_tx_code(options(&request.recipient, None), args.tx_code)})),
                 ),
             )?;
             say_page(&reply);
@@ -252,10 +257,29 @@ pub fn from_badge(
     Ok(credential)
 }
 
-/// The credential's public badge page, which the earner can share.
+/// `options` asking for a transaction code (`--tx-code`).
+fn with_tx_code(mut options: serde_json::Value, tx_code: bool) -> serde_json::Value {
+    if tx_code {
+        options["txCode"] = true.into();
+    }
+    options
+}
+
+/// The credential's public badge page, which the earner can share, and
+/// the claim link that takes it into a wallet (with its transaction code,
+/// shown this once).
 pub fn say_page(reply: &serde_json::Value) {
     if let Some(url) = reply["shareUrl"].as_str() {
         eprintln!("badge page: {url}");
+    }
+    if let Some(url) = reply["claimUrl"].as_str() {
+        let until = reply["claimExpires"].as_str().unwrap_or("?");
+        eprintln!("claim link: {url} (single use, until {until})");
+    }
+    if let Some(code) = reply["txCode"].as_str() {
+        eprintln!(
+            "transaction code: {code} (send it apart from the claim link; it is not shown again)"
+        );
     }
 }
 

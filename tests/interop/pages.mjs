@@ -5,8 +5,8 @@
 //
 //   node tests/interop/pages.mjs CONFIG.json
 //
-// CONFIG: {"node": URL, "pages": {name: "/b/{share}"}, "cases": [{"name",
-// "file"}], "shots": DIR}. Each phase prints one JSON line on stdout; the
+// CONFIG: {"node": URL, "pages": {name: "/b/{share}"}, "claims": {"open",
+// "withdrawn": "/claim/{token}"}, "cases": [{"name", "file"}], "shots": DIR}. Each phase prints one JSON line on stdout; the
 // time from navigation to verdict goes to stderr (docs/performance.md).
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -89,6 +89,37 @@ pages.reinstated = await verdictOf(page, node + config.pages.reinstated, null);
 // (Asked outside the page: a 404 in a page is a console error.)
 pages.missing = (await fetch(`${node}/b/AAAAAAAAAAAAAAAAAAAAAA`)).status;
 
+// Claim pages: the wallets' links and QR codes, in both languages, and one
+// the issuer suspended.
+async function claimOf(page, url, shot) {
+  await page.goto(url);
+  await page.waitForSelector('#claim[data-state]', { timeout: 60_000 });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('img')].every((i) => i.complete),
+    null,
+    { timeout: 60_000 },
+  );
+  const read = await page.evaluate(() => ({
+    state: document.querySelector('#claim').dataset.state,
+    lang: document.querySelector('#cairn')?.dataset.lang ?? null,
+    name: document.querySelector('#achievement-name')?.textContent ?? null,
+    lcwHref: document.querySelector('#lcw-link')?.getAttribute('href') ?? null,
+    lcwQr: document.querySelector('#lcw-qr')?.naturalWidth ?? 0,
+    offerHref: document.querySelector('#offer-link')?.getAttribute('href') ?? null,
+    offerQr: document.querySelector('#offer-qr')?.naturalWidth ?? 0,
+    altsOk: [...document.querySelectorAll('img')].every((i) => i.alt),
+    downloads: [...document.querySelectorAll('#downloads a[data-download]')].map((a) => a.getAttribute('href')),
+    status: document.querySelector('#claim-status')?.textContent ?? '',
+  }));
+  if (shot) await page.screenshot({ path: `${config.shots}/${shot}.png`, fullPage: true });
+  return read;
+}
+const claims = {
+  open: await claimOf(page, node + config.claims.open, 'claim-en'),
+  openFr: await claimOf(frPage, node + config.claims.open, 'claim-fr'),
+  withdrawn: await claimOf(page, node + config.claims.withdrawn, 'claim-withdrawn'),
+};
+
 // The verify page, one file at a time: the same checks as `cairn verify`.
 const cases = {};
 for (const c of config.cases) {
@@ -107,7 +138,7 @@ for (const c of config.cases) {
   }
   cases[c.name] = read;
 }
-say({ phase: 'pages', pages, cases, consoleErrors });
+say({ phase: 'pages', pages, claims, cases, consoleErrors });
 
 // Phase 2: the test revoked the valid credential.
 await nextLine();
