@@ -375,6 +375,31 @@ fn wallets_claim_badges_bound_to_their_dids() {
     );
     assert_eq!(claim_state(&node, &token, &locked_id)["state"], "locked");
     assert_eq!(claim_state(&node, &token, &locked_id)["failedTries"], 5);
+    // The issuer gives it a new link and code: the old link is gone, the
+    // new code buys a token.
+    let (status, renewed) = send(
+        &node,
+        &token,
+        Method::POST,
+        &format!("/credentials/{}/award", encode(&locked_id)),
+        Some(&json!({"txCode": true})),
+    );
+    assert_eq!(status, 200, "{renewed:#}");
+    assert_eq!(renewed["state"], "open");
+    let new_url = renewed["claimUrl"].as_str().unwrap();
+    assert_ne!(new_url, locked["claimUrl"].as_str().unwrap());
+    let old = node.get(&format!("/claim/{claim_token}"));
+    assert_eq!(old.status(), 404);
+    let new_token = new_url.rsplit('/').next().unwrap();
+    let offer = node.get_json(&format!("/oid4vci/offers/{new_token}"));
+    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+        ["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = token_request(&node, &code, renewed["txCode"].as_str().unwrap());
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["token_type"], "Bearer");
 
     // Every claimed credential is anchored, and verifies with the node gone.
     let mut files = Vec::new();

@@ -657,7 +657,7 @@ fn new_award(node: &Node, req: &IssueRequest) -> (crate::store::NewAward, Option
 /// award.
 fn award_members(node: &Node, id: &str, tx_code: Option<&str>) -> Result<Value, Problem> {
     Ok(match node.store.award(id)? {
-        Some(award) => wallets::award_fields(node, id, award.expires, tx_code),
+        Some(award) => wallets::award_fields(node, &award, tx_code),
         None => json!({}),
     })
 }
@@ -1984,14 +1984,13 @@ async fn credential(
         "<{}>; rel=\"alternate\"; type=\"text/html\"",
         node.share_url(&id)
     );
-    if headers.contains_key(header::AUTHORIZATION)
-        && authorize(&node, &headers).is_ok()
-        && node.store.award(&id)?.is_some()
-    {
-        link.push_str(&format!(
-            ", <{}>; rel=\"claim\"",
-            wallets::claim_url(&node, &id)
-        ));
+    if headers.contains_key(header::AUTHORIZATION) && authorize(&node, &headers).is_ok() {
+        if let Some(award) = node.store.award(&id)? {
+            link.push_str(&format!(
+                ", <{}>; rel=\"claim\"",
+                wallets::claim_url(&node, &award)
+            ));
+        }
     }
     let mut response = axum::Json(vc).into_response();
     if let Ok(v) = HeaderValue::from_str(&link) {

@@ -539,7 +539,9 @@ impl Node {
         }
         new.contact = beside.contact;
         new.counts = beside.counts;
-        new.award = beside.award;
+        new.award = beside
+            .award
+            .map(|award| self.store.prepare_award(&new.id, &award));
         new.claims = beside.claims;
         let intake = self.intake.get().expect("the intake starts with the node");
         let json = new.json.clone();

@@ -75,8 +75,8 @@ const FAMILIES: [&str; 12] = [
 mod claims;
 mod outbox;
 pub use claims::{
-    claim_key_file, random_secret, Award, AwardState, Exchange, NewAward, Redeem, RedeemError,
-    MAX_TRIES,
+    claim_key_file, random_secret, Award, AwardState, Exchange, NewAward, PreparedAward, Redeem,
+    RedeemError, MAX_TRIES,
 };
 pub use outbox::{Contact, Delivery, Due, Event, EventKind, Sink};
 
@@ -221,8 +221,9 @@ pub struct NewCredential {
     /// counted in the same write, and a credential counted before refuses
     /// the whole write.
     pub counts: Vec<String>,
-    /// Its award: the earner may claim it into a wallet (see `claims`).
-    pub award: Option<NewAward>,
+    /// Its award: the earner may claim it into a wallet (see `claims`,
+    /// [`Store::prepare_award`]).
+    pub award: Option<PreparedAward>,
     /// The award it was claimed with, which it marks claimed in the same
     /// write (an award claimed before refuses the whole write).
     pub claims: Option<String>,
@@ -1011,7 +1012,7 @@ impl Store {
             seen.insert(item.id.as_str());
             batch.put_cf(cf(&db, CREDENTIALS), &item.id, &item.json);
             if let Some(award) = &item.award {
-                self.put_award(&mut batch, &db, &item.id, award);
+                self.put_award(&mut batch, &db, award);
             }
             batch.put_cf(
                 cf(&db, BADGES),
@@ -1692,12 +1693,13 @@ mod tests {
         json!({"id": format!("urn:uuid:{i:08}"), "name": "n", "proof": {"type": "DataIntegrityProof", "proofValue": format!("z{i}")}})
     }
 
-    fn awarded(i: u32, expires: i64, tx_code: Option<&str>) -> NewCredential {
+    fn awarded(store: &Store, i: u32, expires: i64, tx_code: Option<&str>) -> NewCredential {
         let mut new = NewCredential::new(&cred(i)).unwrap();
-        new.award = Some(NewAward {
+        let award = NewAward {
             expires,
             tx_code: tx_code.map(str::to_owned),
-        });
+        };
+        new.award = Some(store.prepare_award(&new.id, &award));
         new
     }
 
@@ -1705,10 +1707,10 @@ mod tests {
     fn an_award_is_claimed_once_whatever_the_race() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert!(store.add_credentials(vec![awarded(0, 2_000, None)], 1_000)[0].is_ok());
+        assert!(store.add_credentials(vec![awarded(&store, 0, 2_000, None)], 1_000)[0].is_ok());
         let id = cred(0)["id"].as_str().unwrap().to_owned();
         let by_token = store
-            .award_by_token(&store.claim_token(&id))
+            .award_by_token(&store.claim_token(&store.award(&id).unwrap().unwrap()))
             .unwrap()
             .unwrap();
         assert_eq!(by_token.credential, id);
@@ -1738,6 +1740,17 @@ mod tests {
             vec![cred(1)["id"].as_str().unwrap().to_owned()]
         );
         assert_eq!(award.state(1_500), AwardState::Claimed);
+        // A claimed award gets no new link.
+        assert!(matches!(
+            store.renew_award(
+                &id,
+                &NewAward {
+                    expires: 9_000,
+                    tx_code: None
+                }
+            ),
+            Err(StoreError::Claimed { .. })
+        ));
         // A credential that is no award cannot be claimed.
         let mut stray = NewCredential::new(&cred(4)).unwrap();
         stray.claims = Some("urn:uuid:none".into());
@@ -1750,9 +1763,17 @@ mod tests {
         let now = 1_000;
         {
             let store = Store::open(dir.path()).unwrap();
-            let items = vec![awarded(0, 5_000, Some("123456")), awarded(1, 5_000, None)];
+            let items = vec![
+                awarded(&store, 0, 5_000, Some("123456")),
+                awarded(&store, 1, 5_000, None),
+            ];
             assert!(store.add_credentials(items, now).iter().all(Result::is_ok));
-            let code = store.pre_authorized_code(cred(0)["id"].as_str().unwrap());
+            let code = store.pre_authorized_code(
+                &store
+                    .award(cred(0)["id"].as_str().unwrap())
+                    .unwrap()
+                    .unwrap(),
+            );
             for left in [4, 3] {
                 assert_eq!(
                     store
@@ -1769,7 +1790,7 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         let id = &cred(0)["id"].as_str().unwrap().to_owned();
-        let code = store.pre_authorized_code(id);
+        let code = store.pre_authorized_code(&store.award(id).unwrap().unwrap());
         for _ in 0..3 {
             assert!(store
                 .redeem_code(&code, Some("999999"), now, "t", 9)
@@ -1783,9 +1804,41 @@ mod tests {
             store.award(id).unwrap().unwrap().state(now),
             AwardState::Locked
         );
+        // A new link: the old one and its code stop working, tries start
+        // again, and the new code buys a token.
+        let old_token = store.claim_token(&store.award(id).unwrap().unwrap());
+        let renewed = store
+            .renew_award(
+                id,
+                &NewAward {
+                    expires: 9_000,
+                    tx_code: Some("654321".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (renewed.state(now), renewed.generation),
+            (AwardState::Open, 1)
+        );
+        assert!(store.award_by_token(&old_token).unwrap().is_none());
+        assert_eq!(
+            store
+                .award_by_token(&store.claim_token(&renewed))
+                .unwrap()
+                .map(|a| a.credential),
+            Some(id.clone())
+        );
+        assert!(matches!(
+            store.redeem_code(&code, Some("654321"), now, "t", 9),
+            Err(RedeemError::Refused(Redeem::Unknown))
+        ));
+        let new_code = store.pre_authorized_code(&renewed);
+        assert!(store
+            .redeem_code(&new_code, Some("654321"), now, "access-0", 9)
+            .is_ok());
         // The other award: one token for its code, then the code is spent.
         let other = &cred(1)["id"].as_str().unwrap().to_owned();
-        let code = store.pre_authorized_code(other);
+        let code = store.pre_authorized_code(&store.award(other).unwrap().unwrap());
         assert!(matches!(
             store.redeem_code(&code, Some("1"), now, "t", 9),
             Err(RedeemError::Refused(Redeem::TxCodeUnexpected))
@@ -1854,7 +1907,7 @@ mod tests {
     fn an_award_keeps_its_newest_exchanges() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert!(store.add_credentials(vec![awarded(0, 5_000, None)], 1_000)[0].is_ok());
+        assert!(store.add_credentials(vec![awarded(&store, 0, 5_000, None)], 1_000)[0].is_ok());
         let id = &cred(0)["id"].as_str().unwrap().to_owned();
         let exchanges: Vec<_> = (0..6)
             .map(|_| store.open_exchange(id, 1_000, 2_000).unwrap())
@@ -1871,10 +1924,10 @@ mod tests {
         let challenge = store.exchange_challenge(&exchanges[5].id);
         assert_eq!(store.exchange_challenge(&exchanges[5].id), challenge);
         assert_ne!(store.exchange_challenge(&exchanges[4].id), challenge);
-        let token = store.claim_token(id);
+        let token = store.claim_token(&store.award(id).unwrap().unwrap());
         store.set_claim_key(&[9; 32]);
         assert_ne!(store.exchange_challenge(&exchanges[5].id), challenge);
-        assert_ne!(store.claim_token(id), token);
+        assert_ne!(store.claim_token(&store.award(id).unwrap().unwrap()), token);
     }
 
     #[test]

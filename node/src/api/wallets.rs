@@ -25,7 +25,7 @@ const MAX_WALLET_BODY: usize = 64 * 1024;
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/credentials/{id}/award", get(award))
+        .route("/credentials/{id}/award", get(award).post(renew_award))
         .route("/claim/{token}", get(claim_page))
         .route("/claim/{token}/{file}", get(claim_file))
         .route("/interactions/{token}", get(interaction))
@@ -71,13 +71,12 @@ fn unknown_claim() -> Problem {
 /// the link ends, and the transaction code (only now: it is kept hashed).
 pub(super) fn award_fields(
     node: &crate::node::Node,
-    id: &str,
-    expires: i64,
+    award: &Award,
     tx_code: Option<&str>,
 ) -> Value {
     let mut v = json!({
-        "claimUrl": claim_url(node, id),
-        "claimExpires": rfc3339(expires),
+        "claimUrl": claim_url(node, award),
+        "claimExpires": rfc3339(award.expires),
     });
     if let Some(code) = tx_code {
         v["txCode"] = json!(code);
@@ -85,9 +84,9 @@ pub(super) fn award_fields(
     v
 }
 
-/// The claim link of the credential `id`.
-pub(super) fn claim_url(node: &crate::node::Node, id: &str) -> String {
-    format!("{}/claim/{}", base(node), node.store.claim_token(id))
+/// The award's claim link.
+pub(super) fn claim_url(node: &crate::node::Node, award: &Award) -> String {
+    format!("{}/claim/{}", base(node), node.store.claim_token(award))
 }
 
 fn base(node: &crate::node::Node) -> String {
@@ -125,13 +124,63 @@ async fn award(
     Ok(axum::Json(json!({
         "credentialId": id,
         "state": award_state(&node, &award)?,
-        "claimUrl": claim_url(&node, &id),
+        "claimUrl": claim_url(&node, &award),
         "claimExpires": rfc3339(award.expires),
         "txCode": award.tx_code.is_some(),
         "failedTries": award.failures,
         "claimed": award.claimed,
     }))
     .into_response())
+}
+
+/// `POST /credentials/{id}/award` (issuer): a new claim link for an award
+/// not claimed yet (expired, locked, or sent to the wrong place), for
+/// `--offer-ttl` from now; `{"txCode": true}` makes a new transaction
+/// code, shown in this response only. The old link stops working.
+async fn renew_award(
+    State(node): State<Shared>,
+    Param(id): Param,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    let bytes = read_body(body, MAX_WALLET_BODY).await?;
+    let mut tx_code = false;
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        for (k, v) in parse_object(&bytes, "body")? {
+            match (k.as_str(), v) {
+                ("txCode", Value::Bool(b)) => tx_code = b,
+                ("txCode", _) => return Err(Problem::bad("txCode", "must be true or false")),
+                (other, _) => {
+                    return Err(Problem::bad(
+                        other.to_owned(),
+                        "unknown member; expected txCode",
+                    ))
+                }
+            }
+        }
+    }
+    if node.store.award(&id)?.is_none() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-award",
+            format!("credential {id} is not an award"),
+        )
+        .field("id"));
+    }
+    let code = tx_code.then(protocol::new_tx_code);
+    let ttl = i64::try_from(node.settings.offer_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let renewed = node.store.renew_award(
+        &id,
+        &crate::store::NewAward {
+            expires: now().saturating_add(ttl),
+            tx_code: code.clone(),
+        },
+    )?;
+    let mut out = award_fields(&node, &renewed, code.as_deref());
+    out["credentialId"] = json!(id);
+    out["state"] = json!(award_state(&node, &renewed)?);
+    Ok(private(axum::Json(out).into_response()))
 }
 
 fn award_of_token(node: &crate::node::Node, token: &str) -> Result<Award, Problem> {
@@ -393,7 +442,7 @@ async fn create_exchange(
         .store
         .open_exchange(&award.credential, now(), now() + EXCHANGE_TTL)?;
     let url = exchange_url(&node, &exchange.id);
-    let token = node.store.claim_token(&award.credential);
+    let token = node.store.claim_token(&award);
     let mut response = (
         StatusCode::CREATED,
         axum::Json(json!({
@@ -679,7 +728,7 @@ async fn offer(State(node): State<Shared>, Param(token): Param) -> Result<Respon
         credential_configuration_ids: vec![CONFIGURATION_ID.to_owned()],
         grants: Grants {
             pre_authorized_code: PreAuthorizedGrant {
-                code: node.store.pre_authorized_code(&award.credential),
+                code: node.store.pre_authorized_code(&award),
                 tx_code: award.tx_code.as_ref().map(|_| TxCode {
                     input_mode: "numeric".into(),
                     length: protocol::TX_CODE_DIGITS,

@@ -54,10 +54,10 @@ pub struct Award {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tx_code: Option<String>,
     /// Failed tries (wrong transaction codes, repeated codes).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub failures: u32,
     /// Whether the pre-authorized code was exchanged for an access token.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code_used: bool,
     /// The access token's SHA-256 (hex) and when it expires (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +68,14 @@ pub struct Award {
     /// The credentials claimed with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claimed: Vec<String>,
+    /// How many times the issuer gave it a new claim link: its secrets
+    /// are derived with this, so the old link stops working.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Where an award stands.
@@ -112,6 +120,9 @@ pub struct NewAward {
     pub expires: i64,
     pub tx_code: Option<String>,
 }
+
+/// An award's entries, made by [`Store::prepare_award`].
+pub struct PreparedAward([(Vec<u8>, Vec<u8>); 3]);
 
 /// Why a pre-authorized code bought no access token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,12 +175,14 @@ impl ClaimKeys {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.tag(what, id)[..16])
     }
 
-    pub(super) fn token(&self, id: &str) -> String {
-        self.secret("token", id)
+    /// The award's claim token (the first generation's is the keyed hash
+    /// of its id alone).
+    pub(super) fn token(&self, award: &Award) -> String {
+        self.secret("token", &generational(award))
     }
 
-    pub(super) fn code(&self, id: &str) -> String {
-        self.secret("pre-authorized-code", id)
+    pub(super) fn code(&self, award: &Award) -> String {
+        self.secret("pre-authorized-code", &generational(award))
     }
 
     fn tx_code_hash(&self, id: &str, code: &str) -> String {
@@ -224,6 +237,15 @@ pub fn claim_key_file(path: &std::path::Path) -> Result<[u8; 32], StoreError> {
     }
 }
 
+/// What an award's secrets are derived from: its credential id, and its
+/// generation once the issuer renewed its link.
+fn generational(award: &Award) -> String {
+    match award.generation {
+        0 => award.credential.clone(),
+        g => format!("{}\0{g}", award.credential),
+    }
+}
+
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -253,36 +275,83 @@ impl Store {
         self.claim_keys.read().expect("claim keys lock").clone()
     }
 
-    /// Puts a new award for `id` (with its token and code indexes) in the
-    /// issuance's `batch`.
-    pub(super) fn put_award(
-        &self,
-        batch: &mut WriteBatch,
-        db: &rocksdb::DB,
-        id: &str,
-        award: &NewAward,
-    ) {
+    /// The award of the new credential `id`, ready to write: its record
+    /// and its token and code indexes. Made before the issuance's write
+    /// (the hashing stays out of the store's lock).
+    pub fn prepare_award(&self, id: &str, award: &NewAward) -> PreparedAward {
+        let keys = self.claim_keys();
         let record = Award {
             credential: id.to_owned(),
             expires: award.expires,
-            tx_code: award
-                .tx_code
-                .as_deref()
-                .map(|c| self.claim_keys().tx_code_hash(id, c)),
+            tx_code: award.tx_code.as_deref().map(|c| keys.tx_code_hash(id, c)),
             failures: 0,
             code_used: false,
             access: None,
             exchanges: Vec::new(),
             claimed: Vec::new(),
+            generation: 0,
         };
-        let family = cf(db, CLAIMS);
-        batch.put_cf(
-            family,
-            award_key(id),
-            serde_json::to_vec(&record).expect("an award serializes"),
-        );
-        batch.put_cf(family, key(b't', &digest(&self.claim_keys().token(id))), id);
-        batch.put_cf(family, key(b'p', &digest(&self.claim_keys().code(id))), id);
+        PreparedAward([
+            (
+                award_key(id),
+                serde_json::to_vec(&record).expect("an award serializes"),
+            ),
+            (
+                key(b't', &digest(&keys.token(&record))),
+                id.as_bytes().to_vec(),
+            ),
+            (
+                key(b'p', &digest(&keys.code(&record))),
+                id.as_bytes().to_vec(),
+            ),
+        ])
+    }
+
+    /// Puts a prepared award in the issuance's `batch`.
+    pub(super) fn put_award(
+        &self,
+        batch: &mut WriteBatch,
+        db: &rocksdb::DB,
+        award: &PreparedAward,
+    ) {
+        for (k, v) in &award.0 {
+            batch.put_cf(cf(db, CLAIMS), k, v);
+        }
+    }
+
+    /// Gives the award `id` a new claim link (and code), ending at
+    /// `expires`: the old link, its code, exchanges and access token stop
+    /// working, and its tries start again. An award claimed already keeps
+    /// its state.
+    pub fn renew_award(&self, id: &str, award: &NewAward) -> Result<Award, StoreError> {
+        self.change_award(id, |record, batch, db| {
+            if !record.claimed.is_empty() {
+                return Err(StoreError::Claimed {
+                    award: id.to_owned(),
+                    by: record.claimed.join(", "),
+                });
+            }
+            let keys = self.claim_keys();
+            let family = cf(db, CLAIMS);
+            batch.delete_cf(family, key(b't', &digest(&keys.token(record))));
+            batch.delete_cf(family, key(b'p', &digest(&keys.code(record))));
+            for x in record.exchanges.drain(..) {
+                batch.delete_cf(family, key(b'x', x.id.as_bytes()));
+            }
+            if let Some((hash, _)) = record.access.take() {
+                if let Ok(hash) = hex::decode(hash) {
+                    batch.delete_cf(family, key(b'k', &hash));
+                }
+            }
+            record.generation += 1;
+            record.expires = award.expires;
+            record.tx_code = award.tx_code.as_deref().map(|c| keys.tx_code_hash(id, c));
+            record.failures = 0;
+            record.code_used = false;
+            batch.put_cf(family, key(b't', &digest(&keys.token(record))), id);
+            batch.put_cf(family, key(b'p', &digest(&keys.code(record))), id);
+            Ok(record.clone())
+        })
     }
 
     /// Marks the award `award` claimed by the credential `by`, in `batch`;
@@ -338,15 +407,14 @@ impl Store {
         Ok(())
     }
 
-    /// The claim token of the credential `id` (whether or not it is an
-    /// award): the secret in its claim link.
-    pub fn claim_token(&self, id: &str) -> String {
-        self.claim_keys().token(id)
+    /// The award's claim token: the secret in its claim link.
+    pub fn claim_token(&self, award: &Award) -> String {
+        self.claim_keys().token(award)
     }
 
-    /// The pre-authorized code of the award `id`.
-    pub fn pre_authorized_code(&self, id: &str) -> String {
-        self.claim_keys().code(id)
+    /// The award's pre-authorized code.
+    pub fn pre_authorized_code(&self, award: &Award) -> String {
+        self.claim_keys().code(award)
     }
 
     /// The award of the credential `id`.
