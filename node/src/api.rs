@@ -585,7 +585,7 @@ async fn issue(
             node.metrics.issue_refused.inc();
         }
     })?;
-    let (issued, tx_code) = issued;
+    let (issued, made) = issued;
     Ok(match issued {
         Issued::New(vc, json) => {
             let id = vc["id"].as_str().unwrap_or("");
@@ -595,7 +595,7 @@ async fn issue(
             );
             // The JSON as stored, wrapped: no second serialization.
             let share = Value::String(node.share_url(id)).to_string();
-            let award = award_members(&node, id, tx_code.as_deref())?.to_string();
+            let award = wallets::new_award_fields(&node, id, &made).to_string();
             let mut body = Vec::with_capacity(json.len() + share.len() + award.len() + 40);
             body.extend_from_slice(b"{\"verifiableCredential\":");
             body.extend_from_slice(&json);
@@ -617,7 +617,7 @@ async fn issue(
                 body,
             )
                 .into_response();
-            if tx_code.is_some() {
+            if made.tx_code.is_some() {
                 // The transaction code is shown once: no cache keeps it.
                 response
                     .headers_mut()
@@ -640,16 +640,12 @@ async fn issue(
 
 /// An award for an issuance request: its claim link's end, and the
 /// transaction code when `options.txCode` asks for one.
-fn new_award(node: &Node, req: &IssueRequest) -> (crate::store::NewAward, Option<String>) {
-    let tx_code = req.tx_code.then(crate::wallets::new_tx_code);
+fn new_award(node: &Node, req: &IssueRequest) -> crate::store::NewAward {
     let ttl = i64::try_from(node.settings.offer_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    (
-        crate::store::NewAward {
-            expires: chrono::Utc::now().timestamp().saturating_add(ttl),
-            tx_code: tx_code.clone(),
-        },
-        tx_code,
-    )
+    crate::store::NewAward {
+        expires: chrono::Utc::now().timestamp().saturating_add(ttl),
+        tx_code: req.tx_code.then(crate::wallets::new_tx_code),
+    }
 }
 
 /// The issue response's award members (`claimUrl`, `claimExpires`, and
@@ -662,18 +658,20 @@ fn award_members(node: &Node, id: &str, tx_code: Option<&str>) -> Result<Value, 
     })
 }
 
+/// Issues one request; with the award it made (whose transaction code, if
+/// any, is shown only for a credential new now).
 async fn issue_one(
     node: &Shared,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Issued, Option<String>), Problem> {
+) -> Result<(Issued, crate::store::NewAward), Problem> {
     authorize(node, headers)?;
     require_json(headers)?;
     let key = idempotency_key(headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let req = split_request(parse_object(&bytes, "body")?, "")?;
     let contact = req.contact.clone();
-    let (award, tx_code) = new_award(node, &req);
+    let award = new_award(node, &req);
     let credential = requested_credential(node, req, "")?;
     let issued = node
         .issue(
@@ -681,15 +679,13 @@ async fn issue_one(
             key.as_deref().map(|k| (k, 0)),
             Beside {
                 contact,
-                award: Some(award),
+                award: Some(award.clone()),
                 ..Beside::default()
             },
         )
         .await
         .map_err(|e| issue_problem(e, ""))?;
-    // A replay made no new code: the first response showed it.
-    let tx_code = tx_code.filter(|_| matches!(issued, Issued::New(..)));
-    Ok((issued, tx_code))
+    Ok((issued, award))
 }
 
 /// One line of a bulk response.
@@ -708,7 +704,7 @@ async fn bulk_item(
         };
         let req = split_request(req, &prefix)?;
         let contact = req.contact.clone();
-        let (award, tx_code) = new_award(&node, &req);
+        let award = new_award(&node, &req);
         let credential = requested_credential(&node, req, &prefix)?;
         let issued = node
             .issue(
@@ -716,28 +712,29 @@ async fn bulk_item(
                 key.as_deref().map(|k| (k, index)),
                 Beside {
                     contact,
-                    award: Some(award),
+                    award: Some(award.clone()),
                     ..Beside::default()
                 },
             )
             .await
             .map_err(|e| issue_problem(e, &prefix))?;
-        let tx_code = tx_code.filter(|_| matches!(issued, Issued::New(..)));
-        Ok((issued, tx_code))
+        Ok((issued, award))
     }
     .await;
-    let line = |status: u16, vc: Value, tx_code: Option<String>| {
+    let line = |status: u16, vc: Value, award: Option<Value>| {
         let id = vc["id"].as_str().unwrap_or("").to_owned();
         let mut line = json!({"index": index, "status": status, "id": id, "verifiableCredential": vc, "shareUrl": node.share_url(&id)});
-        if let (Value::Object(line), Ok(Value::Object(award))) =
-            (&mut line, award_members(&node, &id, tx_code.as_deref()))
-        {
+        let award = award.or_else(|| award_members(&node, &id, None).ok());
+        if let (Value::Object(line), Some(Value::Object(award))) = (&mut line, award) {
             line.extend(award);
         }
         line
     };
     match outcome {
-        Ok((Issued::New(vc, _), tx_code)) => line(201, vc, tx_code),
+        Ok((Issued::New(vc, _), made)) => {
+            let award = wallets::new_award_fields(&node, vc["id"].as_str().unwrap_or(""), &made);
+            line(201, vc, Some(award))
+        }
         Ok((Issued::Replayed(vc), _)) => line(200, vc, None),
         Err(p) => {
             node.metrics.issue_refused.inc();

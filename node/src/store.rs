@@ -1717,6 +1717,8 @@ mod tests {
         assert_eq!(by_token.state(1_500), AwardState::Open);
         assert_eq!(by_token.state(2_000), AwardState::Expired);
         assert!(store.award_by_token("not-a-token").unwrap().is_none());
+        // What the issue response names without a read.
+        assert_eq!(store.first_claim_token(&id), store.claim_token(&by_token));
         // Two claims in one write, and one after: the first wins alone.
         let claim = |i| {
             let mut c = NewCredential::new(&cred(i)).unwrap();

@@ -84,6 +84,23 @@ pub(super) fn award_fields(
     v
 }
 
+/// The award members of an issue response for a credential new now (no
+/// read: its award is the first generation, as `made`).
+pub(super) fn new_award_fields(
+    node: &crate::node::Node,
+    id: &str,
+    made: &crate::store::NewAward,
+) -> Value {
+    let mut v = json!({
+        "claimUrl": format!("{}/claim/{}", base(node), node.store.first_claim_token(id)),
+        "claimExpires": rfc3339(made.expires),
+    });
+    if let Some(code) = &made.tx_code {
+        v["txCode"] = json!(code);
+    }
+    v
+}
+
 /// The award's claim link.
 pub(super) fn claim_url(node: &crate::node::Node, award: &Award) -> String {
     format!("{}/claim/{}", base(node), node.store.claim_token(award))

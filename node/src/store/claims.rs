@@ -412,6 +412,11 @@ impl Store {
         self.claim_keys().token(award)
     }
 
+    /// The claim token of a new award of `id` (its first generation).
+    pub fn first_claim_token(&self, id: &str) -> String {
+        self.claim_keys().secret("token", id)
+    }
+
     /// The award's pre-authorized code.
     pub fn pre_authorized_code(&self, award: &Award) -> String {
         self.claim_keys().code(award)
