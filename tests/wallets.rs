@@ -397,6 +397,23 @@ fn wallets_claim_badges_bound_to_their_dids() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The same offer by value, for issuers who send it themselves.
+    let award = claim_state(&node, &token, &locked_id);
+    let by_value = award["credentialOffer"].as_str().unwrap();
+    let by_value = by_value
+        .strip_prefix("openid-credential-offer://?credential_offer=")
+        .unwrap();
+    let by_value: Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(by_value)
+            .decode_utf8()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(by_value, offer);
+    assert!(award["credentialOfferUri"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("%2F{new_token}")));
     let (status, body) = token_request(&node, &code, renewed["txCode"].as_str().unwrap());
     assert_eq!(status, 200, "{body:#}");
     assert_eq!(body["token_type"], "Bearer");

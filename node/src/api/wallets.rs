@@ -143,6 +143,8 @@ async fn award(
         "state": award_state(&node, &award)?,
         "claimUrl": claim_url(&node, &award),
         "claimExpires": rfc3339(award.expires),
+        "credentialOffer": offer_by_value(&node, &award),
+        "credentialOfferUri": offer_uri(&node, &node.store.claim_token(&award)),
         "txCode": award.tx_code.is_some(),
         "failedTries": award.failures,
         "claimed": award.claimed,
@@ -740,12 +742,18 @@ async fn offer(State(node): State<Shared>, Param(token): Param) -> Result<Respon
         )
     })?;
     open_award(&node, &award)?;
-    let offer = CredentialOffer {
-        credential_issuer: base(&node),
+    let offer = credential_offer(&node, &award);
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(offer)).into_response())
+}
+
+/// The award's OpenID4VCI credential offer.
+fn credential_offer(node: &crate::node::Node, award: &Award) -> CredentialOffer {
+    CredentialOffer {
+        credential_issuer: base(node),
         credential_configuration_ids: vec![CONFIGURATION_ID.to_owned()],
         grants: Grants {
             pre_authorized_code: PreAuthorizedGrant {
-                code: node.store.pre_authorized_code(&award),
+                code: node.store.pre_authorized_code(award),
                 tx_code: award.tx_code.as_ref().map(|_| TxCode {
                     input_mode: "numeric".into(),
                     length: protocol::TX_CODE_DIGITS,
@@ -753,8 +761,17 @@ async fn offer(State(node): State<Shared>, Param(token): Param) -> Result<Respon
                 }),
             },
         },
-    };
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(offer)).into_response())
+    }
+}
+
+/// The award's offer by value (`openid-credential-offer://?credential_offer=`),
+/// for an issuer that sends it itself rather than the claim link.
+fn offer_by_value(node: &crate::node::Node, award: &Award) -> String {
+    let json = serde_json::to_string(&credential_offer(node, award)).expect("an offer serializes");
+    format!(
+        "openid-credential-offer://?credential_offer={}",
+        percent_encoding::utf8_percent_encode(&json, percent_encoding::NON_ALPHANUMERIC)
+    )
 }
 
 /// `POST /oid4vci/token`: an access token for a pre-authorized code (and
