@@ -20,6 +20,14 @@ use crate::wallets::{
     CONFIGURATION_ID, EXCHANGE_TTL, NONCE_TTL_MS, PRE_AUTHORIZED_GRANT, WORKFLOW,
 };
 
+/// What a query parameter's value escapes: all but RFC 3986's unreserved
+/// characters (a base64url token stays as it is, and the QR code short).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The largest body a wallet sends (a presentation, a token request).
 const MAX_WALLET_BODY: usize = 64 * 1024;
 
@@ -118,7 +126,7 @@ fn offer_uri(node: &crate::node::Node, token: &str) -> String {
     let uri = format!("{}/oid4vci/offers/{token}", base(node));
     format!(
         "openid-credential-offer://?credential_offer_uri={}",
-        percent_encoding::utf8_percent_encode(&uri, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(&uri, QUERY_VALUE)
     )
 }
 
@@ -770,7 +778,7 @@ fn offer_by_value(node: &crate::node::Node, award: &Award) -> String {
     let json = serde_json::to_string(&credential_offer(node, award)).expect("an offer serializes");
     format!(
         "openid-credential-offer://?credential_offer={}",
-        percent_encoding::utf8_percent_encode(&json, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(&json, QUERY_VALUE)
     )
 }
 
