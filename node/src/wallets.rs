@@ -231,22 +231,15 @@ struct ProofClaims {
 /// JWK: the DID is the key, so nothing is resolved over the network.
 pub fn holder_key(kid: &str) -> Result<(String, ssi::JWK), ProofError> {
     use base64::Engine;
-    use ssi::multicodec::{MultiEncoded, ED25519_PUB, P256_PUB};
+    use ssi::multicodec::{ED25519_PUB, P256_PUB};
     let bad = |m: String| ProofError::Proof(format!("kid `{kid}`: {m}"));
     let (did, fragment) = kid.split_once('#').unwrap_or((kid, ""));
-    if let Some(id) = did.strip_prefix("did:key:") {
-        if !fragment.is_empty() && fragment != id {
-            return Err(bad("the fragment does not name the DID's key".into()));
-        }
-        let (base, bytes) = multibase::decode(id).map_err(|e| bad(e.to_string()))?;
-        if base != multibase::Base::Base58Btc {
-            return Err(bad("a did:key is base58-btc".into()));
-        }
-        let encoded = MultiEncoded::new(&bytes).map_err(|e| bad(e.to_string()))?;
+    if did.starts_with("did:key:") {
+        let encoded = cairn_verifier::integrity::did_key_multicodec(kid).map_err(bad)?;
         if !matches!(encoded.codec(), ED25519_PUB | P256_PUB) {
             return Err(bad("only Ed25519 and P-256 keys are taken".into()));
         }
-        let jwk = ssi::JWK::from_multicodec(encoded).map_err(|e| bad(e.to_string()))?;
+        let jwk = ssi::JWK::from_multicodec(&encoded).map_err(|e| bad(e.to_string()))?;
         Ok((did.to_owned(), jwk))
     } else if let Some(id) = did.strip_prefix("did:jwk:") {
         if !fragment.is_empty() && fragment != "0" {

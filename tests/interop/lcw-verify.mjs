@@ -69,6 +69,10 @@
 // to stderr, so stdout carries only the JSON line.
 
 import {readFileSync} from 'node:fs';
+import {
+  EXPIRATION_STEP, REGISTRY_STEP, SIGNATURE_STEP, STATUS_STEP_SUFFIX,
+  compactLog, describeError, installFetchGuard, rawOf,
+} from './verifier-core-report.mjs';
 
 const USAGE =
   'usage: node tests/interop/lcw-verify.mjs [--clock-offset-seconds N] ' +
@@ -76,18 +80,12 @@ const USAGE =
 
 // verifier-core's log ids (src/constants/verificationSteps.ts, and the
 // `${statusPurpose}_status` entries @digitalcredentials/vc adds).
-const SIGNATURE_STEP = 'valid_signature';
-const EXPIRATION_STEP = 'expiration';
-const REGISTRY_STEP = 'registered_issuer';
-const STATUS_STEP_SUFFIX = '_status';
 // How a validFrom after the verifier's clock shows: verifier-core's name for
 // a status list's (src/constants/errors.ts), @digitalcredentials/vc's
 // message for the credential's own.
 const STATUS_LIST_NOT_YET_VALID = 'status_list_not_yet_valid';
 const VC_NOT_YET_VALID = 'is before "validFrom"';
 
-// "raw" is cut to this many characters of JSON if it is ever larger.
-const RAW_LIMIT = 16000;
 
 function usageError(message) {
   process.stderr.write(`lcw-verify.mjs: ${message}\n${USAGE}\n`);
@@ -154,39 +152,6 @@ function installShiftedClock(offsetMs) {
   globalThis.Date = Date;
 }
 
-function isLoopbackHost(hostname) {
-  return hostname === 'localhost' || hostname === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-// Wraps globalThis.fetch so that nothing leaves the machine; returns the
-// list that refused URLs are added to.
-function installFetchGuard() {
-  const realFetch = globalThis.fetch;
-  const refused = [];
-  globalThis.fetch = function guardedFetch(input, init) {
-    const href = typeof input === 'string' ? input :
-      input instanceof URL ? input.href : input?.url;
-    let url;
-    try {
-      url = new URL(href);
-    } catch(e) {
-      return Promise.reject(
-        new TypeError(`lcw-verify.mjs: not a URL: ${href}`));
-    }
-    const allowed = url.protocol === 'data:' ||
-      ((url.protocol === 'http:' || url.protocol === 'https:') &&
-        isLoopbackHost(url.hostname));
-    if(!allowed) {
-      refused.push(url.href);
-      return Promise.reject(new TypeError(
-        `lcw-verify.mjs: offline verifier refuses ${url.href}`));
-    }
-    return realFetch(input, init);
-  };
-  return refused;
-}
-
 // Imported lazily (and only after the clock and fetch are in place) so a
 // missing `npm ci` is reported as such (exit 3) and cannot be mistaken by
 // the Rust test for a verification failure (exit 1).
@@ -217,60 +182,6 @@ function localRegistries(dids) {
     name: 'lcw-verify.mjs local registry',
     url: `data:application/json,${encodeURIComponent(json)}`,
   }];
-}
-
-// verifier-core's result holds Error objects (JSON.stringify makes them {}),
-// the credential it was given, and stack traces: keep names, messages and
-// causes, drop the rest.
-function toPlain(value, depth = 0) {
-  if(depth > 8) {
-    return '[too deep]';
-  }
-  if(value instanceof Error) {
-    const plain = {name: value.name, message: value.message};
-    for(const key of ['cause', 'errors', 'details', 'log']) {
-      if(value[key] !== undefined) {
-        plain[key] = toPlain(value[key], depth + 1);
-      }
-    }
-    return plain;
-  }
-  if(Array.isArray(value)) {
-    return value.map(v => toPlain(v, depth + 1));
-  }
-  if(value !== null && typeof value === 'object') {
-    const plain = {};
-    for(const [key, v] of Object.entries(value)) {
-      if(key === 'credential' || key === 'stack' || key === 'stackTrace') {
-        continue;
-      }
-      plain[key] = toPlain(v, depth + 1);
-    }
-    return plain;
-  }
-  return value;
-}
-
-function describeError(error) {
-  if(error === null || typeof error !== 'object') {
-    return String(error);
-  }
-  const name = error.name ?? 'Error';
-  // vc wraps a status list's own failure; its reason is in the message.
-  return `${name}: ${error.message ?? JSON.stringify(toPlain(error))}`;
-}
-
-function compactLog(log) {
-  return log.map(entry => {
-    const compact = {id: entry.id};
-    if(entry.valid !== undefined) {
-      compact.valid = entry.valid;
-    }
-    if(entry.error !== undefined) {
-      compact.error = {name: entry.error.name, message: entry.error.message};
-    }
-    return compact;
-  });
 }
 
 function summarize({result, credential, refusedUrls}) {
@@ -389,13 +300,6 @@ function summarize({result, credential, refusedUrls}) {
   return line;
 }
 
-function rawOf(result) {
-  const raw = toPlain(result);
-  const json = JSON.stringify(raw);
-  return json.length <= RAW_LIMIT ? raw :
-    {truncated: true, json: json.slice(0, RAW_LIMIT)};
-}
-
 async function main() {
   const {offsetSeconds, registryIssuers, file} =
     parseArgs(process.argv.slice(2));
@@ -406,7 +310,7 @@ async function main() {
   if(offsetSeconds !== 0) {
     installShiftedClock(Math.round(offsetSeconds * 1000));
   }
-  const refusedUrls = installFetchGuard();
+  const refusedUrls = installFetchGuard('lcw-verify.mjs');
   const verifierCore = await loadVerifierCore();
 
   const head = {

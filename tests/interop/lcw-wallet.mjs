@@ -75,6 +75,10 @@
 // the console goes to stderr.
 
 import {randomUUID} from 'node:crypto';
+import {
+  EXPIRATION_STEP, REGISTRY_STEP, SIGNATURE_STEP, STATUS_STEP_SUFFIX,
+  compactLog, describeError, installFetchGuard, rawOf,
+} from './verifier-core-report.mjs';
 
 const USAGE = 'usage: node tests/interop/lcw-wallet.mjs CLAIM_URL ' +
   '[claim|wrong-challenge|wrong-domain|replay|bad-signature]';
@@ -84,11 +88,6 @@ const MODES = new Set(
 // verifier-core's log ids (src/constants/verificationSteps.ts, and the
 // `${statusPurpose}_status` entries @digitalcredentials/vc adds); same
 // reading as lcw-verify.mjs.
-const SIGNATURE_STEP = 'valid_signature';
-const EXPIRATION_STEP = 'expiration';
-const REGISTRY_STEP = 'registered_issuer';
-const STATUS_STEP_SUFFIX = '_status';
-const RAW_LIMIT = 16000;
 
 class WalletError extends Error {}
 
@@ -131,39 +130,6 @@ function parseArgs(argv) {
     usageError(`unknown mode ${mode}`);
   }
   return {claimUrl: url.href, nodeHost: url.hostname, mode};
-}
-
-function isLoopbackHost(hostname) {
-  return hostname === 'localhost' || hostname === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-// Wraps globalThis.fetch so that nothing but the node under test is reached;
-// returns the list that refused URLs are added to.
-function installFetchGuard(nodeHost) {
-  const realFetch = globalThis.fetch;
-  const refused = [];
-  globalThis.fetch = function guardedFetch(input, init) {
-    const href = typeof input === 'string' ? input :
-      input instanceof URL ? input.href : input?.url;
-    let url;
-    try {
-      url = new URL(href);
-    } catch(e) {
-      return Promise.reject(
-        new TypeError(`lcw-wallet.mjs: not a URL: ${href}`));
-    }
-    const allowed = url.protocol === 'data:' ||
-      ((url.protocol === 'http:' || url.protocol === 'https:') &&
-        (isLoopbackHost(url.hostname) || url.hostname === nodeHost));
-    if(!allowed) {
-      refused.push(url.href);
-      return Promise.reject(new TypeError(
-        `lcw-wallet.mjs: offline wallet refuses ${url.href}`));
-    }
-    return realFetch(input, init);
-  };
-  return refused;
 }
 
 // Imported lazily, after the fetch guard, so a missing `npm ci` is reported
@@ -423,45 +389,6 @@ async function begin(libs, claimUrl) {
 
 // ----------------------------------------------------------- verifying ----
 
-// verifier-core's result holds Error objects, the credential and stack
-// traces: keep names, messages and causes, drop the rest.
-function toPlain(value, depth = 0) {
-  if(depth > 8) {
-    return '[too deep]';
-  }
-  if(value instanceof Error) {
-    const plain = {name: value.name, message: value.message};
-    for(const key of ['cause', 'errors', 'details', 'log']) {
-      if(value[key] !== undefined) {
-        plain[key] = toPlain(value[key], depth + 1);
-      }
-    }
-    return plain;
-  }
-  if(Array.isArray(value)) {
-    return value.map(v => toPlain(v, depth + 1));
-  }
-  if(value !== null && typeof value === 'object') {
-    const plain = {};
-    for(const [key, v] of Object.entries(value)) {
-      if(key === 'credential' || key === 'stack' || key === 'stackTrace') {
-        continue;
-      }
-      plain[key] = toPlain(v, depth + 1);
-    }
-    return plain;
-  }
-  return value;
-}
-
-function describeError(error) {
-  if(error === null || typeof error !== 'object') {
-    return String(error);
-  }
-  return `${error.name ?? 'Error'}: ${error.message ??
-    JSON.stringify(toPlain(error))}`;
-}
-
 function summarize(result, refusedUrls) {
   const errors = [];
   const warnings = [];
@@ -471,16 +398,7 @@ function summarize(result, refusedUrls) {
   if(result.error !== undefined) {
     errors.push(`credential: ${describeError(result.error)}`);
   }
-  const log = (Array.isArray(result.log) ? result.log : []).map(entry => {
-    const compact = {id: entry.id};
-    if(entry.valid !== undefined) {
-      compact.valid = entry.valid;
-    }
-    if(entry.error !== undefined) {
-      compact.error = {name: entry.error.name, message: entry.error.message};
-    }
-    return compact;
-  });
+  const log = compactLog(Array.isArray(result.log) ? result.log : []);
   const step = id => log.find(entry => entry.id === id);
   const signature = step(SIGNATURE_STEP);
   const signatureValid = signature === undefined ? null :
@@ -532,15 +450,12 @@ function summarize(result, refusedUrls) {
   if(refusedUrls.length > 0) {
     warnings.push(`refused (offline): ${[...new Set(refusedUrls)].join(' ')}`);
   }
-  const raw = toPlain(result);
-  const rawJson = JSON.stringify(raw);
   return {
     verified: errors.length === 0 && signatureValid === true &&
       expirationValid === true,
     signatureValid, expirationValid, statuses, registeredIssuer,
     errors, warnings, log,
-    raw: rawJson.length <= RAW_LIMIT ? raw :
-      {truncated: true, json: rawJson.slice(0, RAW_LIMIT)},
+    raw: rawOf(result),
   };
 }
 
@@ -639,7 +554,7 @@ async function main() {
   const {claimUrl, nodeHost, mode} = parseArgs(process.argv.slice(2));
   // Library chatter must not reach stdout, which is for the JSON line.
   console.log = console.info = console.debug = console.warn = console.error;
-  const refusedUrls = installFetchGuard(nodeHost);
+  const refusedUrls = installFetchGuard('lcw-wallet.mjs', nodeHost);
   const libs = await loadLibraries();
   libs.documentLoader =
     libs.securityLoader({fetchRemoteContexts: true}).build();

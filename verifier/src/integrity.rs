@@ -144,26 +144,32 @@ enum PublicKey {
     P256(p256::ecdsa::VerifyingKey),
 }
 
-/// Decodes the public key of a `did:key` verification method URL. For did:key
-/// the key is the DID itself, so no resolution is needed and no network.
+/// The multicodec-encoded public key a `did:key` (or one of its
+/// verification method URLs, whose fragment must name that key) is: the
+/// key is the DID itself, so nothing is resolved and no network is used.
+pub fn did_key_multicodec(vm: &str) -> Result<ssi::multicodec::MultiEncodedBuf, String> {
+    let (did, fragment) = vm.split_once('#').unwrap_or((vm, ""));
+    let id = did
+        .strip_prefix("did:key:")
+        .ok_or("not a did:key verification method")?;
+    if !fragment.is_empty() && fragment != id {
+        return Err("the fragment does not name the DID's key".into());
+    }
+    let (base, bytes) = multibase::decode(id).map_err(|e| e.to_string())?;
+    if base != multibase::Base::Base58Btc {
+        return Err("did:key must be base58-btc".into());
+    }
+    ssi::multicodec::MultiEncodedBuf::new(bytes).map_err(|e| e.to_string())
+}
+
+/// Decodes the public key of a `did:key` verification method URL.
 fn did_key_public(vm: &str) -> Result<PublicKey, IntegrityError> {
-    use ssi::multicodec::{MultiEncoded, ED25519_PUB, P256_PUB};
+    use ssi::multicodec::{ED25519_PUB, P256_PUB};
     let bad = |reason: String| IntegrityError::Key {
         vm: vm.to_owned(),
         reason,
     };
-    let (did, fragment) = vm.split_once('#').unwrap_or((vm, ""));
-    let id = did
-        .strip_prefix("did:key:")
-        .ok_or_else(|| bad("not a did:key verification method".into()))?;
-    if !fragment.is_empty() && fragment != id {
-        return Err(bad("the fragment does not name the DID's key".into()));
-    }
-    let (base, bytes) = multibase::decode(id).map_err(|e| bad(e.to_string()))?;
-    if base != multibase::Base::Base58Btc {
-        return Err(bad("did:key must be base58-btc".into()));
-    }
-    let encoded = MultiEncoded::new(&bytes).map_err(|e| bad(e.to_string()))?;
+    let encoded = did_key_multicodec(vm).map_err(bad)?;
     match encoded.parts() {
         (ED25519_PUB, key) => ed25519_dalek::VerifyingKey::try_from(key)
             .map(PublicKey::Ed25519)
