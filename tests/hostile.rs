@@ -263,6 +263,283 @@ fn hostile_input_is_refused_cheaply_and_named() {
         "an unknown credential",
     );
     assert_eq!(p["field"], "id");
+
+    // Wallets' endpoints: every refusal named, none costly.
+    wallet_input_is_refused_and_named(&node, &client, &token);
+}
+
+/// An OAuth error: its status, `application/json` (what OpenID4VCI
+/// clients read), `no-store`, and the error code.
+fn oauth_error(r: Reply, status: u16, error: &str, what: &str) {
+    assert_eq!(r.status().as_u16(), status, "{what}");
+    assert_eq!(r.headers()["content-type"], "application/json", "{what}");
+    assert_eq!(r.headers()["cache-control"], "no-store", "{what}");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], error, "{what}: {v}");
+}
+
+fn wallet_input_is_refused_and_named(node: &NodeProcess, client: &Client, token: &str) {
+    let post_raw = |path: &str, ct: &str, body: Vec<u8>, bearer: Option<&str>| {
+        let mut r = client
+            .post(format!("{}{path}", node.url))
+            .header("content-type", ct)
+            .body(body);
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        checked("POST", path, r.send().unwrap())
+    };
+    let form = "application/x-www-form-urlencoded";
+    // The token endpoint: too big, another grant, no code, junk bytes.
+    oauth_error(
+        post_raw("/oid4vci/token", form, vec![b'a'; 70_000], None),
+        413,
+        "invalid_request",
+        "a huge form",
+    );
+    oauth_error(
+        post_raw(
+            "/oid4vci/token",
+            form,
+            b"grant_type=authorization_code&code=x".to_vec(),
+            None,
+        ),
+        400,
+        "unsupported_grant_type",
+        "another grant",
+    );
+    oauth_error(
+        post_raw(
+            "/oid4vci/token",
+            form,
+            b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code".to_vec(),
+            None,
+        ),
+        400,
+        "invalid_request",
+        "no code",
+    );
+    oauth_error(
+        post_raw("/oid4vci/token", form, vec![0xff, 0xfe, b'=', 0x80], None),
+        400,
+        "invalid_request",
+        "junk bytes",
+    );
+    // The credential endpoint: no token, a made-up one.
+    let r = post_raw(
+        "/oid4vci/credential",
+        "application/json",
+        b"{}".to_vec(),
+        None,
+    );
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    oauth_error(r, 401, "invalid_token", "no access token");
+    oauth_error(
+        post_raw(
+            "/oid4vci/credential",
+            "application/json",
+            b"{}".to_vec(),
+            Some("made-up"),
+        ),
+        401,
+        "invalid_token",
+        "a made-up access token",
+    );
+    // Claim links and exchanges that do not exist, however long or odd.
+    let p = problem(
+        node.get(&format!("/claim/{}", "A".repeat(10_000))),
+        404,
+        "a long token",
+    );
+    assert_eq!(p["field"], "token");
+    assert_eq!(
+        problem(node.get("/claim/%FF%FE"), 400, "an undecodable token")["field"],
+        "path"
+    );
+    let p = problem(
+        post_raw(
+            "/workflows/claim/exchanges/nothing",
+            "application/json",
+            b"{}".to_vec(),
+            None,
+        ),
+        404,
+        "an unknown exchange",
+    );
+    assert_eq!(p["field"], "exchangeId");
+    let p = problem(
+        post_raw(
+            "/workflows/other/exchanges",
+            "application/json",
+            b"{}".to_vec(),
+            None,
+        ),
+        404,
+        "another workflow",
+    );
+    assert_eq!(p["field"], "workflow");
+    let p = problem(
+        post_raw(
+            "/workflows/claim/exchanges",
+            "application/json",
+            b"{\"variables\":".to_vec(),
+            None,
+        ),
+        400,
+        "a broken body",
+    );
+    assert_eq!(p["field"], "body");
+
+    // A real award: its exchange takes a presentation built to cost
+    // factorial work in canonicalization, and refuses it at once; its
+    // access token takes proofs that are too long or unsigned.
+    let issue = |options: Value| {
+        let r = client
+            .post(format!("{}/credentials/issue", node.url))
+            .bearer_auth(token)
+            .json(&json!({"credential": unsigned_credential("did:example:wallet"), "options": options}))
+            .send()
+            .unwrap();
+        let v: Value = checked("POST", "/credentials/issue", r).json().unwrap();
+        v["claimUrl"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let claim = issue(json!({}));
+    let r = client
+        .get(format!("{}/interactions/{claim}?iuv=1", node.url))
+        .header("accept", "application/json")
+        .send()
+        .unwrap();
+    let protocols: Value = checked("GET", &format!("/interactions/{claim}"), r)
+        .json()
+        .unwrap();
+    let exchange = protocols["protocols"]["vcapi"].as_str().unwrap().to_owned();
+    let path = &exchange[node.url.len()..];
+    let vpr: Value = post_raw(path, "application/json", b"{}".to_vec(), None)
+        .json()
+        .unwrap();
+    let request = &vpr["verifiablePresentationRequest"];
+    let mut vp = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "verifiableCredential": [poison_credential(30)],
+    });
+    vp["proof"] = json!({
+        "type": "Ed25519Signature2020",
+        "verificationMethod": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "proofPurpose": "authentication",
+        "challenge": request["challenge"],
+        "domain": request["domain"],
+        "created": "2026-12-01T00:00:00Z",
+        "proofValue": "z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk9czhSePTFehP8c3PGfb6a22gkfUKKiW8fzmBJhVzSPYe",
+    });
+    let started = std::time::Instant::now();
+    let p = problem(
+        post_raw(
+            path,
+            "application/json",
+            serde_json::to_vec(&json!({"verifiablePresentation": vp})).unwrap(),
+            None,
+        ),
+        400,
+        "a poisoned presentation",
+    );
+    assert_eq!(p["field"], "verifiablePresentation.proof", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("too complex to canonicalize"),
+        "{p}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "refused in {:?}",
+        started.elapsed()
+    );
+
+    let claim = issue(json!({}));
+    let offer: Value = node
+        .get(&format!("/oid4vci/offers/{claim}"))
+        .json()
+        .unwrap();
+    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+        ["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let granted: Value = post_raw(
+        "/oid4vci/token",
+        form,
+        format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}").into_bytes(),
+        None,
+    )
+    .json()
+    .unwrap();
+    let access = granted["access_token"].as_str().unwrap().to_owned();
+    let ask = |proofs: Value| {
+        let body = json!({"credential_configuration_id": "OpenBadgeCredential", "proofs": proofs});
+        post_raw(
+            "/oid4vci/credential",
+            "application/json",
+            serde_json::to_vec(&body).unwrap(),
+            Some(&access),
+        )
+    };
+    oauth_error(
+        ask(json!({"jwt": ["x".repeat(9_000)]})),
+        400,
+        "invalid_proof",
+        "a proof too long",
+    );
+    // alg none: {"alg":"none","typ":"openid4vci-proof+jwt"} . {} . (no signature)
+    oauth_error(
+        ask(json!({"jwt": ["eyJhbGciOiJub25lIiwidHlwIjoib3BlbmlkNHZjaS1wcm9vZitqd3QifQ.e30."]})),
+        400,
+        "invalid_proof",
+        "an unsigned proof",
+    );
+    oauth_error(
+        ask(json!({"jwt": ["a", "b"]})),
+        400,
+        "invalid_proof",
+        "two proofs",
+    );
+    oauth_error(
+        ask(json!({"ldp_vp": [{}]})),
+        400,
+        "invalid_proof",
+        "another proof type",
+    );
+    let body = json!({"credential_configuration_id": "Nothing", "proofs": {"jwt": ["a"]}});
+    oauth_error(
+        post_raw(
+            "/oid4vci/credential",
+            "application/json",
+            serde_json::to_vec(&body).unwrap(),
+            Some(&access),
+        ),
+        400,
+        "unknown_credential_configuration",
+        "an unknown configuration",
+    );
+    oauth_error(
+        post_raw(
+            "/oid4vci/credential",
+            "application/json",
+            b"[1,2".to_vec(),
+            Some(&access),
+        ),
+        400,
+        "invalid_credential_request",
+        "a broken request",
+    );
 }
 
 /// A shell command run in the node's user and mount namespaces, where its
