@@ -455,7 +455,10 @@ fn wallet_input_is_refused_and_named(node: &NodeProcess, client: &Client, token:
     );
     assert_eq!(p["field"], "verifiablePresentation.proof", "{p}");
     assert!(
-        p["detail"].as_str().unwrap().contains("too complex to canonicalize"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too complex to canonicalize"),
         "{p}"
     );
     assert!(

@@ -388,6 +388,21 @@ fn wallets_claim_badges_bound_to_their_dids() {
     assert_eq!(renewed["state"], "open");
     let new_url = renewed["claimUrl"].as_str().unwrap();
     assert_ne!(new_url, locked["claimUrl"].as_str().unwrap());
+    // The same from the command line: the award as it stands, and a
+    // claimed award refused a new link in one line.
+    let out = run(cairn().args([
+        "award", "show", "--node", &node.url, "--token", &token, &locked_id,
+    ]))
+    .success();
+    assert!(
+        out.stdout.contains(new_url) && out.stdout.contains(" open "),
+        "{out:#?}"
+    );
+    let out = run(cairn().args([
+        "award", "renew", "--node", &node.url, "--token", &token, original,
+    ]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.one_line_error().contains("claimed"), "{out:#?}");
     let old = node.get(&format!("/claim/{claim_token}"));
     assert_eq!(old.status(), 404);
     let new_token = new_url.rsplit('/').next().unwrap();

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod award;
 mod badge;
 mod bake;
 mod batches;
@@ -62,6 +63,10 @@ enum Command {
     /// Show a credential's public badge page, or make it private or public.
     #[command(subcommand)]
     Page(page::PageCommand),
+    /// Show an award's claim link (into the earner's wallet), or give it a
+    /// new one.
+    #[command(subcommand)]
+    Award(award::AwardCommand),
     /// List a node's credentials that expire before a date, soonest first.
     Expiring(expiring::ExpiringArgs),
     /// Show where a credential stands on its node (batch, anchor, proof).
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         Command::Issuer(cmd) => badge::run_issuer(cmd),
         Command::Bake(args) => bake::run(args),
         Command::Page(cmd) => page::run(cmd),
+        Command::Award(cmd) => award::run(cmd),
         Command::Expiring(args) => expiring::run(args),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
