@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use cairn_tests::{
-    cairn, checked, encode, node_token, poison_credential, run, unsigned_credential, write_json,
-    NodeProcess, Reply,
+    cairn, checked, encode, node_token, node_token_as, poison_credential, run, unsigned_credential,
+    write_json, NodeProcess, Reply,
 };
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
@@ -266,6 +266,133 @@ fn hostile_input_is_refused_cheaply_and_named() {
 
     // Wallets' endpoints: every refusal named, none costly.
     wallet_input_is_refused_and_named(&node, &client, &token);
+    roles_limit_what_a_token_changes(&node, &data, &client, &token);
+}
+
+/// A viewer token reads everything and changes nothing; an issuer token
+/// issues and revokes but leaves badge classes, the profile and
+/// endorsements to an admin.
+fn roles_limit_what_a_token_changes(
+    node: &NodeProcess,
+    data: &std::path::Path,
+    client: &Client,
+    admin: &str,
+) {
+    let viewer = node_token_as(data, "viewer");
+    let issuer = node_token_as(data, "issuer");
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        let r = client
+            .request(method.clone(), format!("{}{path}", node.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .unwrap();
+        checked(method.as_str(), path, r)
+    };
+    let r = call(
+        reqwest::Method::POST,
+        "/credentials/issue",
+        admin,
+        json!({"credential": unsigned_credential("did:example:roles")}),
+    );
+    let issued: Value = r.json().unwrap();
+    let id = issued["verifiableCredential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enc = encode(&id);
+    use reqwest::Method as M;
+    let changes = [
+        (
+            M::POST,
+            "/credentials/issue".to_owned(),
+            json!({"credential": unsigned_credential("did:example:v")}),
+        ),
+        (
+            M::POST,
+            "/credentials/issue/bulk".to_owned(),
+            json!([{"credential": unsigned_credential("did:example:v")}]),
+        ),
+        (
+            M::POST,
+            "/credentials/status".to_owned(),
+            json!({"credentialId": id, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "suspended"}]}),
+        ),
+        (M::POST, format!("/credentials/{enc}/renew"), json!({})),
+        (
+            M::PUT,
+            format!("/credentials/{enc}/page"),
+            json!({"private": true}),
+        ),
+        (M::POST, format!("/credentials/{enc}/award"), json!({})),
+        (
+            M::POST,
+            "/earners/did%3Aexample%3Aroles/certifications".to_owned(),
+            json!({"achievement": "x"}),
+        ),
+        (M::POST, "/endorsements".to_owned(), json!({})),
+        (M::POST, "/achievements".to_owned(), json!({})),
+        (M::PUT, "/achievements/x".to_owned(), json!({})),
+        (M::DELETE, "/achievements/x".to_owned(), json!({})),
+        (M::PUT, "/issuer".to_owned(), json!({})),
+        (
+            M::POST,
+            "/workflows/claim/exchanges".to_owned(),
+            json!({"variables": {"credentialId": id}}),
+        ),
+    ];
+    for (method, path, body) in &changes {
+        let p = problem(
+            call(method.clone(), path, &viewer, body.clone()),
+            403,
+            &format!("viewer {method} {path}"),
+        );
+        assert_eq!(p["field"], "Authorization", "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("viewer"), "{p}");
+    }
+    // The viewer reads.
+    for path in [
+        format!("/credentials/{enc}/award"),
+        format!("/credentials/{enc}/page"),
+        "/credentials?expiring-before=2100-01-01".to_owned(),
+    ] {
+        assert_eq!(
+            call(M::GET, &path, &viewer, json!(null)).status().as_u16(),
+            200,
+            "viewer GET {path}"
+        );
+    }
+    // The issuer issues and suspends, and is refused the admin's changes.
+    assert_eq!(
+        call(
+            M::POST,
+            "/credentials/issue",
+            &issuer,
+            json!({"credential": unsigned_credential("did:example:i")})
+        )
+        .status()
+        .as_u16(),
+        201
+    );
+    assert_eq!(
+        call(
+            M::POST,
+            "/credentials/status",
+            &issuer,
+            changes[2].2.clone()
+        )
+        .status()
+        .as_u16(),
+        200
+    );
+    for (method, path, body) in &changes[7..12] {
+        let p = problem(
+            call(method.clone(), path, &issuer, body.clone()),
+            403,
+            &format!("issuer {method} {path}"),
+        );
+        assert!(p["detail"].as_str().unwrap().contains("needs admin"), "{p}");
+    }
 }
 
 /// An OAuth error: its status, `application/json` (what OpenID4VCI

@@ -27,6 +27,7 @@ use tokio_util::io::StreamReader;
 
 use crate::node::{Beside, IssueError, Issued, Node};
 use crate::store::{Contact, StateFilter};
+use crate::tokens::Role;
 use cairn_verifier::credential::Recipient;
 
 mod wallets;
@@ -280,8 +281,31 @@ pub fn router(node: Shared) -> Router {
         .with_state(node)
 }
 
-/// Checks the bearer token; returns the token's id.
+/// Checks the bearer token for a change that needs `role` (or more).
+fn authorize_as(node: &Node, headers: &HeaderMap, role: Role) -> Result<String, Problem> {
+    let (id, has) = authenticate(node, headers)?;
+    if has < role {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token {id} is a {} token; this needs {} (cairn-node token create --role)",
+                has.as_str(),
+                role.as_str()
+            ),
+        )
+        .field("Authorization"));
+    }
+    Ok(id)
+}
+
+/// Checks the bearer token for a read (any role).
 fn authorize(node: &Node, headers: &HeaderMap) -> Result<String, Problem> {
+    authenticate(node, headers).map(|(id, _)| id)
+}
+
+/// Checks the bearer token; returns the token's id and role.
+fn authenticate(node: &Node, headers: &HeaderMap) -> Result<(String, Role), Problem> {
     let unauthorized = |detail: &str| {
         Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).field("Authorization")
     };
@@ -665,7 +689,7 @@ async fn issue_one(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Issued, crate::store::NewAward), Problem> {
-    authorize(node, headers)?;
+    authorize_as(node, headers, Role::Issuer)?;
     require_json(headers)?;
     let key = idempotency_key(headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
@@ -803,7 +827,7 @@ struct Tally {
 /// first time (status 200) instead of issuing again.
 async fn issue_bulk(State(node): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let prepared = async {
-        authorize(&node, &headers)?;
+        authorize_as(&node, &headers, Role::Issuer)?;
         let key: Option<Arc<str>> = idempotency_key(&headers)?.map(Into::into);
         let ct = media_type(&headers);
         let ndjson = matches!(
@@ -1156,7 +1180,7 @@ async fn update_status(
 ) -> Result<axum::Json<Value>, Problem> {
     use crate::store::{CredentialStatus, StatusChange, StoreError};
     {
-        authorize(&node, &headers)?;
+        authorize_as(&node, &headers, Role::Issuer)?;
         require_json(&headers)?;
         let bytes = read_body(body, MAX_BODY).await?;
         let req = parse_object(&bytes, "body")?;
@@ -1300,7 +1324,7 @@ async fn renew(
     Param(id): Param,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Issuer)?;
     let bytes = read_body(body, 4096).await?;
     let body = match bytes.iter().all(u8::is_ascii_whitespace) {
         true => Map::new(),
@@ -1388,7 +1412,7 @@ async fn endorse(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Admin)?;
     require_json(&headers)?;
     let body = parse_object(&read_body(body, MAX_BODY).await?, "body")?;
     let unsigned = crate::achievements::endorsement_from(body)
@@ -1448,7 +1472,7 @@ async fn set_page_settings(
     Param(id): Param,
     body: Body,
 ) -> Result<axum::Json<Value>, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Issuer)?;
     require_json(&headers)?;
     let body = parse_object(&read_body(body, 4096).await?, "body")?;
     if let Some(other) = body.keys().find(|k| *k != "private") {
@@ -1676,7 +1700,7 @@ async fn certify(
     Param(id): Param,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Issuer)?;
     require_json(&headers)?;
     let bytes = read_body(body, 4096).await?;
     let body = parse_object(&bytes, "body")?;
@@ -1756,7 +1780,7 @@ async fn class_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Map<String, Value>, Problem> {
-    authorize(node, headers)?;
+    authorize_as(node, headers, Role::Admin)?;
     require_json(headers)?;
     let bytes = read_body(body, MAX_CLASS_BODY).await?;
     parse_object(&bytes, "body")
@@ -1814,7 +1838,7 @@ async fn retire_achievement(
     Param(id): Param,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Admin)?;
     let (record, version) = node.retire_class(&id).await?;
     Ok(class_response(StatusCode::OK, &record, &version))
 }

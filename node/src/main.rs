@@ -169,6 +169,10 @@ enum TokenCommand {
     Create {
         #[arg(long, env = "CAIRN_DATA_DIR")]
         data_dir: PathBuf,
+        /// What it may do: admin (everything), issuer (issue, revoke,
+        /// renew, certify, claim links) or viewer (read only).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "issuer", "viewer"])]
+        role: String,
     },
     /// List tokens by id.
     List {
@@ -217,16 +221,25 @@ fn main() -> ExitCode {
 
 fn token(cmd: TokenCommand) -> Result<(), String> {
     match cmd {
-        TokenCommand::Create { data_dir } => {
-            let (record, token) = cairn::tokens::create(&data_dir).map_err(|e| e.to_string())?;
-            eprintln!("token {} created; it is shown once:", record.id);
+        TokenCommand::Create { data_dir, role } => {
+            let role: cairn::tokens::Role = role.parse()?;
+            let (record, token) =
+                cairn::tokens::create(&data_dir, role).map_err(|e| e.to_string())?;
+            eprintln!(
+                "token {} ({}) created; it is shown once:",
+                record.id,
+                role.as_str()
+            );
             println!("{token}");
         }
         TokenCommand::List { data_dir } => {
             for r in cairn::tokens::list(&data_dir).map_err(|e| e.to_string())? {
+                let role = r.role.as_str();
                 match r.revoked {
-                    Some(when) => println!("{}  created {}  revoked {when}", r.id, r.created),
-                    None => println!("{}  created {}", r.id, r.created),
+                    Some(when) => {
+                        println!("{}  {role}  created {}  revoked {when}", r.id, r.created)
+                    }
+                    None => println!("{}  {role}  created {}", r.id, r.created),
                 }
             }
         }

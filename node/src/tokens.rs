@@ -29,6 +29,42 @@ pub enum TokenError {
     Unknown(String),
 }
 
+/// What a token may do. Each role may do what the ones below it may.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything, change nothing.
+    Viewer,
+    /// Issue, revoke, suspend, renew, certify; hand out claim links.
+    Issuer,
+    /// Everything: badge classes, the issuer profile, endorsements too.
+    /// Tokens from before roles are admins.
+    #[default]
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Issuer => "issuer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "issuer" => Ok(Role::Issuer),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("no role `{other}`: admin, issuer or viewer")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenRecord {
     /// A short public name for the token (to list and revoke it).
@@ -38,6 +74,8 @@ pub struct TokenRecord {
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<String>,
+    #[serde(default)]
+    pub role: Role,
 }
 
 fn hash(token: &str) -> String {
@@ -89,7 +127,7 @@ fn write(data_dir: &Path, records: &[TokenRecord]) -> Result<(), TokenError> {
 
 /// Creates a token; returns its record and the token itself, which is shown
 /// once and never stored.
-pub fn create(data_dir: &Path) -> Result<(TokenRecord, String), TokenError> {
+pub fn create(data_dir: &Path, role: Role) -> Result<(TokenRecord, String), TokenError> {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let token = format!(
@@ -103,6 +141,7 @@ pub fn create(data_dir: &Path) -> Result<(TokenRecord, String), TokenError> {
         hash: hash(&token),
         created: cairn_verifier::credential::fmt_time(chrono::Utc::now()),
         revoked: None,
+        role,
     };
     let mut records = list(data_dir)?;
     records.push(record.clone());
@@ -133,8 +172,8 @@ pub struct Tokens {
 struct Loaded {
     checked: Instant,
     modified: Option<SystemTime>,
-    /// hash → token id
-    live: HashMap<String, String>,
+    /// hash → token id and role
+    live: HashMap<String, (String, Role)>,
 }
 
 impl Tokens {
@@ -162,16 +201,16 @@ impl Tokens {
         state.live = list(&self.data_dir)?
             .into_iter()
             .filter(|r| r.revoked.is_none())
-            .map(|r| (r.hash, r.id))
+            .map(|r| (r.hash, (r.id, r.role)))
             .collect();
         state.modified = modified;
         Ok(())
     }
 
-    /// The id of the live token `token`, if it is one. A revocation is seen
+    /// The id and role of the live token `token`, if it is one. A revocation is seen
     /// within [`RELOAD_EVERY`]; a token created meanwhile at once (an
     /// unknown token makes the node look at the file, which costs a stat).
-    pub fn check(&self, token: &str) -> Option<String> {
+    pub fn check(&self, token: &str) -> Option<(String, Role)> {
         let hashed = hash(token);
         let mut state = self.state.lock().expect("tokens lock");
         let known = state.live.contains_key(&hashed);
@@ -198,12 +237,13 @@ mod tests {
     #[test]
     fn created_tokens_work_until_revoked_and_only_hashes_are_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, token_a) = create(dir.path()).unwrap();
-        let (_, token_b) = create(dir.path()).unwrap();
+        let (a, token_a) = create(dir.path(), Role::Admin).unwrap();
+        let (b, token_b) = create(dir.path(), Role::Viewer).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert!(!text.contains(&token_a) && text.contains(&a.hash));
         let tokens = Tokens::open(dir.path()).unwrap();
-        assert_eq!(tokens.check(&token_a), Some(a.id.clone()));
+        assert_eq!(tokens.check(&token_a), Some((a.id.clone(), Role::Admin)));
+        assert_eq!(tokens.check(&token_b), Some((b.id.clone(), Role::Viewer)));
         assert!(tokens.check("cairn_guess").is_none());
         revoke(dir.path(), &a.id).unwrap();
         assert!(matches!(
@@ -215,5 +255,14 @@ mod tests {
         assert!(tokens.check(&token_a).is_none());
         assert!(tokens.check(&token_b).is_some());
         assert_eq!(list(dir.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn tokens_from_before_roles_are_admins() {
+        let old = br#"[{"id": "0a1b2c3d", "hash": "00", "created": "2026-11-01T00:00:00Z"}]"#;
+        assert_eq!(parse(old).unwrap()[0].role, Role::Admin);
+        assert!(Role::Admin > Role::Issuer && Role::Issuer > Role::Viewer);
+        assert_eq!("viewer".parse::<Role>(), Ok(Role::Viewer));
+        assert!("root".parse::<Role>().is_err());
     }
 }

@@ -642,8 +642,13 @@ pub fn encode(id: &str) -> String {
 /// `cairn-node token create --data-dir DIR`: a fresh bearer token.
 #[track_caller]
 pub fn node_token(data_dir: &Path) -> String {
+    node_token_as(data_dir, "admin")
+}
+
+/// A new token of `role` (admin, issuer or viewer).
+pub fn node_token_as(data_dir: &Path, role: &str) -> String {
     let out = Command::new(cairn_node_path())
-        .args(["token", "create", "--data-dir"])
+        .args(["token", "create", "--role", role, "--data-dir"])
         .arg(data_dir)
         .output()
         .expect("cairn-node token create runs");

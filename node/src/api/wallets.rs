@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::{authorize, html, parse_object, read_body, Param, Problem, Shared};
+use super::{authorize, authorize_as, html, parse_object, read_body, Param, Problem, Shared};
 use crate::store::{Award, AwardState, Redeem, RedeemError, StoreError};
+use crate::tokens::Role;
 use crate::wallets::{
     self as protocol, CredentialOffer, CredentialRequest, CredentialResponse, Grants,
     IssuedCredential, OAuthError, PreAuthorizedGrant, TokenResponse, TxCode, ACCESS_TTL,
@@ -170,7 +171,7 @@ async fn renew_award(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    authorize(&node, &headers)?;
+    authorize_as(&node, &headers, Role::Issuer)?;
     let bytes = read_body(body, MAX_WALLET_BODY).await?;
     let mut tx_code = false;
     if !bytes.iter().all(u8::is_ascii_whitespace) {
@@ -444,7 +445,7 @@ async fn create_exchange(
         variables.get("claimToken").and_then(Value::as_str),
     ) {
         (Some(id), None) => {
-            authorize(&node, &headers)?;
+            authorize_as(&node, &headers, Role::Issuer)?;
             node.store.award(id)?.ok_or_else(|| {
                 Problem::new(
                     StatusCode::NOT_FOUND,
