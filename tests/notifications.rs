@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cairn_tests::{node_token, repo_root, send, NodeProcess};
+use cairn_tests::{node_token, nurse_badge, repo_root, send, NodeProcess};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -112,27 +112,11 @@ fn issue(node: &NodeProcess, token: &str, email: &str, extra: Value) -> String {
     if let Some(lang) = extra.get("language") {
         options["language"] = lang.clone();
     }
-    let mut credential = json!({
-        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": "Registered Nurse",
-        "credentialSubject": {
-            "type": ["AchievementSubject"],
-            "identifier": [{
-                "type": "IdentityObject",
-                "identityType": "emailAddress",
-                "hashed": false,
-                "identityHash": email,
-            }],
-            "achievement": {
-                "id": "https://board.example/achievements/rn",
-                "type": ["Achievement"],
-                "name": [{"@value": "Registered Nurse", "@language": "en"}, {"@value": "Infirmière diplômée", "@language": "fr"}],
-                "description": "Licensed to practise as a registered nurse.",
-                "criteria": {"narrative": "Passed the board examination."},
-            },
-        },
-    });
+    let mut credential = nurse_badge(email);
+    credential["credentialSubject"]["achievement"]["name"] = json!([
+        {"@value": "Registered Nurse", "@language": "en"},
+        {"@value": "Infirmière diplômée", "@language": "fr"},
+    ]);
     if let Some(until) = extra.get("validUntil") {
         credential["validUntil"] = until.clone();
     }

@@ -11,34 +11,14 @@
 use std::process::Command;
 
 use cairn_tests::{
-    cairn, checked, deploy, encode, field, node_token, repo_root, run, send, start_on_anvil,
-    write_achievement, Anvil, NodeProcess,
+    cairn, checked, deploy, encode, field, node_token, nurse_badge, repo_root, run, send,
+    start_on_anvil, write_achievement, Anvil, NodeProcess,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
 
 fn award(node: &NodeProcess, token: &str, email: &str, tx_code: bool) -> Value {
-    let credential = json!({
-        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": "Registered Nurse",
-        "credentialSubject": {
-            "type": ["AchievementSubject"],
-            "identifier": [{
-                "type": "IdentityObject",
-                "identityType": "emailAddress",
-                "hashed": false,
-                "identityHash": email,
-            }],
-            "achievement": {
-                "id": "https://board.example/achievements/rn",
-                "type": ["Achievement"],
-                "name": "Registered Nurse",
-                "description": "Licensed to practise as a registered nurse.",
-                "criteria": {"narrative": "Passed the board examination."},
-            },
-        },
-    });
+    let credential = nurse_badge(email);
     let (status, body) = send(
         node,
         token,
@@ -88,9 +68,25 @@ fn claim_state(node: &NodeProcess, token: &str, id: &str) -> Value {
     award
 }
 
+/// The claim token at the end of a claim link.
+fn token_of(claim_url: &str) -> &str {
+    claim_url.rsplit('/').next().unwrap()
+}
+
+/// The OpenID4VCI offer behind a claim token, and its pre-authorized code.
+fn offer_of(node: &NodeProcess, claim_token: &str) -> (Value, String) {
+    let offer = node.get_json(&format!("/oid4vci/offers/{claim_token}"));
+    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+        ["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (offer, code)
+}
+
 /// What a wallet following the claim link's interaction URL is told.
 fn interaction(node: &NodeProcess, claim_url: &str) -> (u16, Value) {
-    let token = claim_url.rsplit('/').next().unwrap();
+    let token = token_of(claim_url);
     let path = format!("/interactions/{token}");
     let r = reqwest::blocking::Client::new()
         .get(format!("{}{path}?iuv=1", node.url))
@@ -220,7 +216,7 @@ fn wallets_claim_badges_bound_to_their_dids() {
         (409, Some("urn:cairn:problem:award-not-claimable")),
         "{body:#}"
     );
-    let claim_token = revoked_url.rsplit('/').next().unwrap();
+    let claim_token = token_of(revoked_url);
     let offer = node.get(&format!("/oid4vci/offers/{claim_token}"));
     assert_eq!(offer.status(), 409);
     assert_eq!(offer.json::<Value>().unwrap()["error"], "invalid_request");
@@ -249,7 +245,7 @@ fn wallets_claim_badges_bound_to_their_dids() {
         "",
         Method::POST,
         "/workflows/claim/exchanges",
-        Some(&json!({"variables": {"claimToken": guarded_url.rsplit('/').next().unwrap()}})),
+        Some(&json!({"variables": {"claimToken": token_of(guarded_url)}})),
     );
     assert_eq!(
         (status, body["type"].as_str()),
@@ -334,19 +330,8 @@ fn wallets_claim_badges_bound_to_their_dids() {
         .as_str()
         .unwrap()
         .to_owned();
-    let claim_token = locked["claimUrl"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let offer = node.get_json(&format!("/oid4vci/offers/{claim_token}"));
-    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
-        ["pre-authorized_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let claim_token = token_of(locked["claimUrl"].as_str().unwrap()).to_owned();
+    let (_, code) = offer_of(&node, &claim_token);
     let right = locked["txCode"].as_str().unwrap().to_owned();
     let wrong = if right == "000000" {
         "111111"
@@ -405,13 +390,8 @@ fn wallets_claim_badges_bound_to_their_dids() {
     assert!(out.one_line_error().contains("claimed"), "{out:#?}");
     let old = node.get(&format!("/claim/{claim_token}"));
     assert_eq!(old.status(), 404);
-    let new_token = new_url.rsplit('/').next().unwrap();
-    let offer = node.get_json(&format!("/oid4vci/offers/{new_token}"));
-    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
-        ["pre-authorized_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_token = token_of(new_url);
+    let (offer, code) = offer_of(&node, new_token);
     // The same offer by value, for issuers who send it themselves.
     let award = claim_state(&node, &token, &locked_id);
     let by_value = award["credentialOffer"].as_str().unwrap();

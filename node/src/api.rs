@@ -662,13 +662,13 @@ async fn issue(
     })
 }
 
-/// An award for an issuance request: its claim link's end, and the
-/// transaction code when `options.txCode` asks for one.
-fn new_award(node: &Node, req: &IssueRequest) -> crate::store::NewAward {
+/// A new award (or a new link for one): its claim link ends `--offer-ttl`
+/// from now, and a transaction code is made when asked for.
+fn new_award(node: &Node, tx_code: bool) -> crate::store::NewAward {
     let ttl = i64::try_from(node.settings.offer_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     crate::store::NewAward {
         expires: chrono::Utc::now().timestamp().saturating_add(ttl),
-        tx_code: req.tx_code.then(crate::wallets::new_tx_code),
+        tx_code: tx_code.then(crate::wallets::new_tx_code),
     }
 }
 
@@ -695,7 +695,7 @@ async fn issue_one(
     let bytes = read_body(body, MAX_BODY).await?;
     let req = split_request(parse_object(&bytes, "body")?, "")?;
     let contact = req.contact.clone();
-    let award = new_award(node, &req);
+    let award = new_award(node, req.tx_code);
     let credential = requested_credential(node, req, "")?;
     let issued = node
         .issue(
@@ -728,7 +728,7 @@ async fn bulk_item(
         };
         let req = split_request(req, &prefix)?;
         let contact = req.contact.clone();
-        let award = new_award(&node, &req);
+        let award = new_award(&node, req.tx_code);
         let credential = requested_credential(&node, req, &prefix)?;
         let issued = node
             .issue(

@@ -76,7 +76,7 @@ mod claims;
 mod outbox;
 pub use claims::{
     claim_key_file, random_secret, Award, AwardState, Exchange, NewAward, PreparedAward, Redeem,
-    RedeemError, MAX_TRIES,
+    RedeemError,
 };
 pub use outbox::{Contact, Delivery, Due, Event, EventKind, Sink};
 
@@ -121,9 +121,10 @@ pub enum StoreError {
     /// An award is claimed once.
     #[error("the award {award} was claimed already, as {by}")]
     Claimed { award: String, by: String },
-    /// A revoked, suspended, expired or locked award is not claimed.
-    #[error("the award {award} is {reason}: it cannot be claimed")]
-    Unclaimable { award: String, reason: &'static str },
+    /// A withdrawn (revoked or suspended), expired or locked award is not
+    /// claimed.
+    #[error("the award {award} is {}: it cannot be claimed", .state.as_str())]
+    Unclaimable { award: String, state: AwardState },
 }
 
 /// What the issuer says of a credential now.

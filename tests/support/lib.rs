@@ -656,6 +656,33 @@ pub fn node_token_as(data_dir: &Path, role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// An unsigned Open Badge (a registered nurse's licence) for an earner
+/// named by email address, unhashed, for `POST /credentials/issue` with
+/// `options.recipientEmail`.
+pub fn nurse_badge(email: &str) -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Registered Nurse",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [{
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": false,
+                "identityHash": email,
+            }],
+            "achievement": {
+                "id": "https://board.example/achievements/rn",
+                "type": ["Achievement"],
+                "name": "Registered Nurse",
+                "description": "Licensed to practise as a registered nurse.",
+                "criteria": {"narrative": "Passed the board examination."},
+            },
+        },
+    })
+}
+
 /// An unsigned credential for `POST /credentials/issue`: the node adds the
 /// id, issuer and `validFrom`.
 pub fn unsigned_credential(subject: &str) -> Value {

@@ -76,16 +76,18 @@ fn unknown_claim() -> Problem {
     .field("token")
 }
 
-/// What the issuer is told of an award it just made: its claim link, when
-/// the link ends, and the transaction code (only now: it is kept hashed).
-pub(super) fn award_fields(
+/// What the issuer is told of an award: its claim link (of `token`), when
+/// the link ends, and the transaction code (only when just made: it is
+/// kept hashed).
+fn claim_fields(
     node: &crate::node::Node,
-    award: &Award,
+    token: &str,
+    expires: i64,
     tx_code: Option<&str>,
 ) -> Value {
     let mut v = json!({
-        "claimUrl": claim_url(node, award),
-        "claimExpires": rfc3339(award.expires),
+        "claimUrl": claim_link(node, token),
+        "claimExpires": rfc3339(expires),
     });
     if let Some(code) = tx_code {
         v["txCode"] = json!(code);
@@ -93,26 +95,33 @@ pub(super) fn award_fields(
     v
 }
 
-/// The award members of an issue response for a credential new now (no
-/// read: its award is the first generation, as `made`).
+/// [`claim_fields`] of a stored award.
+pub(super) fn award_fields(
+    node: &crate::node::Node,
+    award: &Award,
+    tx_code: Option<&str>,
+) -> Value {
+    claim_fields(node, &node.store.claim_token(award), award.expires, tx_code)
+}
+
+/// [`claim_fields`] of the award a credential new now was issued with (no
+/// read: it is the first generation, as `made`).
 pub(super) fn new_award_fields(
     node: &crate::node::Node,
     id: &str,
     made: &crate::store::NewAward,
 ) -> Value {
-    let mut v = json!({
-        "claimUrl": format!("{}/claim/{}", base(node), node.store.first_claim_token(id)),
-        "claimExpires": rfc3339(made.expires),
-    });
-    if let Some(code) = &made.tx_code {
-        v["txCode"] = json!(code);
-    }
-    v
+    let token = node.store.first_claim_token(id);
+    claim_fields(node, &token, made.expires, made.tx_code.as_deref())
 }
 
 /// The award's claim link.
 pub(super) fn claim_url(node: &crate::node::Node, award: &Award) -> String {
-    format!("{}/claim/{}", base(node), node.store.claim_token(award))
+    claim_link(node, &node.store.claim_token(award))
+}
+
+fn claim_link(node: &crate::node::Node, token: &str) -> String {
+    format!("{}/claim/{token}", base(node))
 }
 
 fn base(node: &crate::node::Node) -> String {
@@ -139,21 +148,15 @@ async fn award(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     authorize(&node, &headers)?;
-    let award = node.store.award(&id)?.ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown-award",
-            format!("credential {id} is not an award"),
-        )
-        .field("id")
-    })?;
+    let award = award_of(&node, &id, "id")?;
+    let token = node.store.claim_token(&award);
     Ok(axum::Json(json!({
         "credentialId": id,
         "state": award_state(&node, &award)?,
-        "claimUrl": claim_url(&node, &award),
+        "claimUrl": claim_link(&node, &token),
         "claimExpires": rfc3339(award.expires),
         "credentialOffer": offer_by_value(&node, &award),
-        "credentialOfferUri": offer_uri(&node, &node.store.claim_token(&award)),
+        "credentialOfferUri": offer_uri(&node, &token),
         "txCode": award.tx_code.is_some(),
         "failedTries": award.failures,
         "claimed": award.claimed,
@@ -188,27 +191,25 @@ async fn renew_award(
             }
         }
     }
-    if node.store.award(&id)?.is_none() {
-        return Err(Problem::new(
+    award_of(&node, &id, "id")?;
+    let made = super::new_award(&node, tx_code);
+    let renewed = node.store.renew_award(&id, &made)?;
+    let mut out = award_fields(&node, &renewed, made.tx_code.as_deref());
+    out["credentialId"] = json!(id);
+    out["state"] = json!(award_state(&node, &renewed)?);
+    Ok(private(axum::Json(out).into_response()))
+}
+
+/// The award of the credential `id`, which the request names in `field`.
+fn award_of(node: &crate::node::Node, id: &str, field: &str) -> Result<Award, Problem> {
+    node.store.award(id)?.ok_or_else(|| {
+        Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-award",
             format!("credential {id} is not an award"),
         )
-        .field("id"));
-    }
-    let code = tx_code.then(protocol::new_tx_code);
-    let ttl = i64::try_from(node.settings.offer_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    let renewed = node.store.renew_award(
-        &id,
-        &crate::store::NewAward {
-            expires: now().saturating_add(ttl),
-            tx_code: code.clone(),
-        },
-    )?;
-    let mut out = award_fields(&node, &renewed, code.as_deref());
-    out["credentialId"] = json!(id);
-    out["state"] = json!(award_state(&node, &renewed)?);
-    Ok(private(axum::Json(out).into_response()))
+        .field(field)
+    })
 }
 
 fn award_of_token(node: &crate::node::Node, token: &str) -> Result<Award, Problem> {
@@ -362,18 +363,7 @@ fn exchange_url(node: &crate::node::Node, exchange: &str) -> String {
 
 /// Where an award stands, the issuer's word on its credential included.
 fn award_state(node: &crate::node::Node, award: &Award) -> Result<AwardState, Problem> {
-    use crate::store::CredentialStatus;
-    let state = award.state(now());
-    Ok(
-        match node.store.status(&award.credential)?.map(|r| r.status) {
-            Some(CredentialStatus::Revoked | CredentialStatus::Suspended)
-                if state != AwardState::Claimed =>
-            {
-                AwardState::Withdrawn
-            }
-            _ => state,
-        },
-    )
+    Ok(node.store.award_state(award, now())?)
 }
 
 /// Refuses a VC-API claim of an award guarded by a transaction code: only
@@ -393,26 +383,33 @@ fn without_tx_code(award: &Award) -> Result<(), Problem> {
 fn open_award(node: &crate::node::Node, award: &Award) -> Result<(), Problem> {
     match award_state(node, award)? {
         AwardState::Open => Ok(()),
-        AwardState::Withdrawn => Err(Problem::new(
+        closed_as => Err(closed(closed_as, award)),
+    }
+}
+
+/// Why an award in `state` is not claimed, as a problem.
+fn closed(state: AwardState, award: &Award) -> Problem {
+    match state {
+        AwardState::Withdrawn | AwardState::Open => Problem::new(
             StatusCode::CONFLICT,
             "award-not-claimable",
             "the issuer revoked or suspended this badge: it cannot be claimed",
-        )),
-        AwardState::Claimed => Err(Problem::new(
+        ),
+        AwardState::Claimed => Problem::new(
             StatusCode::CONFLICT,
             "already-claimed",
             "this badge was claimed into a wallet already; ask the issuer for a new link",
-        )),
-        AwardState::Expired => Err(Problem::new(
+        ),
+        AwardState::Expired => Problem::new(
             StatusCode::GONE,
             "claim-expired",
             format!("this claim link ended at {}", rfc3339(award.expires)),
-        )),
-        AwardState::Locked => Err(Problem::new(
+        ),
+        AwardState::Locked => Problem::new(
             StatusCode::FORBIDDEN,
             "claim-locked",
             "too many wrong tries: this claim link is locked; ask the issuer for a new one",
-        )),
+        ),
     }
 }
 
@@ -446,14 +443,7 @@ async fn create_exchange(
     ) {
         (Some(id), None) => {
             authorize_as(&node, &headers, Role::Issuer)?;
-            node.store.award(id)?.ok_or_else(|| {
-                Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown-award",
-                    format!("credential {id} is not an award"),
-                )
-                .field("variables.credentialId")
-            })?
+            award_of(&node, id, "variables.credentialId")?
         }
         (None, Some(token)) => award_of_token(&node, token)
             .map_err(|p| p.field("variables.claimToken"))?,
@@ -631,25 +621,19 @@ fn did_authenticated(report: &cairn_verifier::verification::Report) -> Result<St
         })
 }
 
+/// Claims the award for `holder`; the store's refusals (under its write
+/// lock) in the same terms as [`open_award`]'s early ones.
 async fn claim(node: &Shared, award: &Award, holder: &str) -> Result<Value, Problem> {
     use crate::node::IssueError;
     use protocol::ClaimError;
     node.claim(award, holder).await.map_err(|e| match e {
-        ClaimError::NotOpen(AwardState::Expired) => {
-            Problem::new(StatusCode::GONE, "claim-expired", e.to_string())
+        ClaimError::Issue(IssueError::Store(StoreError::Claimed { .. })) => {
+            closed(AwardState::Claimed, award)
         }
-        ClaimError::NotOpen(AwardState::Locked) => {
-            Problem::new(StatusCode::FORBIDDEN, "claim-locked", e.to_string())
+        ClaimError::Issue(IssueError::Store(StoreError::Unclaimable { state, .. })) => {
+            closed(state, award)
         }
-        ClaimError::NotOpen(_)
-        | ClaimError::Issue(IssueError::Store(StoreError::Claimed { .. })) => Problem::new(
-            StatusCode::CONFLICT,
-            "already-claimed",
-            "this badge was claimed into a wallet already",
-        ),
-        ClaimError::Withdrawn(_)
-        | ClaimError::NoSubject
-        | ClaimError::Issue(IssueError::Store(StoreError::Unclaimable { .. })) => {
+        ClaimError::Expired | ClaimError::NoSubject => {
             Problem::new(StatusCode::CONFLICT, "award-not-claimable", e.to_string())
         }
         ClaimError::OtherHolder(_) => {
@@ -965,16 +949,20 @@ async fn credential(
     if expires <= now_ms || !node.store.use_nonce(&possession.nonce, expires, now_ms)? {
         return Err(stale());
     }
+    // Refused before the signing work when plainly closed; the store
+    // refuses again, under its lock, whatever changed meanwhile.
+    let denied = |p: Problem| match p.status {
+        StatusCode::CONFLICT | StatusCode::GONE | StatusCode::FORBIDDEN => oauth(
+            StatusCode::BAD_REQUEST,
+            "credential_request_denied",
+            p.detail,
+        ),
+        _ => p.into(),
+    };
+    open_award(&node, &award).map_err(denied)?;
     let vc = claim(&node, &award, &possession.holder)
         .await
-        .map_err(|p| match p.status {
-            StatusCode::CONFLICT | StatusCode::GONE | StatusCode::FORBIDDEN => oauth(
-                StatusCode::BAD_REQUEST,
-                "credential_request_denied",
-                p.detail,
-            ),
-            _ => p.into(),
-        })?;
+        .map_err(denied)?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(CredentialResponse {

@@ -11,16 +11,18 @@
 //! - `a` ++ credential id: the [`Award`];
 //! - `t` ++ SHA-256(claim token): the award's credential id;
 //! - `p` ++ SHA-256(pre-authorized code): the same;
-//! - `x` ++ exchange id: the same (a VC-API exchange, kept in the award);
+//! - `x` ++ SHA-256(exchange id): the same (a VC-API exchange, kept in
+//!   the award);
 //! - `k` ++ SHA-256(access token): the same (OpenID4VCI);
 //! - `u` ++ expiry (ms, big-endian) ++ SHA-256(nonce)[..16]: a nonce used
 //!   up, until it would have expired anyway.
 //!
-//! Secrets are never stored: the claim token and the pre-authorized code
-//! are keyed hashes of the credential id (so the issuer can be shown its
-//! claim link again), found by their SHA-256; the transaction code and the
-//! access token by a keyed hash and a SHA-256. Nonces carry their own
-//! expiry and tag, so handing one out writes nothing.
+//! No secret is an index key: every one (claim token, pre-authorized code,
+//! exchange id, access token) is found by its SHA-256. The claim token and
+//! the pre-authorized code are keyed hashes of the credential id under the
+//! claim key kept outside the database (so the issuer can be shown its
+//! claim link again); the transaction code is kept as a keyed hash. Nonces
+//! carry their own expiry and tag, so handing one out writes nothing.
 
 use base64::Engine;
 use hmac::Mac;
@@ -87,8 +89,20 @@ pub enum AwardState {
     Expired,
     Locked,
     /// Revoked or suspended by the issuer (the award itself does not know:
-    /// see `Store::award_state`).
+    /// see [`Store::award_state`]).
     Withdrawn,
+}
+
+impl AwardState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AwardState::Open => "open",
+            AwardState::Claimed => "claimed",
+            AwardState::Expired => "expired",
+            AwardState::Locked => "locked",
+            AwardState::Withdrawn => "withdrawn",
+        }
+    }
 }
 
 impl Award {
@@ -246,6 +260,15 @@ fn generational(award: &Award) -> String {
     }
 }
 
+/// The longest string taken as a secret (ours are 22 characters).
+const MAX_SECRET: usize = 64;
+
+/// Where a secret's award is found: its kind and its SHA-256, so the
+/// database never holds the secret itself.
+fn secret_key(prefix: u8, secret: &str) -> Vec<u8> {
+    key(prefix, &digest(secret))
+}
+
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -297,11 +320,11 @@ impl Store {
                 serde_json::to_vec(&record).expect("an award serializes"),
             ),
             (
-                key(b't', &digest(&keys.token(&record))),
+                secret_key(b't', &keys.token(&record)),
                 id.as_bytes().to_vec(),
             ),
             (
-                key(b'p', &digest(&keys.code(&record))),
+                secret_key(b'p', &keys.code(&record)),
                 id.as_bytes().to_vec(),
             ),
         ])
@@ -333,10 +356,10 @@ impl Store {
             }
             let keys = self.claim_keys();
             let family = cf(db, CLAIMS);
-            batch.delete_cf(family, key(b't', &digest(&keys.token(record))));
-            batch.delete_cf(family, key(b'p', &digest(&keys.code(record))));
+            batch.delete_cf(family, secret_key(b't', &keys.token(record)));
+            batch.delete_cf(family, secret_key(b'p', &keys.code(record)));
             for x in record.exchanges.drain(..) {
-                batch.delete_cf(family, key(b'x', x.id.as_bytes()));
+                batch.delete_cf(family, secret_key(b'x', &x.id));
             }
             if let Some((hash, _)) = record.access.take() {
                 if let Ok(hash) = hex::decode(hash) {
@@ -348,8 +371,8 @@ impl Store {
             record.tx_code = award.tx_code.as_deref().map(|c| keys.tx_code_hash(id, c));
             record.failures = 0;
             record.code_used = false;
-            batch.put_cf(family, key(b't', &digest(&keys.token(record))), id);
-            batch.put_cf(family, key(b'p', &digest(&keys.code(record))), id);
+            batch.put_cf(family, secret_key(b't', &keys.token(record)), id);
+            batch.put_cf(family, secret_key(b'p', &keys.code(record)), id);
             Ok(record.clone())
         })
     }
@@ -373,29 +396,20 @@ impl Store {
         // Under the write lock, as status changes and tries are: a
         // revocation or a lock lands before this claim (refused) or after
         // it (and reaches it).
-        let refusal = match self.status(award)?.map(|s| s.status) {
-            Some(super::CredentialStatus::Revoked) => Some("revoked"),
-            Some(super::CredentialStatus::Suspended) => Some("suspended"),
-            _ => match record.state(now) {
-                AwardState::Expired => Some("expired"),
-                AwardState::Locked => Some("locked"),
-                AwardState::Open | AwardState::Claimed | AwardState::Withdrawn => None,
-            },
+        let refusal = match self.award_state(&record, now)? {
+            AwardState::Open => None,
+            AwardState::Claimed => Some(StoreError::Claimed {
+                award: award.to_owned(),
+                by: record.claimed.join(", "),
+            }),
+            state => Some(StoreError::Unclaimable {
+                award: award.to_owned(),
+                state,
+            }),
         };
-        if let Some(reason) = refusal {
+        if let Some(e) = refusal {
             pending.insert(award.to_owned(), record);
-            return Err(StoreError::Unclaimable {
-                award: award.to_owned(),
-                reason,
-            });
-        }
-        if !record.claimed.is_empty() {
-            let claimed = record.claimed.clone();
-            pending.insert(award.to_owned(), record);
-            return Err(StoreError::Claimed {
-                award: award.to_owned(),
-                by: claimed.join(", "),
-            });
+            return Err(e);
         }
         record.claimed.push(by.to_owned());
         batch.put_cf(
@@ -422,14 +436,33 @@ impl Store {
         self.claim_keys().code(award)
     }
 
+    /// Where an award stands, the issuer's word on its credential
+    /// included: one revoked or suspended (and not claimed) is withdrawn.
+    pub fn award_state(&self, award: &Award, now: i64) -> Result<AwardState, StoreError> {
+        let state = award.state(now);
+        Ok(match self.status(&award.credential)?.map(|r| r.status) {
+            Some(super::CredentialStatus::Revoked | super::CredentialStatus::Suspended)
+                if state != AwardState::Claimed =>
+            {
+                AwardState::Withdrawn
+            }
+            _ => state,
+        })
+    }
+
     /// The award of the credential `id`.
     pub fn award(&self, id: &str) -> Result<Option<Award>, StoreError> {
         read_award(&*self.db()?, id)
     }
 
-    fn award_at(&self, prefix: u8, secret: &[u8]) -> Result<Option<Award>, StoreError> {
+    /// The award a secret of kind `prefix` names (none for a string no
+    /// secret of ours could be).
+    fn award_by(&self, prefix: u8, secret: &str) -> Result<Option<Award>, StoreError> {
+        if secret.len() > MAX_SECRET {
+            return Ok(None);
+        }
         let db = self.db()?;
-        let Some(id) = db.get_cf(cf(&db, CLAIMS), key(prefix, secret))? else {
+        let Some(id) = db.get_cf(cf(&db, CLAIMS), secret_key(prefix, secret))? else {
             return Ok(None);
         };
         read_award(&db, std::str::from_utf8(&id).map_err(corrupt)?)
@@ -437,28 +470,19 @@ impl Store {
 
     /// The award whose claim token this is.
     pub fn award_by_token(&self, token: &str) -> Result<Option<Award>, StoreError> {
-        if token.len() > 64 {
-            return Ok(None);
-        }
-        self.award_at(b't', &digest(token))
+        self.award_by(b't', token)
     }
 
     /// The award an exchange belongs to.
     pub fn award_by_exchange(&self, exchange: &str) -> Result<Option<Award>, StoreError> {
-        if exchange.len() > 64 {
-            return Ok(None);
-        }
-        self.award_at(b'x', exchange.as_bytes())
+        self.award_by(b'x', exchange)
     }
 
     /// The award an access token was given for, while the token lasts.
     pub fn award_by_access(&self, token: &str, now_ms: i64) -> Result<Option<Award>, StoreError> {
-        if token.len() > 64 {
-            return Ok(None);
-        }
         let hash = hex::encode(digest(token));
         Ok(self
-            .award_at(b'k', &digest(token))?
+            .award_by(b'k', token)?
             .filter(|a| matches!(&a.access, Some((h, until)) if *h == hash && now_ms < *until)))
     }
 
@@ -471,17 +495,22 @@ impl Store {
     ) -> Result<T, E> {
         let db = self.db()?;
         let _guard = self.write.lock().expect("store lock");
-        let mut award = read_award(&db, id)?.ok_or_else(|| StoreError::NoCredential(id.into()))?;
+        let before = read_award(&db, id)?.ok_or_else(|| StoreError::NoCredential(id.into()))?;
+        let mut award = before.clone();
         let mut batch = WriteBatch::default();
         let outcome = change(&mut award, &mut batch, &db);
-        // A refusal may count a try: the award is written either way.
-        batch.put_cf(
-            cf(&db, CLAIMS),
-            award_key(id),
-            serde_json::to_vec(&award).expect("an award serializes"),
-        );
-        self.noted(db.write_opt(batch, &synced()))
-            .map_err(E::from)?;
+        // A refusal may count a try, so the award is written whatever the
+        // outcome, but only when something changed: a refusal that counts
+        // nothing costs no synced write.
+        if award != before || !batch.is_empty() {
+            batch.put_cf(
+                cf(&db, CLAIMS),
+                award_key(id),
+                serde_json::to_vec(&award).expect("an award serializes"),
+            );
+            self.noted(db.write_opt(batch, &synced()))
+                .map_err(E::from)?;
+        }
         outcome
     }
 
@@ -498,13 +527,13 @@ impl Store {
                 .partition(|x| x.expires > now);
             award.exchanges = live;
             for old in ended {
-                batch.delete_cf(cf(db, CLAIMS), key(b'x', old.id.as_bytes()));
+                batch.delete_cf(cf(db, CLAIMS), secret_key(b'x', &old.id));
             }
             while award.exchanges.len() >= MAX_EXCHANGES {
                 let old = award.exchanges.remove(0);
-                batch.delete_cf(cf(db, CLAIMS), key(b'x', old.id.as_bytes()));
+                batch.delete_cf(cf(db, CLAIMS), secret_key(b'x', &old.id));
             }
-            batch.put_cf(cf(db, CLAIMS), key(b'x', exchange.id.as_bytes()), id);
+            batch.put_cf(cf(db, CLAIMS), secret_key(b'x', &exchange.id), id);
             award.exchanges.push(exchange.clone());
             Ok(exchange)
         })
@@ -527,24 +556,17 @@ impl Store {
         access: &str,
         until_ms: i64,
     ) -> Result<Award, RedeemError> {
-        if code.len() > 64 {
-            return Err(Redeem::Unknown.into());
-        }
-        let Some(found) = self.award_at(b'p', &digest(code))? else {
+        let Some(found) = self.award_by(b'p', code)? else {
             return Err(Redeem::Unknown.into());
         };
         let keys = self.claim_keys();
         self.change_award(&found.credential, |award, batch, db| {
-            if let Some(r) = self.status(&award.credential)? {
-                if r.status != super::CredentialStatus::Active {
-                    return Err(Redeem::Withdrawn.into());
-                }
-            }
-            match award.state(now) {
+            match self.award_state(award, now)? {
                 AwardState::Claimed => return Err(Redeem::Claimed.into()),
                 AwardState::Locked => return Err(Redeem::Locked.into()),
                 AwardState::Expired => return Err(Redeem::Expired.into()),
-                AwardState::Open | AwardState::Withdrawn => {}
+                AwardState::Withdrawn => return Err(Redeem::Withdrawn.into()),
+                AwardState::Open => {}
             }
             if award.code_used {
                 // A code seen again: someone else may hold it.

@@ -6,19 +6,18 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::node::{Beside, IssueError, Issued, Node};
-use crate::store::{Award, AwardState, CredentialStatus};
+use crate::store::Award;
 
-/// Why a claim did not issue a credential.
+/// Why a claim did not issue a credential. (An award claimed, locked,
+/// expired, revoked or suspended is refused by the store, under its write
+/// lock, as `StoreError::Claimed` or `StoreError::Unclaimable`.)
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
-    #[error("{}", not_open(*.0))]
-    NotOpen(AwardState),
     #[error("the awarded credential {0} is gone")]
     Gone(String),
-    /// The issuer revoked or suspended the award, or it ran out: nothing
-    /// valid to claim.
-    #[error("the awarded credential is {0}: it cannot be claimed")]
-    Withdrawn(&'static str),
+    /// The awarded credential's own validity has ended.
+    #[error("the awarded credential has expired: it cannot be claimed")]
+    Expired,
     /// The award names its earner by DID already, and another DID asks.
     #[error("this badge was issued to {0}: claim it with that DID")]
     OtherHolder(String),
@@ -28,46 +27,19 @@ pub enum ClaimError {
     Issue(#[from] IssueError),
 }
 
-fn not_open(state: AwardState) -> &'static str {
-    match state {
-        AwardState::Claimed => "this badge was claimed into a wallet already",
-        AwardState::Expired => "this claim link has expired",
-        AwardState::Locked => "this claim link is locked after too many wrong tries",
-        AwardState::Withdrawn => "the issuer revoked or suspended this badge",
-        AwardState::Open => "this claim link is open",
-    }
-}
-
 impl Node {
     /// Issues the award's credential again, now, to `holder` (a DID that
     /// proved it holds its key), and marks the award claimed in the same
-    /// write. An award revoked, suspended or run out is not claimed.
+    /// write, which refuses an award that can no longer be claimed.
     pub async fn claim(self: &Arc<Self>, award: &Award, holder: &str) -> Result<Value, ClaimError> {
         let now = chrono::Utc::now().timestamp();
-        match award.state(now) {
-            AwardState::Open => {}
-            other => return Err(ClaimError::NotOpen(other)),
-        }
         let original = self
             .store
             .credential(&award.credential)
             .map_err(IssueError::from)?
             .ok_or_else(|| ClaimError::Gone(award.credential.clone()))?;
-        match self
-            .store
-            .status(&award.credential)
-            .map_err(IssueError::from)?
-        {
-            Some(r) if r.status == CredentialStatus::Revoked => {
-                return Err(ClaimError::Withdrawn("revoked"))
-            }
-            Some(r) if r.status == CredentialStatus::Suspended => {
-                return Err(ClaimError::Withdrawn("suspended"))
-            }
-            _ => {}
-        }
         if crate::store::valid_until(&original).is_some_and(|t| t <= now) {
-            return Err(ClaimError::Withdrawn("expired"));
+            return Err(ClaimError::Expired);
         }
         let credential = self.bound_copy(original, holder)?;
         // The earner's address stays with the award: mail tells of the
