@@ -75,6 +75,20 @@ impl Client {
     /// Sends a request and returns its JSON body, or the node's problem as
     /// one line.
     pub async fn json(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let bytes = self.body(request).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Failure(format!(
+                "{}: the node answered with invalid JSON: {e}",
+                self.base
+            ))
+        })
+    }
+}
+
+impl Client {
+    /// Sends a request and returns its body, or the node's problem as one
+    /// line.
+    pub async fn body(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
         let response = request
             .send()
             .await
@@ -87,12 +101,7 @@ impl Client {
         if !status.is_success() {
             return Err(Failure(problem_line(status.as_u16(), &bytes)));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Failure(format!(
-                "{}: the node answered with invalid JSON: {e}",
-                self.base
-            ))
-        })
+        Ok(bytes.to_vec())
     }
 }
 

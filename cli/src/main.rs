@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod analytics;
 mod award;
 mod badge;
 mod bake;
@@ -69,6 +70,9 @@ enum Command {
     Award(award::AwardCommand),
     /// List a node's credentials that expire before a date, soonest first.
     Expiring(expiring::ExpiringArgs),
+    /// A node's analytics: badge page views, verifications, downloads,
+    /// shares and wallet claims, by day and per badge class.
+    Analytics(analytics::AnalyticsArgs),
     /// Show where a credential stands on its node (batch, anchor, proof).
     Proof(proof::ProofArgs),
     /// Fetch a credential's proof bundle from its node, for offline checks.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Page(cmd) => page::run(cmd),
         Command::Award(cmd) => award::run(cmd),
         Command::Expiring(args) => expiring::run(args),
+        Command::Analytics(args) => analytics::run(args),
         Command::Proof(args) => proof::run(args),
         Command::Batches(args) => batches::run(args),
         Command::Bundle(args) => bundle::run(args),

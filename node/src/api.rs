@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::achievements::{ClassError, ClassRecord, ClassVersion};
+use crate::analytics::Event;
 use axum::Router;
 use cairn_verifier::image::ImageKind;
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -30,6 +31,7 @@ use crate::store::{Contact, StateFilter};
 use crate::tokens::Role;
 use cairn_verifier::credential::Recipient;
 
+mod console;
 mod wallets;
 
 /// A single request body (issue, verify).
@@ -263,6 +265,8 @@ pub fn router(node: Shared) -> Router {
         .route("/b/{share}", get(badge_page))
         .route("/b/{share}/{file}", get(badge_page_file))
         .route("/verify", get(verify_page))
+        .route("/events", get(page_event))
+        .route("/analytics", get(analytics))
         .route("/assets/{file}", get(asset))
         .route("/credentials/{id}/badge.png", get(baked_png))
         .route("/credentials/{id}/badge.svg", get(baked_svg))
@@ -278,7 +282,8 @@ pub fn router(node: Shared) -> Router {
                 "this endpoint does not take that method",
             )
         })
-        .with_state(node)
+        .with_state(node.clone())
+        .merge(console::routes(node))
 }
 
 /// Checks the bearer token for a change that needs `role` (or more).
@@ -1095,6 +1100,11 @@ async fn verify(
         .finish_embedded(&vc, embedded, &mut report)
         .await;
     own_status(&node, &mut report);
+    if let Some(id) = vc["id"].as_str() {
+        if node.store.contains(id)? {
+            node.count(Event::VerifyApi, &vc, tracked(&headers));
+        }
+    }
     let out = serde_json::to_value(&report).expect("a report serializes");
     Ok(verdict_response(report.verdict, out))
 }
@@ -1178,7 +1188,7 @@ async fn update_status(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, Problem> {
-    use crate::store::{CredentialStatus, StatusChange, StoreError};
+    use crate::store::CredentialStatus;
     {
         authorize_as(&node, &headers, Role::Issuer)?;
         require_json(&headers)?;
@@ -1230,24 +1240,36 @@ async fn update_status(
             Some(Value::String(r)) if r.len() <= 1000 => Some(r.clone()),
             Some(_) => return Err(Problem::bad("reason", "a string of at most 1000 bytes")),
         };
-        let change = StatusChange {
-            status,
-            reason,
-            at: chrono::Utc::now().timestamp(),
-        };
-        let record = node.store.set_status(id, change).map_err(|e| match e {
-            StoreError::NoCredential(_) => unknown_credential(id).field("credentialId"),
-            StoreError::RevocationIsFinal(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "revocation-is-final",
-                format!("{id} is revoked; revocation cannot be undone"),
-            )
-            .field("credentialStatus[0].status"),
-            other => other.into(),
-        })?;
-        node.parts.status_wake.notify_one();
+        let record = change_status(&node, id, status, reason)?;
         Ok(axum::Json(status_json(id, &record)))
     }
+}
+
+/// Sets `id`'s status (the status writer puts it on chain).
+fn change_status(
+    node: &Node,
+    id: &str,
+    status: crate::store::CredentialStatus,
+    reason: Option<String>,
+) -> Result<crate::store::StatusRecord, Problem> {
+    use crate::store::{StatusChange, StoreError};
+    let change = StatusChange {
+        status,
+        reason,
+        at: chrono::Utc::now().timestamp(),
+    };
+    let record = node.store.set_status(id, change).map_err(|e| match e {
+        StoreError::NoCredential(_) => unknown_credential(id).field("credentialId"),
+        StoreError::RevocationIsFinal(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "revocation-is-final",
+            format!("{id} is revoked; revocation cannot be undone"),
+        )
+        .field("credentialStatus[0].status"),
+        other => other.into(),
+    })?;
+    node.parts.status_wake.notify_one();
+    Ok(record)
 }
 
 fn status_json(id: &str, record: &crate::store::StatusRecord) -> Value {
@@ -1300,10 +1322,18 @@ async fn status_list(
 /// receipt, block header and receipt proof, for verifying with no network.
 async fn bundle(
     State(node): State<Shared>,
+    headers: HeaderMap,
     Param(id): Param,
 ) -> Result<axum::Json<Value>, Problem> {
     match node.bundle(&id).await? {
-        Some(b) => Ok(axum::Json(b)),
+        Some(b) => {
+            node.count(
+                Event::DownloadBundle,
+                &b["verifiableCredential"],
+                tracked(&headers),
+            );
+            Ok(axum::Json(b))
+        }
         None if node.store.contains(&id)? => Err(Problem::new(
             StatusCode::CONFLICT,
             "not-anchored",
@@ -1356,40 +1386,7 @@ async fn renew(
             }
         };
     let (from, until) = (time("validFrom", false)?, time("validUntil", true)?);
-    // The node's own documents (status lists) are stored as credentials
-    // under its URL; they are not anyone's to renew.
-    if !node.store.contains(&id)? || id.starts_with(&format!("{}/", node.base_url())) {
-        return Err(unknown_credential(&id));
-    }
-    if node
-        .store
-        .status(&id)?
-        .is_some_and(|r| r.status == crate::store::CredentialStatus::Revoked)
-    {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "revoked",
-            format!("{id} is revoked: a revoked credential is not renewed"),
-        )
-        .field("id"));
-    }
-    let unsigned = node
-        .renewal(&id, from, until)?
-        .ok_or_else(|| unknown_credential(&id))?;
-    let vc = match node
-        .issue(
-            unsigned,
-            None,
-            Beside {
-                contact: node.store.contact(&id)?,
-                ..Beside::default()
-            },
-        )
-        .await
-        .map_err(|e| issue_problem(e, ""))?
-    {
-        Issued::New(vc, _) | Issued::Replayed(vc) => vc,
-    };
+    let vc = renew_credential(&node, &id, from, until).await?;
     let location = format!(
         "/credentials/{}",
         cairn_verifier::credential::path_segment(vc["id"].as_str().unwrap_or(""))
@@ -1401,6 +1398,50 @@ async fn renew(
         axum::Json(json!({"verifiableCredential": vc, "shareUrl": share_url, "renews": id})),
     )
         .into_response())
+}
+
+/// Issues the renewal of `id` (validity from `from` to `until`, else as
+/// the class or the old credential says); the old one stays as it is.
+async fn renew_credential(
+    node: &Shared,
+    id: &str,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Value, Problem> {
+    // The node's own documents (status lists) are stored as credentials
+    // under its URL; they are not anyone's to renew.
+    if !node.store.contains(id)? || id.starts_with(&format!("{}/", node.base_url())) {
+        return Err(unknown_credential(id));
+    }
+    if node
+        .store
+        .status(id)?
+        .is_some_and(|r| r.status == crate::store::CredentialStatus::Revoked)
+    {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "revoked",
+            format!("{id} is revoked: a revoked credential is not renewed"),
+        )
+        .field("id"));
+    }
+    let unsigned = node
+        .renewal(id, from, until)?
+        .ok_or_else(|| unknown_credential(id))?;
+    match node
+        .issue(
+            unsigned,
+            None,
+            Beside {
+                contact: node.store.contact(id)?,
+                ..Beside::default()
+            },
+        )
+        .await
+        .map_err(|e| issue_problem(e, ""))?
+    {
+        Issued::New(vc, _) | Issued::Replayed(vc) => Ok(vc),
+    }
 }
 
 /// `POST /endorsements`: an Open Badges 3.0 `EndorsementCredential` about
@@ -1437,6 +1478,136 @@ async fn endorse(
         axum::Json(json!({"verifiableCredential": vc, "shareUrl": node.share_url(&id)})),
     )
         .into_response())
+}
+
+// --- Analytics ---------------------------------------------------------------
+
+/// Days a report covers at most.
+const MAX_REPORT_DAYS: i32 = 366;
+
+/// A report's days and badge class from `from`, `to` (`YYYY-MM-DD`, the
+/// last 30 days by default) and `achievement` (a class by handle, URL or
+/// version id).
+fn report_range(
+    node: &Node,
+    from: Option<&str>,
+    to: Option<&str>,
+    achievement: Option<&str>,
+) -> Result<(i32, i32, Option<String>), Problem> {
+    use crate::analytics::{day_of, parse_day};
+    let day = |name: &'static str, v: Option<&str>| {
+        v.filter(|s| !s.is_empty())
+            .map(|s| parse_day(s).ok_or_else(|| Problem::bad(name, "expected a date, YYYY-MM-DD")))
+            .transpose()
+    };
+    let to = day("to", to)?.unwrap_or_else(|| day_of(chrono::Utc::now().timestamp()));
+    let from = day("from", from)?.unwrap_or(to - 29);
+    if from > to {
+        return Err(Problem::bad("from", "is after `to`"));
+    }
+    if to - from >= MAX_REPORT_DAYS {
+        return Err(Problem::bad(
+            "from",
+            format!("a report covers at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
+    let handle = match achievement.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match node.class(a) {
+            Ok((record, _)) => Some(record.handle),
+            Err(ClassError::Unknown(_)) => {
+                return Err(Problem::bad(
+                    "achievement",
+                    format!("no badge class `{a}` on this node"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    Ok((from, to, handle))
+}
+
+/// The analytics report of days `from..=to`, of one class or all.
+fn report(
+    node: &Node,
+    from: i32,
+    to: i32,
+    handle: Option<String>,
+) -> Result<crate::analytics::Report, Problem> {
+    let rows = node.counts(from, to, handle.as_deref())?;
+    let names = node
+        .classes()?
+        .iter()
+        .filter_map(|(record, version)| {
+            let view = version.view(record);
+            Some((record.handle.clone(), view["name"].as_str()?.to_owned()))
+        })
+        .collect();
+    Ok(crate::analytics::Report::new(
+        from, to, handle, &rows, &names,
+    ))
+}
+
+/// `GET /analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&achievement=ID`: badge
+/// page views, verifications, downloads, shares and wallet claims by day,
+/// per badge class and per credential; CSV with `format=csv` or `Accept:
+/// text/csv`.
+async fn analytics(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    authorize(&node, &headers)?;
+    const PARAMS: [&str; 4] = ["from", "to", "achievement", "format"];
+    if let Some(k) = q.keys().find(|k| !PARAMS.contains(&k.as_str())) {
+        return Err(Problem::bad(
+            k.clone(),
+            format!("unknown parameter; expected {}", PARAMS.join(", ")),
+        ));
+    }
+    let (from, to, handle) = report_range(
+        &node,
+        q.get("from").map(String::as_str),
+        q.get("to").map(String::as_str),
+        q.get("achievement").map(String::as_str),
+    )?;
+    let csv = match q.get("format").map(String::as_str) {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => return Err(Problem::bad("format", "expected json or csv")),
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+    };
+    if csv {
+        let rows = node.counts(from, to, handle.as_deref())?;
+        return Ok(csv_response(
+            crate::analytics::csv(&rows),
+            &format!(
+                "analytics-{}-{}.csv",
+                crate::analytics::day_name(from),
+                crate::analytics::day_name(to)
+            ),
+        ));
+    }
+    Ok(axum::Json(report(&node, from, to, handle)?).into_response())
+}
+
+/// A CSV download.
+fn csv_response(text: String, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 // --- Badge pages, the verify page ------------------------------------------
@@ -1517,9 +1688,61 @@ fn html(page: String) -> Response {
 }
 
 /// `GET /b/{share}`: a credential's public badge page.
-async fn badge_page(State(node): State<Shared>, Param(share): Param) -> Result<Response, Problem> {
+async fn badge_page(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Param(share): Param,
+) -> Result<Response, Problem> {
     let page = node.badge_page(&share)?.ok_or_else(unknown_page)?;
+    if let crate::published::PageData::Badge { credential, .. } = &page.data {
+        node.count(Event::PageView, credential, tracked(&headers));
+    }
     Ok(html(crate::pages::render(&page.data, &page.head)))
+}
+
+/// Whether the reader lets itself be counted per credential: not when it
+/// sends `DNT: 1` or `Sec-GPC: 1`.
+fn tracked(headers: &HeaderMap) -> bool {
+    !["dnt", "sec-gpc"].iter().any(|h| {
+        headers
+            .get(*h)
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+    })
+}
+
+/// `GET /events?share=…&event=verified|linkedin|copy-link`: what a badge
+/// page's reader did there (its verification ran, a share button was
+/// used), counted as `GET /b/{share}` is. A GET, answered 204, so that the
+/// same call on an exported site, which serves an empty `events` file,
+/// fails nowhere.
+async fn page_event(
+    State(node): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let event = match q.get("event").map(String::as_str) {
+        Some("verified") => Event::VerifyInPage,
+        Some("linkedin") => Event::ShareLinkedIn,
+        Some("copy-link") => Event::ShareCopyLink,
+        _ => {
+            return Err(Problem::bad(
+                "event",
+                "expected verified, linkedin or copy-link",
+            ))
+        }
+    };
+    let share = q
+        .get("share")
+        .ok_or_else(|| Problem::bad("share", "missing: the badge page's share id"))?;
+    let id = crate::published::published_id(&node.store, node.base_url(), share)?
+        .ok_or_else(unknown_page)?;
+    let vc = node.store.credential(&id)?.ok_or_else(unknown_page)?;
+    node.count(event, &vc, tracked(&headers));
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "no-store")],
+    )
+        .into_response())
 }
 
 /// `GET /b/{share}/{file}`: the page's downloads (`badge.png`, `badge.svg`,
@@ -1528,6 +1751,7 @@ async fn badge_page(State(node): State<Shared>, Param(share): Param) -> Result<R
 async fn badge_page_file(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, Problem> {
     let Path((share, file)) = path.map_err(|e| Problem::bad("path", e.body_text()))?;
@@ -1537,12 +1761,20 @@ async fn badge_page_file(
     match file.as_str() {
         "credential.json" => {
             let vc = node.current_form(&id)?.ok_or_else(unknown_page)?;
+            node.count(Event::DownloadJson, &vc, tracked(&headers));
             Ok(axum::Json(vc).into_response())
         }
         "bundle.json" => {
             let _slot = node.clients.enter(client.ip())?;
             match node.bundle(&id).await? {
-                Some(b) => Ok(axum::Json(b).into_response()),
+                Some(b) => {
+                    node.count(
+                        Event::DownloadBundle,
+                        &b["verifiableCredential"],
+                        tracked(&headers),
+                    );
+                    Ok(axum::Json(b).into_response())
+                }
                 None => Err(Problem::new(
                     StatusCode::NOT_FOUND,
                     "not-anchored",
@@ -1550,8 +1782,8 @@ async fn badge_page_file(
                 )),
             }
         }
-        "badge.png" => baked(node, client, id, ImageKind::Png).await,
-        "badge.svg" => baked(node, client, id, ImageKind::Svg).await,
+        "badge.png" => baked(node, client, &headers, id, ImageKind::Png).await,
+        "badge.svg" => baked(node, client, &headers, id, ImageKind::Svg).await,
         _ => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such file").field("file")),
     }
 }
@@ -1573,6 +1805,11 @@ async fn asset(Param(file): Param, headers: HeaderMap) -> Result<Response, Probl
     let (kind, asset) = match file.as_str() {
         "cairn.js" => ("text/javascript; charset=utf-8", &*crate::pages::JS),
         "cairn.css" => ("text/css; charset=utf-8", &*crate::pages::CSS),
+        "console.js" => (
+            "text/javascript; charset=utf-8",
+            &*crate::pages::CONSOLE_SCRIPT,
+        ),
+        "console.css" => ("text/css; charset=utf-8", &*crate::pages::CONSOLE_STYLE),
         _ => {
             return Err(
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "no such asset").field("file"),
@@ -1918,6 +2155,7 @@ async fn issuer_image(State(node): State<Shared>) -> Result<Response, Problem> {
 async fn baked(
     node: Shared,
     client: std::net::SocketAddr,
+    headers: &HeaderMap,
     id: String,
     want: ImageKind,
 ) -> Result<Response, Problem> {
@@ -1945,6 +2183,18 @@ async fn baked(
     // baking only splices (docs/performance.md).
     let baked = cairn_verifier::image::bake_checked(&image, &vc)
         .map_err(|e| Problem::internal(format!("baking: {e}")))?;
+    // The badge page shows this image too: a browser fetching it for an
+    // `<img>` says so (`Sec-Fetch-Dest: image`), and that is no download.
+    if headers
+        .get("sec-fetch-dest")
+        .is_none_or(|d| d.as_bytes() != b"image")
+    {
+        let event = match want {
+            ImageKind::Png => Event::DownloadPng,
+            ImageKind::Svg => Event::DownloadSvg,
+        };
+        node.count(event, &vc, tracked(headers));
+    }
     let stem: String = id
         .rsplit(':')
         .next()
@@ -1965,18 +2215,20 @@ async fn baked(
 async fn baked_png(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(node, client, id, ImageKind::Png).await
+    baked(node, client, &headers, id, ImageKind::Png).await
 }
 
 /// `GET /credentials/{id}/badge.svg`
 async fn baked_svg(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(node, client, id, ImageKind::Svg).await
+    baked(node, client, &headers, id, ImageKind::Svg).await
 }
 
 fn unknown_credential(id: &str) -> Problem {

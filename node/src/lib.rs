@@ -10,6 +10,7 @@
 
 #[cfg(feature = "server")]
 pub mod achievements;
+pub mod analytics;
 pub mod anchor;
 #[cfg(feature = "server")]
 pub mod api;
@@ -35,6 +36,9 @@ pub mod pipeline;
 pub mod pool;
 #[cfg(feature = "server")]
 pub mod published;
+pub mod roster;
+#[cfg(feature = "server")]
+pub mod sessions;
 #[cfg(feature = "server")]
 pub mod site;
 #[cfg(feature = "server")]

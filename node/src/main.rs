@@ -140,6 +140,22 @@ enum Command {
     /// browser against the chain, so the site works with the node gone.
     /// Re-running it writes only what changed.
     ExportSite(ExportArgs),
+    /// Print a one-time link that signs into the console (/console): it
+    /// starts one session, with its role, within --minutes.
+    ConsoleLink {
+        #[arg(long, env = "CAIRN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The session's role: admin, issuer or viewer.
+        #[arg(long, default_value = "admin", value_parser = ["admin", "issuer", "viewer"])]
+        role: String,
+        /// The node's public URL [default: the one the node last published,
+        /// else http://127.0.0.1:8080].
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Minutes the link works for.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        minutes: u64,
+    },
 }
 
 #[derive(Args)]
@@ -192,6 +208,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Token(cmd)) => token(cmd),
         Some(Command::ExportSite(args)) => export_site(args),
+        Some(Command::ConsoleLink {
+            data_dir,
+            role,
+            public_url,
+            minutes,
+        }) => console_link(&data_dir, &role, public_url, minutes),
         None => {
             let result = run(cli.run);
             if result.is_ok() {
@@ -248,6 +270,32 @@ fn token(cmd: TokenCommand) -> Result<(), String> {
             eprintln!("token {id} revoked");
         }
     }
+    Ok(())
+}
+
+fn console_link(
+    data_dir: &std::path::Path,
+    role: &str,
+    public_url: Option<String>,
+    minutes: u64,
+) -> Result<(), String> {
+    let role: cairn::tokens::Role = role.parse()?;
+    // The URL the node published (readable while it runs).
+    let base = public_url.unwrap_or_else(|| {
+        cairn::store::Store::open_read_only(&data_dir.join("store"))
+            .ok()
+            .and_then(|store| cairn::published::SiteRecord::read(&store).ok().flatten())
+            .map_or_else(|| "http://127.0.0.1:8080".to_owned(), |site| site.base_url)
+    });
+    let (record, secret) =
+        cairn::tokens::create_sign_in(data_dir, role, std::time::Duration::from_secs(minutes * 60))
+            .map_err(|e| e.to_string())?;
+    eprintln!(
+        "sign-in link {} ({}) works once, for {minutes} minutes:",
+        record.id,
+        role.as_str()
+    );
+    println!("{}/console/sign-in/{secret}", base.trim_end_matches('/'));
     Ok(())
 }
 

@@ -201,6 +201,10 @@ pub struct Node {
     /// Per-client limits of the endpoints that need no token.
     pub clients: crate::limits::ClientLimits,
     pub tokens: Tokens,
+    /// Console sessions (in memory).
+    pub sessions: crate::sessions::Sessions,
+    /// Analytics counted and not yet written.
+    pub analytics: crate::analytics::Counter,
     pub metrics: Arc<Metrics>,
     /// What the pipeline's tasks share with the node.
     pub parts: Arc<crate::pipeline::Parts>,
@@ -316,6 +320,8 @@ impl Node {
             pool: Pool::new(threads),
             clients: Default::default(),
             tokens,
+            sessions: Default::default(),
+            analytics: Default::default(),
             metrics,
             parts,
             intake: OnceLock::new(),
@@ -610,6 +616,56 @@ impl Node {
         self.base_url
             .get()
             .map_or("http://127.0.0.1:8080", String::as_str)
+    }
+
+    /// Counts `event` for `credential` (for its badge class too); not for
+    /// the credential itself when the reader asked not to be tracked.
+    pub fn count(&self, event: crate::analytics::Event, credential: &Value, tracked: bool) {
+        let achievement = credential["credentialSubject"]["achievement"]["id"]
+            .as_str()
+            .unwrap_or_default();
+        let class = crate::achievements::parse_reference(achievement, self.base_url());
+        self.analytics.count(
+            event,
+            class.as_ref().map_or(achievement, |(handle, _)| handle),
+            credential["id"].as_str().filter(|_| tracked),
+        );
+    }
+
+    /// The chain account's balance and the chain's gas price (wei), when
+    /// the chain answers.
+    pub async fn account_funds(&self) -> Option<(alloy::primitives::U256, u128)> {
+        use alloy::providers::Provider;
+        let provider = self.chain_provider.get()?;
+        let balance = provider.get_balance(self.account).await.ok()?;
+        let price = provider.get_gas_price().await.ok()?;
+        Some((balance, price))
+    }
+
+    /// Writes the analytics counted so far; after a failed write they wait
+    /// for the next one.
+    pub fn flush_analytics(&self) {
+        let counts = self.analytics.take();
+        if let Err(e) = self.store.add_counts(&counts) {
+            tracing::warn!(error = %e, "analytics not written; they wait for the next write");
+            self.analytics.put_back(counts);
+        }
+    }
+
+    /// Every count of days `from..=to`, written or not, of the badge class
+    /// `handle` or of all.
+    pub fn counts(
+        &self,
+        from: i32,
+        to: i32,
+        handle: Option<&str>,
+    ) -> Result<Vec<(crate::analytics::Key, u64)>, StoreError> {
+        let mut rows = self.store.counts(from, to)?;
+        rows.extend(self.analytics.pending(from, to));
+        if let Some(h) = handle {
+            rows.retain(|(k, _)| k.achievement == h);
+        }
+        Ok(rows)
     }
 
     /// The signed status list `list` for `purpose`, current as of the last

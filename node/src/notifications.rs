@@ -275,10 +275,7 @@ impl Notifier {
                 (None, _) => return,
             },
         };
-        let label = match sink {
-            Sink::Webhook => "webhook",
-            Sink::Mail => "mail",
-        };
+        let label = sink.as_str();
         let recorded = match outcome {
             Ok(()) => {
                 self.metrics
@@ -462,24 +459,7 @@ pub fn compose(
 /// A name as a credential gives it: a string, or language values, the one
 /// in `lang` first.
 fn text_in(value: &Value, lang: &str) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Array(values) => values
-            .iter()
-            .find(|v| {
-                v["@language"]
-                    .as_str()
-                    .is_some_and(|l| l.split('-').next() == Some(lang))
-            })
-            .or(values.first())
-            .map(|v| text_in(v.get("@value").unwrap_or(v), lang))
-            .unwrap_or_default(),
-        Value::Object(o) => o
-            .get("@value")
-            .map(|v| text_in(v, lang))
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
+    crate::published::text_in(value, lang).unwrap_or_default()
 }
 
 #[cfg(test)]

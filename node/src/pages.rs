@@ -14,7 +14,60 @@ pub const CAIRN_JS: &[u8] = include_bytes!("../../web/dist/cairn.js");
 /// The pages' style sheet.
 pub const CAIRN_CSS: &[u8] = include_bytes!("../../web/dist/cairn.css");
 
+/// The console's script (the class preview, the roster's progress).
+pub const CONSOLE_JS: &[u8] = include_bytes!("../../web/dist/console.js");
+/// The console's style sheet.
+pub const CONSOLE_CSS: &[u8] = include_bytes!("../../web/dist/console.css");
+
 const SHELL: &str = include_str!("../../web/templates/shell.html");
+
+/// The console's pages, by name.
+const CONSOLE_TEMPLATES: [(&str, &str); 11] = [
+    (
+        "layout.html",
+        include_str!("../../web/templates/console/layout.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../web/templates/console/error.html"),
+    ),
+    (
+        "sign-in.html",
+        include_str!("../../web/templates/console/sign-in.html"),
+    ),
+    (
+        "home.html",
+        include_str!("../../web/templates/console/home.html"),
+    ),
+    (
+        "classes.html",
+        include_str!("../../web/templates/console/classes.html"),
+    ),
+    (
+        "class.html",
+        include_str!("../../web/templates/console/class.html"),
+    ),
+    (
+        "roster.html",
+        include_str!("../../web/templates/console/roster.html"),
+    ),
+    (
+        "credentials.html",
+        include_str!("../../web/templates/console/credentials.html"),
+    ),
+    (
+        "credential.html",
+        include_str!("../../web/templates/console/credential.html"),
+    ),
+    (
+        "confirm.html",
+        include_str!("../../web/templates/console/confirm.html"),
+    ),
+    (
+        "analytics.html",
+        include_str!("../../web/templates/console/analytics.html"),
+    ),
+];
 
 /// The assets' version, in their URLs: a page names exactly the code it was
 /// made with, which can be cached for good.
@@ -22,6 +75,8 @@ pub static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::new()
         .chain_update(CAIRN_JS)
         .chain_update(CAIRN_CSS)
+        .chain_update(CONSOLE_JS)
+        .chain_update(CONSOLE_CSS)
         .finalize();
     hex::encode(&digest[..6])
 });
@@ -51,6 +106,71 @@ pub static CSS: LazyLock<Asset> = LazyLock::new(|| Asset {
     plain: CAIRN_CSS,
     gzipped: gzipped(CAIRN_CSS),
 });
+
+/// `console.js`, plain and gzipped.
+pub static CONSOLE_SCRIPT: LazyLock<Asset> = LazyLock::new(|| Asset {
+    plain: CONSOLE_JS,
+    gzipped: gzipped(CONSOLE_JS),
+});
+
+/// `console.css`, plain and gzipped.
+pub static CONSOLE_STYLE: LazyLock<Asset> = LazyLock::new(|| Asset {
+    plain: CONSOLE_CSS,
+    gzipped: gzipped(CONSOLE_CSS),
+});
+
+static CONSOLE: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    for (name, text) in CONSOLE_TEMPLATES {
+        env.add_template(name, text)
+            .expect("the console's templates are valid");
+    }
+    env
+});
+
+/// A console page: `template` filled from `ctx` (escaped as HTML).
+pub fn console(template: &str, ctx: &serde_json::Value) -> String {
+    CONSOLE
+        .get_template(template)
+        .and_then(|t| t.render(jinja(ctx)))
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, template, "a console page failed to render");
+            format!(
+                "<!doctype html><title>error</title><p>{}",
+                html_escape(&e.to_string())
+            )
+        })
+}
+
+/// `v` as the template engine's value. Numbers are converted by hand:
+/// serde_json keeps them as text here (`arbitrary_precision`, so a
+/// credential's `3.0` stays `3.0`), which the engine would see as maps.
+fn jinja(v: &serde_json::Value) -> minijinja::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => minijinja::Value::from(()),
+        J::Bool(b) => minijinja::Value::from(*b),
+        J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => minijinja::Value::from(u),
+            (_, Some(i), _) => minijinja::Value::from(i),
+            (_, _, Some(f)) => minijinja::Value::from(f),
+            _ => minijinja::Value::from(n.to_string()),
+        },
+        J::String(s) => minijinja::Value::from(s.as_str()),
+        J::Array(items) => items.iter().map(jinja).collect(),
+        J::Object(map) => minijinja::Value::from(
+            map.iter()
+                .map(|(k, v)| (k.clone(), jinja(v)))
+                .collect::<std::collections::BTreeMap<String, minijinja::Value>>(),
+        ),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
 
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
@@ -140,6 +260,63 @@ mod tests {
     use super::*;
     use crate::published::{Downloads, PageChain};
     use serde_json::json;
+
+    #[test]
+    fn every_console_page_renders_and_escapes() {
+        let counts = json!({"pageViews": 1, "verificationsInPage": 0, "verificationsApi": 0,
+            "downloadsPng": 1, "downloadsSvg": 0, "downloadsJson": 0, "downloadsBundle": 0,
+            "sharesLinkedIn": 0, "sharesCopyLink": 0, "walletClaims": 0});
+        let mut day = counts.clone();
+        day["day"] = json!("2026-12-01");
+        let mut class = counts.clone();
+        class["achievement"] = json!("h");
+        class["name"] = json!("Nurse");
+        let mut ctx = json!({
+            "title": "<script>x</script>", "issuer": "Board", "role": "admin", "csrf": "tok",
+            "may_issue": true, "may_admin": true, "nav": "home", "version": "v",
+            "detail": "no", "field": "name"});
+        let more = json!({
+            "expiring": {"d30": 1, "d60": 2, "d90": 3, "soonest": [{"id": "urn:a", "href": "/x", "until": "2026-12-31"}]},
+            "queued": 0, "waiting": [{"number": 1, "leaves": 2, "sealed": "t"}],
+            "failed": [{"sink": "mail", "event": "issued", "credential": "urn:a", "href": "/x", "attempts": 2, "error": "refused"}],
+            "chain": {"connected": true, "dev": true, "chain": "eip155:1", "account": "0x0", "balance": "1.0",
+                      "anchorCost": "0.1", "nextCost": "0.1", "next": 1, "anchorsLeft": "10", "low": false},
+            "classes": [{"handle": "h", "name": "Nurse", "version": 1, "image": "/i", "retired": null}],
+            "class": {"texts": [{"lang": "en", "name": "N", "description": "D", "criteria": "C"}],
+                      "multilingual": true, "achievementType": "Badge", "validFor": "P1Y", "version": 1, "image": "/i"},
+            "handle": "h", "url": "https://x/achievements/h", "saved": true,
+            "file": "r.csv", "rows": 2, "good": 1, "bad": [{"line": 3, "reason": "recipient: no"}],
+            "columns": [{"index": 0, "header": "Email"}], "fields": [{"name": "recipient", "column": 0}],
+            "found": [{"id": "urn:a", "href": "/x", "name": "N", "recipient": {"email": "a@b.org"}, "status": "active"}],
+            "searched": true, "more": "after=urn%3Aa",
+            "status": "suspended", "recipient": {"name": "Ada", "email": "a@b.org", "did": null},
+            "share": "https://x/b/s", "batch": {"number": 1, "leaves": 2, "root": "ab", "anchor": {"transaction": "0x1", "block": 2, "chain": "eip155:1"}},
+            "history": [{"status": "suspended", "at": "t", "reason": "why"}], "award": {"state": "open"},
+            "counts": counts, "path": "/console/credentials/urn%3Aa", "reason": "why",
+            "report": {"from": "2026-12-01", "to": "2026-12-01", "totals": counts, "days": [day],
+                       "achievements": [class], "credentials": []},
+            "top": [{"id": "urn:a", "href": "/x", "counts": counts}],
+            "bars": [{"x": 0, "day": "2026-12-01", "views": 1, "downloads": 1, "vh": 100, "dh": 100}],
+            "chartWidth": 16, "peak": 1, "csv": "/console/analytics.csv",
+        });
+        if let (Some(c), serde_json::Value::Object(m)) = (ctx.as_object_mut(), more) {
+            c.extend(m);
+        }
+        for (name, _) in CONSOLE_TEMPLATES {
+            let html = console(name, &ctx);
+            assert!(!html.contains("<title>error</title>"), "{name}: {html}");
+            assert!(!html.contains("<script>x"), "{name} does not escape");
+        }
+        let mut roster = ctx.clone();
+        roster["id"] = json!("r1");
+        let html = console("roster.html", &roster);
+        assert!(
+            html.contains("line") || html.contains("<td>3</td>"),
+            "{html}"
+        );
+        roster["progress"] = json!({"total": 2, "done": 1, "failed": 0, "finished": false});
+        assert!(console("roster.html", &roster).contains("<progress"));
+    }
 
     #[test]
     fn the_shell_escapes_what_the_credential_says() {

@@ -351,7 +351,7 @@ fn head_of(credential: &Value, url: &str, base_url: &str, downloads: &Downloads)
 
 /// A plain string, or a VC 2.0 language value (or a list of them: the one
 /// in `lang`, else the first).
-fn text_in(v: &Value, lang: &str) -> Option<String> {
+pub fn text_in(v: &Value, lang: &str) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Object(o) => o.get("@value")?.as_str().map(str::to_owned),

@@ -159,6 +159,9 @@ async fn collect(
     let mut files = Files::new();
     files.insert("assets/cairn.js".into(), crate::pages::CAIRN_JS.to_vec());
     files.insert("assets/cairn.css".into(), crate::pages::CAIRN_CSS.to_vec());
+    // What the badge pages' script sends their readers' events to: counted
+    // by a node, answered (and not counted) by the site.
+    files.insert("events".into(), Vec::new());
     let verify = PageData::Verify {
         chain: site.chain.clone(),
     };

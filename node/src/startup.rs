@@ -187,6 +187,18 @@ pub async fn run(
         node.parts.clone(),
         Duration::from_secs(2),
     ));
+    // Analytics are counted in memory and written every few seconds, so
+    // counting never waits on the disk.
+    let counts = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::analytics::FLUSH_EVERY).await;
+                let node = node.clone();
+                let _ = tokio::task::spawn_blocking(move || node.flush_analytics()).await;
+            }
+        })
+    };
     let server = {
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -318,6 +330,8 @@ pub async fn run(
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("requests still running after 30 s; stopping anyway"),
     }
+    counts.abort();
+    node.flush_analytics();
     node.store.close();
     tracing::info!(queued = node.store.queued(), "stopped");
     Ok(())

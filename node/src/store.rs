@@ -57,7 +57,8 @@ const STATUS_QUEUE: &str = "status_queue";
 const BADGES: &str = "badges";
 const OUTBOX: &str = "outbox";
 const CLAIMS: &str = "claims";
-const FAMILIES: [&str; 12] = [
+const ANALYTICS: &str = "analytics";
+const FAMILIES: [&str; 13] = [
     CREDENTIALS,
     QUEUE,
     BATCHES,
@@ -70,8 +71,10 @@ const FAMILIES: [&str; 12] = [
     BADGES,
     OUTBOX,
     CLAIMS,
+    ANALYTICS,
 ];
 
+mod analytics;
 mod claims;
 mod outbox;
 pub use claims::{
@@ -1087,6 +1090,30 @@ impl Store {
         db.get_cf(cf(&db, CREDENTIALS), id)?
             .map(|v| serde_json::from_slice(&v).map_err(corrupt))
             .transpose()
+    }
+
+    /// Calls `each` with stored credentials in id order, from the first id
+    /// after `after`, until it returns false or `max` were read.
+    pub fn scan_credentials(
+        &self,
+        after: &str,
+        max: usize,
+        mut each: impl FnMut(&str, Value) -> bool,
+    ) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let start = format!("{after}\0");
+        let iter = db.iterator_cf(
+            cf(&db, CREDENTIALS),
+            rocksdb::IteratorMode::From(start.as_bytes(), rocksdb::Direction::Forward),
+        );
+        for item in iter.take(max) {
+            let (k, v) = item?;
+            let id = std::str::from_utf8(&k).map_err(corrupt)?;
+            if !each(id, serde_json::from_slice(&v).map_err(corrupt)?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Whether a credential with this id is stored.

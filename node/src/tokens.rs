@@ -5,6 +5,11 @@
 //! process). Only each token's SHA-256 is stored: a leaked file grants
 //! nothing. Every change rewrites the file atomically (write, sync, rename);
 //! the node re-reads it when it changes.
+//!
+//! A one-time sign-in link for the console (`cairn-node console-link`) is a
+//! record of the same file with `signInUntil`: it is no bearer token, it
+//! starts one console session before that time, and the node keeps it from
+//! being used twice (its store remembers the link's hash until it expires).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -76,6 +81,14 @@ pub struct TokenRecord {
     pub revoked: Option<String>,
     #[serde(default)]
     pub role: Role,
+    /// A one-time console sign-in link, valid until then (RFC 3339), not a
+    /// bearer token.
+    #[serde(
+        default,
+        rename = "signInUntil",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sign_in_until: Option<String>,
 }
 
 fn hash(token: &str) -> String {
@@ -128,6 +141,25 @@ fn write(data_dir: &Path, records: &[TokenRecord]) -> Result<(), TokenError> {
 /// Creates a token; returns its record and the token itself, which is shown
 /// once and never stored.
 pub fn create(data_dir: &Path, role: Role) -> Result<(TokenRecord, String), TokenError> {
+    add(data_dir, role, None)
+}
+
+/// Creates a one-time console sign-in secret, good for `ttl`; sign-in
+/// records past their time are dropped from the file meanwhile.
+pub fn create_sign_in(
+    data_dir: &Path,
+    role: Role,
+    ttl: Duration,
+) -> Result<(TokenRecord, String), TokenError> {
+    let until = chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+    add(data_dir, role, Some(until))
+}
+
+fn add(
+    data_dir: &Path,
+    role: Role,
+    sign_in_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(TokenRecord, String), TokenError> {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let token = format!(
@@ -142,11 +174,23 @@ pub fn create(data_dir: &Path, role: Role) -> Result<(TokenRecord, String), Toke
         created: cairn_verifier::credential::fmt_time(chrono::Utc::now()),
         revoked: None,
         role,
+        sign_in_until: sign_in_until.map(cairn_verifier::credential::fmt_time),
     };
+    let now = chrono::Utc::now().timestamp();
     let mut records = list(data_dir)?;
+    records.retain(|r| r.sign_in_until.is_none() || sign_in_end(r).is_some_and(|t| t > now));
     records.push(record.clone());
     write(data_dir, &records)?;
     Ok((record, token))
+}
+
+/// When a sign-in record stops working (Unix seconds).
+fn sign_in_end(record: &TokenRecord) -> Option<i64> {
+    record
+        .sign_in_until
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp())
 }
 
 /// Revokes a token by id; it stops working within a second.
@@ -174,6 +218,19 @@ struct Loaded {
     modified: Option<SystemTime>,
     /// hash → token id and role
     live: HashMap<String, (String, Role)>,
+    /// hash → sign-in record id, role and end (Unix seconds)
+    sign_ins: HashMap<String, (String, Role, i64)>,
+}
+
+/// A console sign-in secret's record, while it is good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub id: String,
+    pub role: Role,
+    /// Unix seconds.
+    pub until: i64,
+    /// SHA-256 of the secret, hex: what the node remembers as used.
+    pub hash: String,
 }
 
 impl Tokens {
@@ -184,6 +241,7 @@ impl Tokens {
                 checked: Instant::now(),
                 modified: None,
                 live: HashMap::new(),
+                sign_ins: HashMap::new(),
             }),
         };
         tokens.reload(&mut tokens.state.lock().expect("tokens lock"))?;
@@ -198,9 +256,15 @@ impl Tokens {
         if modified == state.modified && modified.is_some() {
             return Ok(());
         }
-        state.live = list(&self.data_dir)?
-            .into_iter()
+        let records = list(&self.data_dir)?;
+        state.sign_ins = records
+            .iter()
             .filter(|r| r.revoked.is_none())
+            .filter_map(|r| Some((r.hash.clone(), (r.id.clone(), r.role, sign_in_end(r)?))))
+            .collect();
+        state.live = records
+            .into_iter()
+            .filter(|r| r.revoked.is_none() && r.sign_in_until.is_none())
             .map(|r| (r.hash, (r.id, r.role)))
             .collect();
         state.modified = modified;
@@ -212,16 +276,43 @@ impl Tokens {
     /// unknown token makes the node look at the file, which costs a stat).
     pub fn check(&self, token: &str) -> Option<(String, Role)> {
         let hashed = hash(token);
+        let state = self.fresh(|s| s.live.contains_key(&hashed));
+        state.live.get(&hashed).cloned()
+    }
+
+    /// Whether the bearer token `id` is still live (a console session
+    /// started with it ends when it is revoked).
+    pub fn is_live(&self, id: &str) -> bool {
+        let state = self.fresh(|_| true);
+        state.live.values().any(|(i, _)| i == id)
+    }
+
+    /// The sign-in record of `secret`, if it is one and not past its time.
+    /// Whether it was used already is the caller's to remember.
+    pub fn check_sign_in(&self, secret: &str) -> Option<SignIn> {
+        let hashed = hash(secret);
+        let state = self.fresh(|s| s.sign_ins.contains_key(&hashed));
+        let (id, role, until) = state.sign_ins.get(&hashed)?.clone();
+        (until > chrono::Utc::now().timestamp()).then_some(SignIn {
+            id,
+            role,
+            until,
+            hash: hashed,
+        })
+    }
+
+    /// The state, re-read if `known` says the wanted record is not there
+    /// or the last look is older than [`RELOAD_EVERY`].
+    fn fresh(&self, known: impl Fn(&Loaded) -> bool) -> std::sync::MutexGuard<'_, Loaded> {
         let mut state = self.state.lock().expect("tokens lock");
-        let known = state.live.contains_key(&hashed);
-        if !known || state.checked.elapsed() >= RELOAD_EVERY {
+        if !known(&state) || state.checked.elapsed() >= RELOAD_EVERY {
             if let Err(e) = self.reload(&mut state) {
                 // Keep the tokens known so far; a half-written edit by hand
                 // must not lock every issuer out or let anyone in.
                 tracing::warn!(error = %e, "tokens file unreadable; keeping the previous tokens");
             }
         }
-        state.live.get(&hashed).cloned()
+        state
     }
 
     /// How many live tokens there are.
@@ -254,6 +345,29 @@ mod tests {
         std::thread::sleep(RELOAD_EVERY + Duration::from_millis(50));
         assert!(tokens.check(&token_a).is_none());
         assert!(tokens.check(&token_b).is_some());
+        assert_eq!(list(dir.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn sign_in_links_are_no_bearer_tokens_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (record, secret) =
+            create_sign_in(dir.path(), Role::Issuer, Duration::from_secs(600)).unwrap();
+        let (_, short) = create_sign_in(dir.path(), Role::Admin, Duration::ZERO).unwrap();
+        let tokens = Tokens::open(dir.path()).unwrap();
+        assert!(
+            tokens.check(&secret).is_none(),
+            "a sign-in link is no bearer token"
+        );
+        let found = tokens.check_sign_in(&secret).unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.role),
+            (record.id.as_str(), Role::Issuer)
+        );
+        assert!(tokens.check_sign_in(&short).is_none(), "past its time");
+        let (_, bearer) = create(dir.path(), Role::Admin).unwrap();
+        assert!(tokens.check_sign_in(&bearer).is_none());
+        // The expired one is gone from the file at the next creation.
         assert_eq!(list(dir.path()).unwrap().len(), 2);
     }
 

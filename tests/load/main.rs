@@ -42,6 +42,10 @@ struct Args {
     /// Seconds of proof requests.
     #[arg(long, default_value_t = 10)]
     proof_seconds: u64,
+    /// Then this many seconds of badge page views (`GET /b/{share}`, with
+    /// the analytics counting each), on as many connections as proofs.
+    #[arg(long, default_value_t = 0)]
+    page_seconds: u64,
     /// Then verify this many of the issued credentials with
     /// `cairn verify --rpc-url` (the node's dev chain JSON-RPC) from one
     /// NDJSON file, and report the rate.
@@ -267,15 +271,16 @@ async fn wait_anchored(node: &Node, client: &reqwest::Client, id: &str) {
     }
 }
 
-async fn proofs(node: &Node, ids: &[String], seconds: u64, concurrency: usize) -> (f64, Vec<u32>) {
+/// GETs `urls` round robin from `concurrency` connections for `seconds`:
+/// the rate and each request's microseconds, sorted.
+async fn gets(urls: Vec<String>, seconds: u64, concurrency: usize) -> (f64, Vec<u32>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let ids = Arc::new(ids.to_vec());
+    let urls = Arc::new(urls);
     let mut tasks = Vec::new();
     let started = Instant::now();
     for c in 0..concurrency {
         let stop = stop.clone();
-        let ids = ids.clone();
-        let base = node.url.clone();
+        let urls = urls.clone();
         tasks.push(tokio::spawn(async move {
             // One connection per task, kept alive.
             let client = reqwest::Client::builder()
@@ -285,10 +290,10 @@ async fn proofs(node: &Node, ids: &[String], seconds: u64, concurrency: usize) -
             let mut micros = Vec::new();
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
-                let url = format!("{base}/credentials/{}/proof", ids[i % ids.len()]);
+                let url = &urls[i % urls.len()];
                 i += concurrency;
                 let t = Instant::now();
-                let r = client.get(&url).send().await.unwrap();
+                let r = client.get(url).send().await.unwrap();
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await.unwrap();
                 micros.push(t.elapsed().as_micros() as u32);
@@ -410,8 +415,8 @@ fn main() {
         wait_anchored(&node, &client, ids.last().unwrap()).await;
         println!("rss after {} credentials: {:.0} MiB", args.single + args.bulk, rss_mib(pid));
         let sample: Vec<String> = ids.iter().step_by((ids.len() / 1000).max(1)).cloned().collect();
-        let (rate, lat) =
-            proofs(&node, &sample, args.proof_seconds, args.proof_connections).await;
+        let urls = sample.iter().map(|id| format!("{}/credentials/{id}/proof", node.url)).collect();
+        let (rate, lat) = gets(urls, args.proof_seconds, args.proof_connections).await;
         println!(
             "GET /credentials/{{id}}/proof ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             args.proof_connections,
@@ -420,6 +425,40 @@ fn main() {
             percentile(&lat, 0.99),
             percentile(&lat, 1.0)
         );
+        if args.page_seconds > 0 {
+            let mut pages = Vec::with_capacity(sample.len());
+            for id in &sample {
+                let page: Value = client
+                    .get(format!("{}/credentials/{id}/page", node.url))
+                    .bearer_auth(&node.token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                pages.push(page["shareUrl"].as_str().unwrap().to_owned());
+            }
+            let (rate, lat) = gets(pages, args.page_seconds, args.proof_connections).await;
+            println!(
+                "GET /b/{{share}} badge pages, counted ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                args.proof_connections,
+                rate,
+                percentile(&lat, 0.50),
+                percentile(&lat, 0.99),
+                percentile(&lat, 1.0)
+            );
+            let report: Value = client
+                .get(format!("{}/analytics", node.url))
+                .bearer_auth(&node.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            println!("GET /analytics counts {} page views", report["totals"]["pageViews"]);
+        }
         if args.poison > 0 {
             poison(&node, &client, args.poison).await;
         }

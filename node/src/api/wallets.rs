@@ -626,7 +626,14 @@ fn did_authenticated(report: &cairn_verifier::verification::Report) -> Result<St
 async fn claim(node: &Shared, award: &Award, holder: &str) -> Result<Value, Problem> {
     use crate::node::IssueError;
     use protocol::ClaimError;
-    node.claim(award, holder).await.map_err(|e| match e {
+    let claimed = node.claim(award, holder).await;
+    if claimed.is_ok() {
+        if let Some(vc) = node.store.credential(&award.credential)? {
+            // The earner's own act, not a reader's: counted per credential.
+            node.count(crate::analytics::Event::Claim, &vc, true);
+        }
+    }
+    claimed.map_err(|e| match e {
         ClaimError::Issue(IssueError::Store(StoreError::Claimed { .. })) => {
             closed(AwardState::Claimed, award)
         }

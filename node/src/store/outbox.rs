@@ -105,6 +105,13 @@ pub enum Sink {
 }
 
 impl Sink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sink::Webhook => "webhook",
+            Sink::Mail => "mail",
+        }
+    }
+
     fn byte(self) -> u8 {
         match self {
             Sink::Webhook => b'w',
@@ -346,6 +353,34 @@ impl Store {
             .prefix_iterator_cf(cf(&db, OUTBOX), prefix)
             .take_while(|i| i.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
             .count())
+    }
+
+    /// Deliveries that failed: those given up, then those waiting for a
+    /// retry, each with its sink; at most `max`, looking at no more than
+    /// `max * 16` waiting ones.
+    pub fn failed_deliveries(&self, max: usize) -> Result<Vec<(Sink, Delivery)>, StoreError> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for (prefix, only_failed) in [(b'x', false), (b'd', true)] {
+            let mut looked = 0;
+            for item in db.prefix_iterator_cf(cf(&db, OUTBOX), [prefix]) {
+                let (k, v) = item?;
+                looked += 1;
+                if !k.starts_with(&[prefix]) || out.len() >= max || looked > max * 16 {
+                    break;
+                }
+                let sink = match k.get(1) {
+                    Some(b'w') => Sink::Webhook,
+                    Some(b'm') => Sink::Mail,
+                    _ => continue,
+                };
+                let delivery: Delivery = serde_json::from_slice(&v).map_err(corrupt)?;
+                if !only_failed || delivery.attempts > 0 {
+                    out.push((sink, delivery));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The sink took it: it leaves the outbox.

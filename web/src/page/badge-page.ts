@@ -10,6 +10,7 @@ import { endorsementsSection } from "./endorsements";
 import { downloadsSection } from "./downloads";
 import { shareSection } from "./share";
 import { pageFooter, topBar } from "./layout";
+import { tell } from "./events";
 
 export function renderBadgePage(root: HTMLElement, data: BadgePageData, i18n: I18n): void {
   const cred = obj(data.credential) ?? {};
@@ -42,5 +43,8 @@ export function renderBadgePage(root: HTMLElement, data: BadgePageData, i18n: I1
   const title = titleOf(cred, i18n.preferred)?.text;
   const issuer = partyOf(cred.issuer, i18n.preferred).name?.text;
   if (title) document.title = issuer ? `${title} — ${issuer}` : title;
-  void panel.run(data.credential).then(() => endorsements?.run(rpcUrls(data.chain)));
+  void panel.run(data.credential).then(() => {
+    tell("verified");
+    return endorsements?.run(rpcUrls(data.chain));
+  });
 }

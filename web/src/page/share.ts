@@ -5,6 +5,7 @@ import { toString as qrSvg } from "qrcode";
 import { h, linkUrl, svg } from "./dom";
 import type { I18n } from "./i18n";
 import { partyOf, titleOf, validFrom, validUntil, str, type Json } from "./credential";
+import { tell } from "./events";
 
 /** LinkedIn's add-to-profile URL for a certification. */
 export function linkedInUrl(cred: Json, shareUrl: string, i18n: I18n): string {
@@ -69,6 +70,7 @@ export function shareSection(cred: Json, shareUrl: string, i18n: I18n): HTMLElem
   const status = h("span", { class: "copy-status", id: "copy-status", role: "status", "aria-live": "polite" });
   const button = h("button", { type: "button", id: "copy-link", class: "button" }, i18n.t("share-copy"));
   button.addEventListener("click", () => {
+    tell("copy-link");
     void copy(url, field).then((ok) => {
       status.textContent = i18n.t(ok ? "share-copied" : "share-copy-manually");
       if (!ok) field.select();
@@ -94,6 +96,18 @@ export function shareSection(cred: Json, shareUrl: string, i18n: I18n): HTMLElem
     })
     .catch(() => qr.remove());
 
+  const linkedIn = h(
+    "a",
+    {
+      id: "share-linkedin",
+      class: "button button-linkedin",
+      href: linkedInUrl(cred, url, i18n),
+      target: "_blank",
+      rel: "noopener noreferrer",
+    },
+    i18n.t("share-linkedin"),
+  );
+  linkedIn.addEventListener("click", () => tell("linkedin"));
   return h(
     "section",
     { id: "share", class: "card", "aria-labelledby": "share-title" },
@@ -104,21 +118,7 @@ export function shareSection(cred: Json, shareUrl: string, i18n: I18n): HTMLElem
       h(
         "div",
         { class: "share-actions" },
-        h(
-          "p",
-          null,
-          h(
-            "a",
-            {
-              id: "share-linkedin",
-              class: "button button-linkedin",
-              href: linkedInUrl(cred, url, i18n),
-              target: "_blank",
-              rel: "noopener noreferrer",
-            },
-            i18n.t("share-linkedin"),
-          ),
-        ),
+        h("p", null, linkedIn),
         h("label", { for: "share-url", class: "field-label" }, i18n.t("share-link-label")),
         h("div", { class: "copy-row" }, field, button),
         status,

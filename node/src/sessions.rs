@@ -1,0 +1,165 @@
+//! Console sessions: who signed in, with which role, and the form token
+//! every one of their forms carries (the defence against cross-site
+//! requests, beside a SameSite=Strict cookie and the Origin check).
+//!
+//! Sessions live in memory only: a restart signs everyone out, which costs
+//! a sign-in and keeps no session secret on disk. The cookie's value is
+//! never kept; a session is found by its SHA-256.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::tokens::Role;
+
+/// A session unused this long ends.
+pub const IDLE: Duration = Duration::from_secs(2 * 3600);
+/// A session ends this long after sign-in, used or not.
+pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
+/// Sessions held at most; the oldest go first.
+const MAX_SESSIONS: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub role: Role,
+    /// The bearer token it was started with (it ends when that token is
+    /// revoked), or `None` for a sign-in link.
+    pub token: Option<String>,
+    /// Who signed in, for the console's header and the server's log: the
+    /// token's or the sign-in link's id.
+    pub by: String,
+    /// The form token: every form posts it back.
+    pub csrf: String,
+    started: Instant,
+    seen: Instant,
+}
+
+impl Session {
+    /// Whether `token` is this session's form token.
+    pub fn csrf_matches(&self, token: &str) -> bool {
+        // Compared as digests, so the time taken says nothing about the
+        // token's prefix.
+        Sha256::digest(token.as_bytes()) == Sha256::digest(self.csrf.as_bytes())
+    }
+
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.started) < MAX_AGE && now.duration_since(self.seen) < IDLE
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+fn random() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn key(cookie: &str) -> [u8; 32] {
+    Sha256::digest(cookie.as_bytes()).into()
+}
+
+impl Sessions {
+    /// Starts a session; returns the cookie's value (shown once) and the
+    /// session.
+    pub fn start(&self, role: Role, by: String, token: Option<String>) -> (String, Session) {
+        let cookie = random();
+        let now = Instant::now();
+        let session = Session {
+            role,
+            token,
+            by,
+            csrf: random(),
+            started: now,
+            seen: now,
+        };
+        let mut live = self.live.lock().expect("sessions lock");
+        if live.len() >= MAX_SESSIONS {
+            live.retain(|_, s| s.live(now));
+            if live.len() >= MAX_SESSIONS {
+                if let Some(oldest) = live.iter().min_by_key(|(_, s)| s.seen).map(|(k, _)| *k) {
+                    live.remove(&oldest);
+                }
+            }
+        }
+        live.insert(key(&cookie), session.clone());
+        (cookie, session)
+    }
+
+    /// The live session of `cookie`, marked as used now.
+    pub fn get(&self, cookie: &str) -> Option<Session> {
+        let now = Instant::now();
+        let mut live = self.live.lock().expect("sessions lock");
+        let k = key(cookie);
+        let session = live.get_mut(&k)?;
+        if !session.live(now) {
+            live.remove(&k);
+            return None;
+        }
+        session.seen = now;
+        Some(session.clone())
+    }
+
+    /// Ends the session of `cookie` (signing out).
+    pub fn end(&self, cookie: &str) {
+        self.live
+            .lock()
+            .expect("sessions lock")
+            .remove(&key(cookie));
+    }
+
+    /// Ends every session started with the bearer token `id`.
+    pub fn end_token(&self, id: &str) {
+        self.live
+            .lock()
+            .expect("sessions lock")
+            .retain(|_, s| s.token.as_deref() != Some(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_found_by_its_cookie_until_it_ends() {
+        let sessions = Sessions::default();
+        let (cookie, session) = sessions.start(Role::Viewer, "ab12".into(), Some("ab12".into()));
+        let found = sessions.get(&cookie).unwrap();
+        assert_eq!(found.role, Role::Viewer);
+        assert!(found.csrf_matches(&session.csrf));
+        assert!(!found.csrf_matches(""));
+        assert!(!found.csrf_matches(&cookie));
+        assert!(sessions.get("forged").is_none());
+        let (other, _) = sessions.start(Role::Admin, "link".into(), None);
+        sessions.end(&cookie);
+        assert!(sessions.get(&cookie).is_none());
+        assert!(sessions.get(&other).is_some());
+        sessions.end_token("link");
+        assert!(sessions.get(&other).is_some(), "a sign-in link is no token");
+    }
+
+    #[test]
+    fn sessions_end_when_idle_or_old() {
+        let now = Instant::now();
+        let mut s = Session {
+            role: Role::Admin,
+            token: None,
+            by: "x".into(),
+            csrf: "c".into(),
+            started: now,
+            seen: now,
+        };
+        assert!(s.live(now));
+        assert!(!s.live(now + IDLE));
+        s.seen = now + MAX_AGE - Duration::from_secs(1);
+        assert!(!s.live(now + MAX_AGE));
+    }
+}
