@@ -22,13 +22,30 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// `cairn-node console-link`: the link it prints.
 fn console_link(data: &Path, role: &str) -> String {
+    console_link_and_id(data, role).0
+}
+
+/// The link and the id of its record (`token revoke` takes it).
+fn console_link_and_id(data: &Path, role: &str) -> (String, String) {
     let out = Command::new(cairn_node_path())
         .args(["console-link", "--role", role, "--data-dir"])
         .arg(data)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let note = String::from_utf8(out.stderr).unwrap();
+    let id = note.split_whitespace().nth(2).unwrap().to_owned();
+    (String::from_utf8(out.stdout).unwrap().trim().to_owned(), id)
+}
+
+fn revoke_token(data: &Path, id: &str) {
+    let out = Command::new(cairn_node_path())
+        .args(["token", "revoke", "--data-dir"])
+        .arg(data)
+        .arg(id)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
 }
 
 #[test]
@@ -541,8 +558,8 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    // A sign-in link works once.
-    let link = console_link(&data, "issuer");
+    // A sign-in link works once, and its session ends when it is revoked.
+    let (link, link_id) = console_link_and_id(&data, "issuer");
     let page = client().get(&link).send().unwrap().text().unwrap();
     assert!(page.contains("issuer"), "{page}");
     let first = client()
@@ -551,6 +568,18 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
         .send()
         .unwrap();
     assert_eq!(first.status(), 303);
+    let link_cookie = first.headers()["set-cookie"].to_str().unwrap();
+    let link_cookie = link_cookie.split(';').next().unwrap().to_owned();
+    let console_with = |cookie: &str| {
+        client()
+            .get(format!("{}/console", node.url))
+            .header("cookie", cookie)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(console_with(&link_cookie), 200);
     let second = client()
         .post(&link)
         .header("origin", &node.url)
@@ -562,6 +591,13 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
         .send()
         .unwrap();
     assert_eq!(bogus.status(), 410);
+    revoke_token(&data, &link_id);
+    node.poll(std::time::Duration::from_secs(10), || {
+        match console_with(&link_cookie) {
+            303 => Ok(()),
+            s => Err(format!("a revoked link's session still answers {s}")),
+        }
+    });
 
     // Revoking the token ends the sessions it started.
     let revoked = sign_in(&node, &viewer_token);
@@ -579,13 +615,7 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
     .and_then(|l| l.split_whitespace().next())
     .unwrap()
     .to_owned();
-    let out = Command::new(cairn_node_path())
-        .args(["token", "revoke", "--data-dir"])
-        .arg(&data)
-        .arg(&id_of_viewer)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    revoke_token(&data, &id_of_viewer);
     node.poll(std::time::Duration::from_secs(10), || {
         let r = client()
             .get(format!("{}/console", node.url))

@@ -344,6 +344,25 @@ fn wallets_claim_badges_bound_to_their_dids() {
             "invalid_grant"
         );
     }
+    // The issuer's analytics count each wallet claim once, for the award
+    // claimed (by either protocol), before the node is killed.
+    let (status, report) = send(&node, &token, Method::GET, "/analytics", None);
+    assert_eq!(status, 200, "{report:#}");
+    let claimed: Vec<&str> = report["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["walletClaims"] != 0)
+        .inspect(|c| assert_eq!(c["walletClaims"], 1, "{c:#}"))
+        .map(|c| c["credential"].as_str().unwrap())
+        .collect();
+    assert_eq!(report["totals"]["walletClaims"], claimed.len());
+    assert!(claimed.len() >= 2 + oid4vci_vcs.len(), "{report:#}");
+    assert!(
+        claimed.contains(&original) && claimed.contains(&other_id),
+        "{report:#}"
+    );
+
     drop(node);
     let node = start_on_anvil(&data, &anvil, &key, &registry, &[]);
     for _ in 0..3 {

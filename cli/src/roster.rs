@@ -19,6 +19,9 @@ use crate::client::{problem_text, Client};
 use crate::issue::IssueArgs;
 use crate::{block_on, Failure};
 
+/// Rows a roster may have: a bulk request's items at most.
+const MAX_ROWS: usize = 100_000;
+
 /// The columns a roster may have, by normalized header name.
 #[derive(Default)]
 struct Columns {
@@ -29,7 +32,7 @@ struct Columns {
     id: Option<usize>,
 }
 
-fn columns(headers: &csv::StringRecord, path: &Path) -> Result<Columns, Failure> {
+fn columns(headers: &[String], path: &Path) -> Result<Columns, Failure> {
     let mut c = Columns::default();
     for (i, h) in headers.iter().enumerate() {
         let name: String = h
@@ -84,27 +87,23 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
     };
     let bytes =
         std::fs::read(csv_path).map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(&bytes[..]);
-    let headers = reader
-        .headers()
-        .map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?
-        .clone();
-    let cols = columns(&headers, csv_path)?;
+    // Read as the console reads rosters: the same lines named, blank lines
+    // counted.
+    let roster = cairn::roster::read(&bytes, usize::MAX, MAX_ROWS)
+        .map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
+    let cols = columns(&roster.headers, csv_path)?;
 
     // Check every row first.
     let mut lines = Vec::new();
     let mut rows = Vec::new();
     let mut options = Vec::new();
     let mut bad = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| Failure(format!("{}: {e}", csv_path.display())))?;
-        let line = record.position().map_or(0, |p| p.line());
+    for (line, record) in &roster.rows {
+        let line = *line;
         let cell = |c: Option<usize>| {
             c.and_then(|i| record.get(i))
                 .filter(|s| !s.is_empty())
-                .map(str::to_owned)
+                .cloned()
         };
         let row = (|| -> Result<(Value, Value), String> {
             let recipient: Recipient = cell(cols.recipient)
@@ -165,7 +164,7 @@ pub fn run(args: &IssueArgs, csv_path: &Path) -> Result<ExitCode, Failure> {
             if cols
                 .id
                 .and_then(|i| record.get(i))
-                .is_none_or(str::is_empty)
+                .is_none_or(String::is_empty)
             {
                 // The node derives the id from the idempotency key and the
                 // row's position, so that a rerun finds what it issued.

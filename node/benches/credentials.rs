@@ -145,5 +145,26 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Counting a reader's act (what every badge page view pays): an increment
+/// under the counter's lock, for one of 1,000 credentials.
+fn analytics(c: &mut Criterion) {
+    let counter = cairn::analytics::Counter::default();
+    let ids: Vec<String> = (0..1000).map(|i| format!("urn:uuid:{i:036}")).collect();
+    let mut i = 0;
+    let mut g = c.benchmark_group("analytics");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("count a page view", |b| {
+        b.iter(|| {
+            i = (i + 1) % ids.len();
+            counter.count(
+                cairn::analytics::Event::PageView,
+                "3f1c6e2a-9b7d-4c1e-8f0a-2d5b6c7e8f90",
+                Some(&ids[i]),
+            );
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, analytics);
 criterion_main!(benches);

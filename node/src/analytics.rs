@@ -119,11 +119,13 @@ pub struct Counter {
 impl Counter {
     /// Counts one `event` today.
     pub fn count(&self, event: Event, achievement: &str, credential: Option<&str>) {
+        // A NUL would split a stored key in the wrong place.
+        let text = |s: &str| s.replace('\0', "\u{fffd}");
         let key = Key {
             day: day_of(chrono::Utc::now().timestamp()),
             event,
-            achievement: achievement.to_owned(),
-            credential: credential.unwrap_or_default().to_owned(),
+            achievement: text(achievement),
+            credential: text(credential.unwrap_or_default()),
         };
         *self
             .pending
@@ -198,6 +200,11 @@ impl Counts {
     pub fn get(&self, event: Event) -> u64 {
         let mut copy = *self;
         *copy.slot(event)
+    }
+
+    /// Downloads of every kind.
+    pub fn downloads(&self) -> u64 {
+        self.downloads_png + self.downloads_svg + self.downloads_json + self.downloads_bundle
     }
 
     pub fn total(&self) -> u64 {
@@ -284,7 +291,7 @@ impl Report {
                 counts,
             })
             .collect();
-        credentials.sort_by(|a, b| b.counts.total().cmp(&a.counts.total()));
+        credentials.sort_by_key(|c| std::cmp::Reverse(c.counts.total()));
         credentials.truncate(Self::CREDENTIALS);
         Report {
             from: day_name(from),
@@ -342,10 +349,11 @@ pub fn csv(rows: &[(Key, u64)]) -> String {
     out
 }
 
-/// A CSV cell (RFC 4180 quoting), with a leading `=`, `+`, `-` or `@`
-/// quoted behind an apostrophe so a spreadsheet never runs it as a formula.
+/// A CSV cell (RFC 4180 quoting), with a leading `=`, `+`, `-`, `@`, tab
+/// or carriage return behind an apostrophe, so that a spreadsheet never runs
+/// it as a formula.
 pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()
@@ -426,6 +434,7 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("\t=1"), "'\t=1");
     }
 
     #[test]
@@ -442,5 +451,7 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].1, 3);
         assert!(counter.pending(today + 1, today + 9).is_empty());
+        counter.count(Event::Claim, "a\0b", Some("c"));
+        assert!(counter.take().keys().all(|k| !k.achievement.contains('\0')));
     }
 }

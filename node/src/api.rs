@@ -1100,9 +1100,11 @@ async fn verify(
         .finish_embedded(&vc, embedded, &mut report)
         .await;
     own_status(&node, &mut report);
+    // Counted for the stored credential, under its own class: what the
+    // caller posted says nothing about which class to count.
     if let Some(id) = vc["id"].as_str() {
-        if node.store.contains(id)? {
-            node.count(Event::VerifyApi, &vc, tracked(&headers));
+        if let Some(stored) = node.store.credential(id)? {
+            node.count(Event::VerifyApi, &stored, tracked(&headers));
         }
     }
     let out = serde_json::to_value(&report).expect("a report serializes");
@@ -1535,16 +1537,43 @@ fn report(
     handle: Option<String>,
 ) -> Result<crate::analytics::Report, Problem> {
     let rows = node.counts(from, to, handle.as_deref())?;
-    let names = node
-        .classes()?
-        .iter()
-        .filter_map(|(record, version)| {
-            let view = version.view(record);
-            Some((record.handle.clone(), view["name"].as_str()?.to_owned()))
-        })
+    let names = class_names(node)?
+        .into_iter()
+        .map(|(record, name)| (record.handle, name))
         .collect();
     Ok(crate::analytics::Report::new(
         from, to, handle, &rows, &names,
+    ))
+}
+
+/// Every badge class with its name (in English when it has several).
+fn class_names(node: &Node) -> Result<Vec<(ClassRecord, String)>, Problem> {
+    Ok(node
+        .classes()?
+        .into_iter()
+        .map(|(record, version)| {
+            let name =
+                crate::published::text_in(&version.view(&record)["name"], "en").unwrap_or_default();
+            (record, name)
+        })
+        .collect())
+}
+
+/// The analytics CSV of days `from..=to`, of one class or all.
+fn analytics_csv(
+    node: &Node,
+    from: i32,
+    to: i32,
+    handle: Option<&str>,
+) -> Result<Response, Problem> {
+    let rows = node.counts(from, to, handle)?;
+    Ok(csv_response(
+        crate::analytics::csv(&rows),
+        &format!(
+            "analytics-{}-{}.csv",
+            crate::analytics::day_name(from),
+            crate::analytics::day_name(to)
+        ),
     ))
 }
 
@@ -1581,15 +1610,7 @@ async fn analytics(
             .is_some_and(|v| v.contains("text/csv")),
     };
     if csv {
-        let rows = node.counts(from, to, handle.as_deref())?;
-        return Ok(csv_response(
-            crate::analytics::csv(&rows),
-            &format!(
-                "analytics-{}-{}.csv",
-                crate::analytics::day_name(from),
-                crate::analytics::day_name(to)
-            ),
-        ));
+        return analytics_csv(&node, from, to, handle.as_deref());
     }
     Ok(axum::Json(report(&node, from, to, handle)?).into_response())
 }

@@ -621,15 +621,23 @@ impl Node {
     /// Counts `event` for `credential` (for its badge class too); not for
     /// the credential itself when the reader asked not to be tracked.
     pub fn count(&self, event: crate::analytics::Event, credential: &Value, tracked: bool) {
+        self.analytics.count(
+            event,
+            &self.class_of(credential),
+            credential["id"].as_str().filter(|_| tracked),
+        );
+    }
+
+    /// What a credential was issued from: its badge class's handle, or the
+    /// id of an achievement that is no class here; empty for none.
+    pub fn class_of(&self, credential: &Value) -> String {
         let achievement = credential["credentialSubject"]["achievement"]["id"]
             .as_str()
             .unwrap_or_default();
-        let class = crate::achievements::parse_reference(achievement, self.base_url());
-        self.analytics.count(
-            event,
-            class.as_ref().map_or(achievement, |(handle, _)| handle),
-            credential["id"].as_str().filter(|_| tracked),
-        );
+        match crate::achievements::parse_reference(achievement, self.base_url()) {
+            Some((handle, _)) => handle,
+            None => achievement.to_owned(),
+        }
     }
 
     /// The chain account's balance and the chain's gas price (wei), when

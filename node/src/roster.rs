@@ -100,10 +100,16 @@ pub struct BadRow {
 /// Reads a roster (UTF-8 CSV with a header line; a byte-order mark is
 /// allowed), refusing one over [`MAX_BYTES`] or [`MAX_ROWS`].
 pub fn parse(bytes: &[u8]) -> Result<Roster, String> {
-    if bytes.len() > MAX_BYTES {
+    read(bytes, MAX_BYTES, MAX_ROWS)
+}
+
+/// [`parse`] with limits of the caller's (`cairn issue --csv` sends up to
+/// a bulk request's items).
+pub fn read(bytes: &[u8], max_bytes: usize, max_rows: usize) -> Result<Roster, String> {
+    if bytes.len() > max_bytes {
         return Err(format!(
             "the file is over {} MB; split the roster",
-            MAX_BYTES >> 20
+            max_bytes >> 20
         ));
     }
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
@@ -136,8 +142,8 @@ pub fn parse(bytes: &[u8]) -> Result<Roster, String> {
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if rows.len() == MAX_ROWS {
-            return Err(format!("more than {MAX_ROWS} rows; split the roster"));
+        if rows.len() == max_rows {
+            return Err(format!("more than {max_rows} rows; split the roster"));
         }
         let line = record.position().map_or(0, |p| lines.of(p.byte()));
         rows.push((line, record.iter().map(str::to_owned).collect()));

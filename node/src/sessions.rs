@@ -23,15 +23,28 @@ pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 /// Sessions held at most; the oldest go first.
 const MAX_SESSIONS: usize = 10_000;
 
+/// What a session was started with; it ends when that is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedInWith {
+    /// A bearer token, by id.
+    Token(String),
+    /// A one-time sign-in link, by id.
+    Link(String),
+}
+
+impl SignedInWith {
+    /// The token's or the link's id: who signed in, for the server's log.
+    pub fn id(&self) -> &str {
+        match self {
+            SignedInWith::Token(id) | SignedInWith::Link(id) => id,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub role: Role,
-    /// The bearer token it was started with (it ends when that token is
-    /// revoked), or `None` for a sign-in link.
-    pub token: Option<String>,
-    /// Who signed in, for the console's header and the server's log: the
-    /// token's or the sign-in link's id.
-    pub by: String,
+    pub with: SignedInWith,
     /// The form token: every form posts it back.
     pub csrf: String,
     started: Instant,
@@ -69,13 +82,12 @@ fn key(cookie: &str) -> [u8; 32] {
 impl Sessions {
     /// Starts a session; returns the cookie's value (shown once) and the
     /// session.
-    pub fn start(&self, role: Role, by: String, token: Option<String>) -> (String, Session) {
+    pub fn start(&self, role: Role, with: SignedInWith) -> (String, Session) {
         let cookie = random();
         let now = Instant::now();
         let session = Session {
             role,
-            token,
-            by,
+            with,
             csrf: random(),
             started: now,
             seen: now,
@@ -114,14 +126,6 @@ impl Sessions {
             .expect("sessions lock")
             .remove(&key(cookie));
     }
-
-    /// Ends every session started with the bearer token `id`.
-    pub fn end_token(&self, id: &str) {
-        self.live
-            .lock()
-            .expect("sessions lock")
-            .retain(|_, s| s.token.as_deref() != Some(id));
-    }
 }
 
 #[cfg(test)]
@@ -131,19 +135,17 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_cookie_until_it_ends() {
         let sessions = Sessions::default();
-        let (cookie, session) = sessions.start(Role::Viewer, "ab12".into(), Some("ab12".into()));
+        let (cookie, session) = sessions.start(Role::Viewer, SignedInWith::Token("ab12".into()));
         let found = sessions.get(&cookie).unwrap();
         assert_eq!(found.role, Role::Viewer);
         assert!(found.csrf_matches(&session.csrf));
         assert!(!found.csrf_matches(""));
         assert!(!found.csrf_matches(&cookie));
         assert!(sessions.get("forged").is_none());
-        let (other, _) = sessions.start(Role::Admin, "link".into(), None);
+        let (other, _) = sessions.start(Role::Admin, SignedInWith::Link("cd34".into()));
         sessions.end(&cookie);
         assert!(sessions.get(&cookie).is_none());
-        assert!(sessions.get(&other).is_some());
-        sessions.end_token("link");
-        assert!(sessions.get(&other).is_some(), "a sign-in link is no token");
+        assert_eq!(sessions.get(&other).unwrap().with.id(), "cd34");
     }
 
     #[test]
@@ -151,8 +153,7 @@ mod tests {
         let now = Instant::now();
         let mut s = Session {
             role: Role::Admin,
-            token: None,
-            by: "x".into(),
+            with: SignedInWith::Link("x".into()),
             csrf: "c".into(),
             started: now,
             seen: now,

@@ -220,6 +220,8 @@ struct Loaded {
     live: HashMap<String, (String, Role)>,
     /// hash → sign-in record id, role and end (Unix seconds)
     sign_ins: HashMap<String, (String, Role, i64)>,
+    /// Ids of revoked records.
+    revoked: std::collections::HashSet<String>,
 }
 
 /// A console sign-in secret's record, while it is good.
@@ -242,6 +244,7 @@ impl Tokens {
                 modified: None,
                 live: HashMap::new(),
                 sign_ins: HashMap::new(),
+                revoked: Default::default(),
             }),
         };
         tokens.reload(&mut tokens.state.lock().expect("tokens lock"))?;
@@ -257,6 +260,11 @@ impl Tokens {
             return Ok(());
         }
         let records = list(&self.data_dir)?;
+        state.revoked = records
+            .iter()
+            .filter(|r| r.revoked.is_some())
+            .map(|r| r.id.clone())
+            .collect();
         state.sign_ins = records
             .iter()
             .filter(|r| r.revoked.is_none())
@@ -285,6 +293,13 @@ impl Tokens {
     pub fn is_live(&self, id: &str) -> bool {
         let state = self.fresh(|_| true);
         state.live.values().any(|(i, _)| i == id)
+    }
+
+    /// Whether the record `id` (a token or a sign-in link) was revoked: a
+    /// console session started with it ends.
+    pub fn is_revoked(&self, id: &str) -> bool {
+        let state = self.fresh(|_| true);
+        state.revoked.contains(id)
     }
 
     /// The sign-in record of `secret`, if it is one and not past its time.
@@ -367,6 +382,11 @@ mod tests {
         assert!(tokens.check_sign_in(&short).is_none(), "past its time");
         let (_, bearer) = create(dir.path(), Role::Admin).unwrap();
         assert!(tokens.check_sign_in(&bearer).is_none());
+        assert!(!tokens.is_revoked(&record.id));
+        revoke(dir.path(), &record.id).unwrap();
+        std::thread::sleep(RELOAD_EVERY + Duration::from_millis(50));
+        assert!(tokens.is_revoked(&record.id));
+        assert!(tokens.check_sign_in(&secret).is_none(), "revoked");
         // The expired one is gone from the file at the next creation.
         assert_eq!(list(dir.path()).unwrap().len(), 2);
     }

@@ -26,7 +26,7 @@ use super::{Param, Problem, Shared};
 use crate::analytics::{day_name, day_of};
 use crate::node::{Beside, Issued, Node};
 use crate::roster::{self, Field, Mapping};
-use crate::sessions::Session;
+use crate::sessions::{Session, SignedInWith};
 use crate::store::{Contact, CredentialStatus};
 use crate::tokens::Role;
 
@@ -164,8 +164,11 @@ impl FromRequestParts<Arc<Console>> for Staff {
         let node = &console.node;
         let found = cookie_of(&parts.headers)
             .and_then(|cookie| node.sessions.get(&cookie).map(|s| (s, cookie)))
-            // A session started with a token ends when the token is revoked.
-            .filter(|(s, _)| s.token.as_deref().is_none_or(|t| node.tokens.is_live(t)));
+            // A session ends when what started it is revoked.
+            .filter(|(s, _)| match &s.with {
+                SignedInWith::Token(id) => node.tokens.is_live(id),
+                SignedInWith::Link(id) => !node.tokens.is_revoked(id),
+            });
         match found {
             Some((session, cookie)) => Ok(Staff { session, cookie }),
             None if parts.method == axum::http::Method::GET => {
@@ -220,8 +223,10 @@ impl Staff {
 }
 
 /// Refuses a form sent from another origin (the browser says so in
-/// `Origin` and `Sec-Fetch-Site`), before its body is read.
-fn same_origin(headers: &HeaderMap) -> Result<(), Refusal> {
+/// `Origin` and `Sec-Fetch-Site`), before its body is read. The node's
+/// origin is its public URL's, or the `Host` the request came to (a proxy
+/// in front may rewrite it).
+fn same_origin(node: &Node, headers: &HeaderMap) -> Result<(), Refusal> {
     let refuse = |detail: &str| {
         Refusal(Problem::new(StatusCode::FORBIDDEN, "cross-origin", detail).field("Origin"))
     };
@@ -231,16 +236,19 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Refusal> {
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, h)| h);
-        if origin_host != Some(host) {
+        let origin = origin.to_str().unwrap_or_default();
+        let public = node.base_url();
+        let public_origin = public
+            .match_indices('/')
+            .nth(2)
+            .map_or(public, |(i, _)| &public[..i]);
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let same = origin == public_origin
+            || origin
+                .split_once("://")
+                .map(|(_, h)| h)
+                .is_some_and(|h| Some(h) == host);
+        if !same {
             return Err(refuse("a form from another origin is refused"));
         }
     }
@@ -248,8 +256,12 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// Reads an urlencoded form.
-async fn form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, Refusal> {
-    same_origin(headers)?;
+async fn form(
+    node: &Node,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<HashMap<String, String>, Refusal> {
+    same_origin(node, headers)?;
     let bytes = super::read_body(body, MAX_FORM).await?;
     Ok(form_urlencoded::parse(&bytes).into_owned().collect())
 }
@@ -258,6 +270,22 @@ async fn form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>
 struct Upload {
     fields: HashMap<String, String>,
     files: HashMap<String, (String, Vec<u8>)>,
+}
+
+/// A multipart form from a member of staff who may do `role`: its origin,
+/// the role, then the body and its form token.
+async fn posted(
+    node: &Node,
+    staff: &Staff,
+    role: Role,
+    headers: &HeaderMap,
+    multipart: Multipart,
+) -> Result<Upload, Refusal> {
+    same_origin(node, headers)?;
+    staff.may(role)?;
+    let up = upload(multipart).await?;
+    staff.check_form(&up.fields)?;
+    Ok(up)
 }
 
 async fn upload(mut multipart: Multipart) -> Result<Upload, Refusal> {
@@ -332,9 +360,9 @@ fn session_cookie(node: &Node, value: &str, max_age: u64) -> String {
     format!("{COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
-fn signed_in(node: &Node, role: Role, by: String, token: Option<String>) -> Response {
-    let (cookie, _) = node.sessions.start(role, by.clone(), token);
-    tracing::info!(by = %by, role = role.as_str(), "console sign-in");
+fn signed_in(node: &Node, role: Role, with: SignedInWith) -> Response {
+    tracing::info!(by = with.id(), role = role.as_str(), "console sign-in");
+    let (cookie, _) = node.sessions.start(role, with);
     let mut response = see("/console");
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -359,10 +387,10 @@ async fn sign_in_page() -> Response {
 /// `POST /console/sign-in` with `token`: a bearer token starts a session
 /// with its role.
 async fn sign_in(State(console): Desk, headers: HeaderMap, body: Body) -> Page {
-    let form = form(&headers, body).await?;
+    let form = form(&console.node, &headers, body).await?;
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     match console.node.tokens.check(token) {
-        Some((id, role)) => Ok(signed_in(&console.node, role, id.clone(), Some(id))),
+        Some((id, role)) => Ok(signed_in(&console.node, role, SignedInWith::Token(id))),
         None => {
             let mut page = public_page(
                 "sign-in.html",
@@ -393,7 +421,7 @@ async fn link_sign_in(
     Param(secret): Param,
     body: Body,
 ) -> Page {
-    let _ = form(&headers, body).await?;
+    let _ = form(&console.node, &headers, body).await?;
     let node = &console.node;
     let gone = || {
         Refusal(
@@ -415,12 +443,12 @@ async fn link_sign_in(
     )? {
         return Err(gone());
     }
-    Ok(signed_in(node, link.role, link.id, None))
+    Ok(signed_in(node, link.role, SignedInWith::Link(link.id)))
 }
 
 /// `POST /console/sign-out`
 async fn sign_out(State(console): Desk, staff: Staff, headers: HeaderMap, body: Body) -> Page {
-    staff.check_form(&form(&headers, body).await?)?;
+    staff.check_form(&form(&console.node, &headers, body).await?)?;
     console.node.sessions.end(&staff.cookie);
     let mut response = see("/console/sign-in");
     response.headers_mut().insert(
@@ -439,14 +467,20 @@ async fn sign_out(State(console): Desk, staff: Staff, headers: HeaderMap, body: 
 async fn home(State(console): Desk, staff: Staff) -> Page {
     let node = &console.node;
     let now = chrono::Utc::now().timestamp();
+    const COUNTED: usize = 10_000;
     let expiring = node
         .store
-        .expiring(now, now + 90 * 86_400, 1000, |_| Ok(true))?;
+        .expiring(now, now + 90 * 86_400, COUNTED, |_| Ok(true))?;
+    // Past the count, "or more".
     let within = |days: i64| {
-        expiring
+        let n = expiring
             .iter()
             .filter(|(t, _)| *t <= now + days * 86_400)
-            .count()
+            .count();
+        match n == COUNTED {
+            true => format!("{n} or more"),
+            false => n.to_string(),
+        }
     };
     let soonest: Vec<Value> = expiring
         .iter()
@@ -731,10 +765,7 @@ async fn create_class(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Page {
-    same_origin(&headers)?;
-    staff.may(Role::Admin)?;
-    let up = upload(multipart).await?;
-    staff.check_form(&up.fields)?;
+    let up = posted(&console.node, &staff, Role::Admin, &headers, multipart).await?;
     let body = class_body(&up, None)?;
     let (record, _) = console.node.create_class(body).await?;
     Ok(see(&format!("/console/classes/{}?saved", record.handle)))
@@ -748,10 +779,7 @@ async fn save_class(
     Param(handle): Param,
     multipart: Multipart,
 ) -> Page {
-    same_origin(&headers)?;
-    staff.may(Role::Admin)?;
-    let up = upload(multipart).await?;
-    staff.check_form(&up.fields)?;
+    let up = posted(&console.node, &staff, Role::Admin, &headers, multipart).await?;
     let (record, version) = console.node.class(&handle)?;
     let body = class_body(&up, Some(&version.view(&record)))?;
     let (record, _) = console.node.update_class(&handle, body).await?;
@@ -767,7 +795,7 @@ async fn retire_class(
     body: Body,
 ) -> Page {
     staff.may(Role::Admin)?;
-    staff.check_form(&form(&headers, body).await?)?;
+    staff.check_form(&form(&console.node, &headers, body).await?)?;
     let (record, _) = console.node.retire_class(&handle).await?;
     Ok(see(&format!("/console/classes/{}?saved", record.handle)))
 }
@@ -779,10 +807,24 @@ struct Draft {
     handle: String,
     class_name: String,
     file: String,
-    roster: roster::Roster,
+    roster: Arc<roster::Roster>,
+    /// SHA-256 of the class and the file: the rows' idempotency key, so
+    /// the same file issued again (after a restart too) replays.
+    digest: String,
     mapping: Mapping,
     created: Instant,
     job: Option<Arc<Job>>,
+}
+
+/// The digest of a roster `bytes` for the class `handle`.
+fn roster_digest(handle: &str, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(handle.as_bytes())
+        .chain_update([0])
+        .chain_update(bytes)
+        .finalize();
+    hex::encode(&digest[..16])
 }
 
 /// A roster being issued: its progress, and each row's outcome.
@@ -805,9 +847,22 @@ struct Outcome {
 
 impl Job {
     fn progress(&self) -> Value {
-        json!({"total": self.total, "done": self.done.load(Ordering::Relaxed),
-               "failed": self.failed.load(Ordering::Relaxed),
-               "finished": self.finished.load(Ordering::Relaxed)})
+        let (done, failed) = (
+            self.done.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        );
+        json!({"total": self.total, "done": done, "failed": failed, "issued": done - failed.min(done),
+               "finished": self.finished.load(Ordering::Acquire)})
+    }
+}
+
+/// Marks a job finished however its task ends (a panic included), so its
+/// page never waits for ever.
+struct Finish(Arc<Job>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.0.finished.store(true, Ordering::Release);
     }
 }
 
@@ -859,29 +914,29 @@ async fn roster_page(State(console): Desk, staff: Staff) -> Page {
         &staff,
         "roster.html",
         "roster",
-        json!({"title": "Issue to a roster", "classes": live_classes(node)?}),
+        json!({"title": "Issue to a roster", "classes": class_choices(node, false)?}),
     ))
 }
 
-fn live_classes(node: &Node) -> Result<Vec<Value>, Refusal> {
-    Ok(node
-        .classes()?
-        .iter()
-        .filter(|(record, _)| record.retired.is_none())
-        .map(|(record, version)| {
-            json!({"handle": record.handle,
-                   "name": crate::published::text_in(&version.view(record)["name"], "en")})
-        })
+/// Badge classes for a form's choice: handle and name, the retired ones
+/// left out unless `retired`.
+fn class_choices(node: &Node, retired: bool) -> Result<Vec<Value>, Refusal> {
+    Ok(super::class_names(node)?
+        .into_iter()
+        .filter(|(record, _)| retired || record.retired.is_none())
+        .map(|(record, name)| json!({"handle": record.handle, "name": name}))
         .collect())
 }
 
-fn read_roster(up: &Upload) -> Result<(String, roster::Roster), Refusal> {
+/// The uploaded roster: its file name, its rows and its digest for the
+/// class `handle`.
+fn read_roster(up: &Upload, handle: &str) -> Result<(String, roster::Roster, String), Refusal> {
     let (file, bytes) = up
         .files
         .get("file")
         .ok_or_else(|| bad("file", "choose the roster's CSV file"))?;
     let roster = roster::parse(bytes).map_err(|e| bad("file", format!("{file}: {e}")))?;
-    Ok((file.clone(), roster))
+    Ok((file.clone(), roster, roster_digest(handle, bytes)))
 }
 
 /// `POST /console/roster` (multipart: the class and the CSV file)
@@ -891,10 +946,7 @@ async fn upload_roster(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Page {
-    same_origin(&headers)?;
-    staff.may(Role::Issuer)?;
-    let up = upload(multipart).await?;
-    staff.check_form(&up.fields)?;
+    let up = posted(&console.node, &staff, Role::Issuer, &headers, multipart).await?;
     let class = up
         .fields
         .get("achievement")
@@ -907,14 +959,15 @@ async fn upload_roster(
     if record.retired.is_some() {
         return Err(bad("achievement", "this badge class is retired"));
     }
-    let (file, roster) = read_roster(&up)?;
+    let (file, roster, digest) = read_roster(&up, &record.handle)?;
     let id = console.keep(Draft {
         class_name: crate::published::text_in(&version.view(&record)["name"], "en")
             .unwrap_or_default(),
         handle: record.handle,
         file,
+        digest,
         mapping: roster::guess(&roster.headers),
-        roster,
+        roster: Arc::new(roster),
         created: Instant::now(),
         job: None,
     })?;
@@ -923,11 +976,32 @@ async fn upload_roster(
 
 /// A roster's dry run: each bad row with its line and reason, from the
 /// row's own rules and the badge class's.
-fn dry_run(node: &Node, draft: &Draft) -> (Vec<roster::Row>, Vec<roster::BadRow>) {
-    let (good, mut bad) = roster::check(&draft.roster, &draft.mapping);
+/// Run off the async threads (up to 10,000 rows), from a copy of the
+/// draft taken under its lock.
+async fn dry_run(
+    node: &Shared,
+    draft: &Mutex<Draft>,
+) -> Result<(Vec<roster::Row>, Vec<roster::BadRow>), Refusal> {
+    let (roster, mapping, handle) = {
+        let d = draft.lock().expect("roster lock");
+        (d.roster.clone(), d.mapping.clone(), d.handle.clone())
+    };
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || check_rows(&node, &handle, &roster, &mapping))
+        .await
+        .map_err(|e| Refusal(Problem::internal(format!("checking the roster: {e}"))))
+}
+
+fn check_rows(
+    node: &Node,
+    handle: &str,
+    roster: &roster::Roster,
+    mapping: &Mapping,
+) -> (Vec<roster::Row>, Vec<roster::BadRow>) {
+    let (good, mut bad) = roster::check(roster, mapping);
     let mut ok = Vec::with_capacity(good.len());
     for row in good {
-        match super::class_credential(node, &draft.handle, row.credential(), "") {
+        match super::class_credential(node, handle, row.credential(), "") {
             Ok(_) => ok.push(row),
             Err(p) => bad.push(roster::BadRow {
                 line: row.line,
@@ -948,8 +1022,13 @@ async fn roster_view(State(console): Desk, staff: Staff, Param(id): Param) -> Pa
     staff.may(Role::Issuer)?;
     let node = &console.node;
     let draft = console.draft(&id)?;
+    // Once issuing, the progress is all there is to show.
+    let issuing = draft.lock().expect("roster lock").job.is_some();
+    let (good, bad) = match issuing {
+        true => (Vec::new(), Vec::new()),
+        false => dry_run(node, &draft).await?,
+    };
     let draft = draft.lock().expect("roster lock");
-    let (good, bad) = dry_run(node, &draft);
     let columns: Vec<Value> = draft
         .roster
         .headers
@@ -986,7 +1065,7 @@ async fn roster_mapping(
     body: Body,
 ) -> Page {
     staff.may(Role::Issuer)?;
-    let form = form(&headers, body).await?;
+    let form = form(&console.node, &headers, body).await?;
     staff.check_form(&form)?;
     let draft = console.draft(&id)?;
     let mut draft = draft.lock().expect("roster lock");
@@ -1016,13 +1095,10 @@ async fn roster_file(
     Param(id): Param,
     multipart: Multipart,
 ) -> Page {
-    same_origin(&headers)?;
-    staff.may(Role::Issuer)?;
-    let up = upload(multipart).await?;
-    staff.check_form(&up.fields)?;
-    let (file, roster) = read_roster(&up)?;
+    let up = posted(&console.node, &staff, Role::Issuer, &headers, multipart).await?;
     let draft = console.draft(&id)?;
     let mut draft = draft.lock().expect("roster lock");
+    let (file, roster, digest) = read_roster(&up, &draft.handle)?;
     if draft.job.is_some() {
         return Err(bad("id", "this roster is issued already"));
     }
@@ -1030,7 +1106,8 @@ async fn roster_file(
         draft.mapping = roster::guess(&roster.headers);
     }
     draft.file = file;
-    draft.roster = roster;
+    draft.digest = digest;
+    draft.roster = Arc::new(roster);
     Ok(see(&format!("/console/roster/{id}")))
 }
 
@@ -1044,17 +1121,17 @@ async fn roster_issue(
     body: Body,
 ) -> Page {
     staff.may(Role::Issuer)?;
-    staff.check_form(&form(&headers, body).await?)?;
+    staff.check_form(&form(&console.node, &headers, body).await?)?;
     let node = console.node.clone();
     let draft = console.draft(&id)?;
-    let (rows, handle, job) = {
+    let (good, bad) = dry_run(&node, &draft).await?;
+    if !bad.is_empty() {
+        return Err(bad_rows(&bad));
+    }
+    let (rows, handle, key, job) = {
         let mut draft = draft.lock().expect("roster lock");
         if draft.job.is_some() {
             return Ok(see(&format!("/console/roster/{id}")));
-        }
-        let (good, bad) = dry_run(&node, &draft);
-        if !bad.is_empty() {
-            return Err(bad_rows(&bad));
         }
         let job = Arc::new(Job {
             total: good.len(),
@@ -1064,17 +1141,18 @@ async fn roster_issue(
             outcomes: Mutex::new(Vec::new()),
         });
         draft.job = Some(job.clone());
-        (good, draft.handle.clone(), job)
+        let key: Arc<str> = format!("console-roster-{}", draft.digest).into();
+        (good, draft.handle.clone(), key, job)
     };
-    tracing::info!(roster = %id, rows = rows.len(), by = %staff.session.by, "console roster issuing");
-    let key: Arc<str> = format!("console-roster-{id}").into();
+    tracing::info!(roster = %id, rows = rows.len(), by = %staff.session.with.id(), "console roster issuing");
     tokio::spawn(async move {
-        futures_util::stream::iter(rows.into_iter().enumerate())
-            .for_each_concurrent(8, |(index, row)| {
+        let finish = Finish(job.clone());
+        futures_util::stream::iter(rows)
+            .for_each_concurrent(8, |row| {
                 let (node, job, key, handle) =
                     (node.clone(), job.clone(), key.clone(), handle.clone());
                 async move {
-                    let outcome = issue_row(&node, &handle, &key, index, &row).await;
+                    let outcome = issue_row(&node, &handle, &key, &row).await;
                     if outcome.error.is_some() {
                         job.failed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1083,7 +1161,7 @@ async fn roster_issue(
                 }
             })
             .await;
-        job.finished.store(true, Ordering::Relaxed);
+        drop(finish);
     });
     Ok(see(&format!("/console/roster/{id}")))
 }
@@ -1105,14 +1183,9 @@ fn bad_rows(bad: &[roster::BadRow]) -> Refusal {
 }
 
 /// Issues one roster row as `POST /credentials/issue` would, with the
-/// class, the earner's address and a claim link.
-async fn issue_row(
-    node: &Shared,
-    handle: &str,
-    key: &str,
-    index: usize,
-    row: &roster::Row,
-) -> Outcome {
+/// class, the earner's address and a claim link, under the roster's key
+/// and the row's line.
+async fn issue_row(node: &Shared, handle: &str, key: &str, row: &roster::Row) -> Outcome {
     let recipient = match &row.recipient {
         cairn_verifier::credential::Recipient::Did(d) => d.clone(),
         cairn_verifier::credential::Recipient::Email(e) => e.clone(),
@@ -1132,7 +1205,7 @@ async fn issue_row(
         let issued = node
             .issue(
                 credential,
-                Some((key, index)),
+                Some((key, usize::try_from(row.line).unwrap_or(usize::MAX))),
                 Beside {
                     contact,
                     award: Some(super::new_award(node, false)),
@@ -1178,7 +1251,8 @@ async fn roster_progress(State(console): Desk, staff: Staff, Param(id): Param) -
         .as_ref()
         .map(|j| j.progress());
     Ok(axum::Json(
-        progress.unwrap_or(json!({"total": 0, "done": 0, "failed": 0, "finished": false})),
+        progress
+            .unwrap_or(json!({"total": 0, "done": 0, "failed": 0, "issued": 0, "finished": false})),
     )
     .into_response())
 }
@@ -1307,12 +1381,7 @@ async fn credentials(
                 return true;
             }
             let result = (|| -> Result<Option<Value>, Problem> {
-                let achievement = vc["credentialSubject"]["achievement"]["id"]
-                    .as_str()
-                    .unwrap_or_default();
-                let class = crate::achievements::parse_reference(achievement, node.base_url())
-                    .map(|(h, _)| h);
-                if handle.is_some() && class != handle {
+                if handle.as_ref().is_some_and(|h| *h != node.class_of(&vc)) {
                     return Ok(None);
                 }
                 let issued = vc["validFrom"]
@@ -1388,8 +1457,7 @@ async fn credentials(
             "title": "Credentials",
             "q": get("q"), "achievement": handle, "status": status,
             "from": get("from"), "to": get("to"),
-            "classes": node.classes()?.iter().map(|(r, v)| json!({"handle": r.handle,
-                "name": crate::published::text_in(&v.view(r)["name"], "en")})).collect::<Vec<_>>(),
+            "classes": class_choices(node, true)?,
             "found": found, "searched": searched, "more": more,
         }),
     ))
@@ -1428,18 +1496,16 @@ async fn credential_view(State(console): Desk, staff: Staff, Param(id): Param) -
         None => None,
     };
     let today = day_of(now);
+    let class = node.class_of(&vc);
     let counts = node
-        .counts(today - 29, today, None)?
+        .counts(today - 29, today, Some(&class))?
         .into_iter()
         .filter(|(k, _)| k.credential == id)
         .fold(crate::analytics::Counts::default(), |mut c, (k, n)| {
             c.add(k.event, n);
             c
         });
-    let achievement = vc["credentialSubject"]["achievement"]["id"]
-        .as_str()
-        .and_then(|a| crate::achievements::parse_reference(a, node.base_url()))
-        .map(|(h, _)| h);
+    let achievement = node.class(&class).ok().map(|(record, _)| record.handle);
     let state = status_of(node, &id, &vc, now)?;
     Ok(render(
         node,
@@ -1475,7 +1541,7 @@ async fn credential_status(
     body: Body,
 ) -> Page {
     staff.may(Role::Issuer)?;
-    let form = form(&headers, body).await?;
+    let form = form(&console.node, &headers, body).await?;
     staff.check_form(&form)?;
     let node = &console.node;
     let status = match form.get("status").map(String::as_str) {
@@ -1511,7 +1577,7 @@ async fn credential_status(
         ));
     }
     super::change_status(node, &id, status, reason)?;
-    tracing::info!(credential = %id, by = %staff.session.by, "console status change");
+    tracing::info!(credential = %id, by = %staff.session.with.id(), "console status change");
     Ok(see(&credential_path(&id)))
 }
 
@@ -1525,7 +1591,7 @@ async fn credential_renew(
     body: Body,
 ) -> Page {
     staff.may(Role::Issuer)?;
-    staff.check_form(&form(&headers, body).await?)?;
+    staff.check_form(&form(&console.node, &headers, body).await?)?;
     let vc = super::renew_credential(&console.node, &id, None, None).await?;
     Ok(see(&credential_path(vc["id"].as_str().unwrap_or_default())))
 }
@@ -1583,8 +1649,7 @@ async fn analytics_page(
                 "href": credential_path(&c.credential), "counts": c.counts})).collect::<Vec<_>>(),
             "report": report, "bars": bars, "chartWidth": bars.len() * width,
             "peak": peak, "csv": format!("/console/analytics.csv?{}", csv.finish()),
-            "classes": node.classes()?.iter().map(|(r, v)| json!({"handle": r.handle,
-                "name": crate::published::text_in(&v.view(r)["name"], "en")})).collect::<Vec<_>>(),
+            "classes": class_choices(node, true)?,
         }),
     ))
 }
@@ -1598,9 +1663,5 @@ async fn analytics_csv(
     let node = &console.node;
     let get = |k: &str| q.get(k).map(String::as_str);
     let (from, to, handle) = super::report_range(node, get("from"), get("to"), get("achievement"))?;
-    let rows = node.counts(from, to, handle.as_deref())?;
-    Ok(super::csv_response(
-        crate::analytics::csv(&rows),
-        &format!("analytics-{}-{}.csv", day_name(from), day_name(to)),
-    ))
+    Ok(super::analytics_csv(node, from, to, handle.as_deref())?)
 }

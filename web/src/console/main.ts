@@ -50,6 +50,7 @@ interface Progress {
   total: number;
   done: number;
   failed: number;
+  issued: number;
   finished: boolean;
 }
 
@@ -75,11 +76,11 @@ function rosterProgress(): void {
     bar.value = p.done;
     bar.textContent = `${p.done} of ${p.total}`;
     if (p.finished) {
-      text.textContent = `Done: ${p.done} issued` + (p.failed ? `, ${p.failed} failed.` : ".");
+      text.textContent = `Done: ${p.issued} issued` + (p.failed ? `, ${p.failed} failed.` : ".");
       result.hidden = false;
       job?.setAttribute("data-finished", "true");
     } else {
-      text.textContent = `${p.done} of ${p.total} issued.`;
+      text.textContent = `${p.done} of ${p.total} rows done.`;
       setTimeout(() => void poll(), 400);
     }
   };

@@ -10,7 +10,13 @@ export function tell(event: PageEvent): void {
   // an exported site, under the site's own path.
   const m = /^(.*)\/b\/([^/]+)(?:\/(?:index\.html)?)?$/.exec(location.pathname);
   if (!m) return;
-  const query = new URLSearchParams({ share: decodeURIComponent(m[2]), event });
+  let share: string;
+  try {
+    share = decodeURIComponent(m[2]);
+  } catch {
+    return;
+  }
+  const query = new URLSearchParams({ share, event });
   fetch(`${m[1]}/events?${query}`, {
     keepalive: true,
     credentials: "omit",
