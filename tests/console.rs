@@ -260,6 +260,38 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
     );
 }
 
+/// A badge class named `name` and a credential issued from it to
+/// did:example:earner: the class's handle and the issue response.
+fn class_and_credential(node: &NodeProcess, token: &str, name: &str) -> (String, Value) {
+    let http = Client::new();
+    let class: Value = http
+        .post(format!("{}/achievements", node.url))
+        .bearer_auth(token)
+        .json(
+            &json!({"name": name, "description": format!("{name}, as the course teaches it."),
+                      "criteria": {"narrative": "Passed the course."}}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // The class's URL ends in its handle; the answer names its version.
+    let handle = class["id"].as_str().unwrap().rsplit('/').next().unwrap();
+    let handle = handle.trim_end_matches("-v1").to_owned();
+    let issued: Value = http
+        .post(format!("{}/credentials/issue", node.url))
+        .bearer_auth(token)
+        .json(
+            &json!({"credential": {"credentialSubject": {"id": "did:example:earner"}},
+                      "options": {"achievement": handle}}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (handle, issued)
+}
+
 /// A signed-in session's cookie and its form token.
 struct Session {
     cookie: String,
@@ -332,38 +364,8 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
     let node = NodeProcess::start(&data, &[], &[]);
     let admin_token = node_token(&data);
     let viewer_token = node_token_as(&data, "viewer");
-    let http = Client::new();
     // A class and a credential to aim at.
-    let class: Value = http
-        .post(format!("{}/achievements", node.url))
-        .bearer_auth(&admin_token)
-        .json(
-            &json!({"name": "First Aid", "description": "Gives first aid.",
-                      "criteria": {"narrative": "Passed the course."}}),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let handle = class["id"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .trim_end_matches("-v1")
-        .to_owned();
-    let issued: Value = http
-        .post(format!("{}/credentials/issue", node.url))
-        .bearer_auth(&admin_token)
-        .json(
-            &json!({"credential": {"credentialSubject": {"id": "did:example:earner"}},
-                      "options": {"achievement": handle}}),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (handle, issued) = class_and_credential(&node, &admin_token, "First Aid");
     let id = issued["verifiableCredential"]["id"]
         .as_str()
         .unwrap()
@@ -636,34 +638,7 @@ fn analytics_count_readers_but_not_those_who_ask_not_to_be_tracked() {
     let node = NodeProcess::start(&data, &[], &[]);
     let token = node_token(&data);
     let http = Client::new();
-    let class: Value = http
-        .post(format!("{}/achievements", node.url))
-        .bearer_auth(&token)
-        .json(&json!({"name": "CPR", "description": "Performs CPR.",
-                      "criteria": {"narrative": "Passed the course."}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let handle = class["id"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .trim_end_matches("-v1")
-        .to_owned();
-    let issued: Value = http
-        .post(format!("{}/credentials/issue", node.url))
-        .bearer_auth(&token)
-        .json(
-            &json!({"credential": {"credentialSubject": {"id": "did:example:earner"}},
-                      "options": {"achievement": handle}}),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (handle, issued) = class_and_credential(&node, &token, "CPR");
     let id = issued["verifiableCredential"]["id"]
         .as_str()
         .unwrap()

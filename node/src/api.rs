@@ -1515,18 +1515,22 @@ fn report_range(
     }
     let handle = match achievement.filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => match node.class(a) {
-            Ok((record, _)) => Some(record.handle),
-            Err(ClassError::Unknown(_)) => {
-                return Err(Problem::bad(
-                    "achievement",
-                    format!("no badge class `{a}` on this node"),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        },
+        Some(a) => Some(class_param(node, a)?),
     };
     Ok((from, to, handle))
+}
+
+/// The handle of the class an `achievement` parameter names (by handle,
+/// class URL or version id: every version counts).
+fn class_param(node: &Node, reference: &str) -> Result<String, Problem> {
+    match node.class(reference) {
+        Ok((record, _)) => Ok(record.handle),
+        Err(ClassError::Unknown(_)) => Err(Problem::bad(
+            "achievement",
+            format!("no badge class `{reference}` on this node"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The analytics report of days `from..=to`, of one class or all.
@@ -2386,16 +2390,7 @@ async fn list_credentials(
     // A class by handle, class URL or version id: every version counts.
     let class = match q.get("achievement") {
         None => None,
-        Some(a) => match node.class(a) {
-            Ok((record, _)) => Some(record.handle),
-            Err(ClassError::Unknown(_)) => {
-                return Err(Problem::bad(
-                    "achievement",
-                    format!("no badge class `{a}` on this node"),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        },
+        Some(a) => Some(class_param(&node, a)?),
     };
     let achievement_of = |vc: &Value| {
         vc["credentialSubject"]["achievement"]["id"]

@@ -372,6 +372,16 @@ async fn poison(node: &Node, client: &reqwest::Client, rounds: usize) {
     );
 }
 
+/// One line: what was asked, the rate and the latency percentiles.
+fn print_rate(what: &str, connections: usize, rate: f64, sorted: &[u32]) {
+    println!(
+        "{what} ({connections} connections): {rate:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(sorted, 0.50),
+        percentile(sorted, 0.99),
+        percentile(sorted, 1.0)
+    );
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
 }
@@ -417,14 +427,7 @@ fn main() {
         let sample: Vec<String> = ids.iter().step_by((ids.len() / 1000).max(1)).cloned().collect();
         let urls = sample.iter().map(|id| format!("{}/credentials/{id}/proof", node.url)).collect();
         let (rate, lat) = gets(urls, args.proof_seconds, args.proof_connections).await;
-        println!(
-            "GET /credentials/{{id}}/proof ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            args.proof_connections,
-            rate,
-            percentile(&lat, 0.50),
-            percentile(&lat, 0.99),
-            percentile(&lat, 1.0)
-        );
+        print_rate("GET /credentials/{id}/proof", args.proof_connections, rate, &lat);
         if args.page_seconds > 0 {
             let mut pages = Vec::with_capacity(sample.len());
             for id in &sample {
@@ -440,14 +443,7 @@ fn main() {
                 pages.push(page["shareUrl"].as_str().unwrap().to_owned());
             }
             let (rate, lat) = gets(pages, args.page_seconds, args.proof_connections).await;
-            println!(
-                "GET /b/{{share}} badge pages, counted ({} connections): {:>8.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                args.proof_connections,
-                rate,
-                percentile(&lat, 0.50),
-                percentile(&lat, 0.99),
-                percentile(&lat, 1.0)
-            );
+            print_rate("GET /b/{share} badge pages, counted", args.proof_connections, rate, &lat);
             let report: Value = client
                 .get(format!("{}/analytics", node.url))
                 .bearer_auth(&node.token)

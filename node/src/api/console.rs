@@ -272,8 +272,22 @@ struct Upload {
     files: HashMap<String, (String, Vec<u8>)>,
 }
 
-/// A multipart form from a member of staff who may do `role`: its origin,
-/// the role, then the body and its form token.
+/// A form from a member of staff who may do `role`: its origin, the role,
+/// then the body and its form token.
+async fn posted_form(
+    node: &Node,
+    staff: &Staff,
+    role: Role,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<HashMap<String, String>, Refusal> {
+    staff.may(role)?;
+    let form = form(node, headers, body).await?;
+    staff.check_form(&form)?;
+    Ok(form)
+}
+
+/// The same, multipart.
 async fn posted(
     node: &Node,
     staff: &Staff,
@@ -448,7 +462,7 @@ async fn link_sign_in(
 
 /// `POST /console/sign-out`
 async fn sign_out(State(console): Desk, staff: Staff, headers: HeaderMap, body: Body) -> Page {
-    staff.check_form(&form(&console.node, &headers, body).await?)?;
+    posted_form(&console.node, &staff, Role::Viewer, &headers, body).await?;
     console.node.sessions.end(&staff.cookie);
     let mut response = see("/console/sign-in");
     response.headers_mut().insert(
@@ -794,8 +808,7 @@ async fn retire_class(
     Param(handle): Param,
     body: Body,
 ) -> Page {
-    staff.may(Role::Admin)?;
-    staff.check_form(&form(&console.node, &headers, body).await?)?;
+    posted_form(&console.node, &staff, Role::Admin, &headers, body).await?;
     let (record, _) = console.node.retire_class(&handle).await?;
     Ok(see(&format!("/console/classes/{}?saved", record.handle)))
 }
@@ -1064,9 +1077,7 @@ async fn roster_mapping(
     Param(id): Param,
     body: Body,
 ) -> Page {
-    staff.may(Role::Issuer)?;
-    let form = form(&console.node, &headers, body).await?;
-    staff.check_form(&form)?;
+    let form = posted_form(&console.node, &staff, Role::Issuer, &headers, body).await?;
     let draft = console.draft(&id)?;
     let mut draft = draft.lock().expect("roster lock");
     if draft.job.is_some() {
@@ -1120,8 +1131,7 @@ async fn roster_issue(
     Param(id): Param,
     body: Body,
 ) -> Page {
-    staff.may(Role::Issuer)?;
-    staff.check_form(&form(&console.node, &headers, body).await?)?;
+    posted_form(&console.node, &staff, Role::Issuer, &headers, body).await?;
     let node = console.node.clone();
     let draft = console.draft(&id)?;
     let (good, bad) = dry_run(&node, &draft).await?;
@@ -1540,9 +1550,7 @@ async fn credential_status(
     Param(id): Param,
     body: Body,
 ) -> Page {
-    staff.may(Role::Issuer)?;
-    let form = form(&console.node, &headers, body).await?;
-    staff.check_form(&form)?;
+    let form = posted_form(&console.node, &staff, Role::Issuer, &headers, body).await?;
     let node = &console.node;
     let status = match form.get("status").map(String::as_str) {
         Some("revoked") => CredentialStatus::Revoked,
@@ -1590,8 +1598,7 @@ async fn credential_renew(
     Param(id): Param,
     body: Body,
 ) -> Page {
-    staff.may(Role::Issuer)?;
-    staff.check_form(&form(&console.node, &headers, body).await?)?;
+    posted_form(&console.node, &staff, Role::Issuer, &headers, body).await?;
     let vc = super::renew_credential(&console.node, &id, None, None).await?;
     Ok(see(&credential_path(vc["id"].as_str().unwrap_or_default())))
 }
@@ -1610,13 +1617,10 @@ async fn analytics_page(
     let (from, to, handle) = super::report_range(node, get("from"), get("to"), get("achievement"))?;
     let report = super::report(node, from, to, handle)?;
     // Bars of page views and downloads per day, scaled to the busiest.
-    let downloads = |c: &crate::analytics::Counts| {
-        c.downloads_png + c.downloads_svg + c.downloads_json + c.downloads_bundle
-    };
     let peak = report
         .days
         .iter()
-        .map(|d| d.counts.page_views.max(downloads(&d.counts)))
+        .map(|d| d.counts.page_views.max(d.counts.downloads()))
         .max()
         .unwrap_or(0)
         .max(1);
@@ -1628,8 +1632,8 @@ async fn analytics_page(
         .map(|(i, d)| {
             let h = |n: u64| (n * 100 / peak) as u32;
             json!({"x": i * width, "day": d.day, "views": d.counts.page_views,
-                   "downloads": downloads(&d.counts),
-                   "vh": h(d.counts.page_views), "dh": h(downloads(&d.counts))})
+                   "downloads": d.counts.downloads(),
+                   "vh": h(d.counts.page_views), "dh": h(d.counts.downloads())})
         })
         .collect();
     let mut csv = form_urlencoded::Serializer::new(String::new());
