@@ -258,6 +258,29 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
         "{}",
         csv.stdout
     );
+    let table = run(cairn().args(["analytics", "--node", &node.url, "--token", &token])).success();
+    let total = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("total "))
+        .unwrap_or_else(|| panic!("{}", table.stdout));
+    let figures: Vec<&str> = total.split_whitespace().skip(1).collect();
+    assert_eq!(figures[..4], ["1", "1", "0", "1"], "{}", table.stdout);
+    assert!(
+        table.stdout.contains("Infection Control"),
+        "{}",
+        table.stdout
+    );
+    let refused = run(cairn().args([
+        "analytics",
+        "--from",
+        "2026-13-01",
+        "--node",
+        &node.url,
+        "--token",
+        &token,
+    ]));
+    assert!(refused.one_line_error().contains("from"), "{refused:#?}");
 }
 
 /// A badge class named `name` and a credential issued from it to
