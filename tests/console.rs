@@ -174,7 +174,8 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
             "credentialId",
             "claimUrl",
             "shareUrl",
-            "error"
+            "error",
+            "outcome"
         ]
     );
     assert_eq!(result.len(), 4);
@@ -186,6 +187,7 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
             "{row:?}"
         );
         assert_eq!(row[5], "");
+        assert_eq!(row[6], "issued");
     }
     let ada = result[1][2].to_owned();
 
@@ -652,6 +654,106 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
             s => Err(format!("a revoked token's session still answers {s}")),
         }
     });
+}
+
+#[test]
+fn a_roster_sent_again_issues_to_the_additions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = NodeProcess::start(&data, &[], &[]);
+    let token = node_token(&data);
+    // did:example:earner holds the class's badge already.
+    let (handle, issued) = class_and_credential(&node, &token, "First Aid");
+    let held = issued["verifiableCredential"]["id"].as_str().unwrap();
+    let admin = sign_in(&node, &token);
+    let file = "recipient,name\ndid:example:earner,Ada\ndid:example:late,Bob\n";
+    let upload = || {
+        let r = client()
+            .post(format!("{}/console/roster", node.url))
+            .header("cookie", &admin.cookie)
+            .header("origin", &node.url)
+            .multipart(
+                multipart::Form::new()
+                    .text("csrf", admin.csrf.clone())
+                    .text("achievement", handle.clone())
+                    .part(
+                        "file",
+                        multipart::Part::bytes(file.as_bytes().to_vec()).file_name("class.csv"),
+                    ),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        r.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let page = |path: &str| {
+        let r = client()
+            .get(format!("{}{path}", node.url))
+            .header("cookie", &admin.cookie)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+
+    // The dry run names the earner who holds it; issuing gives the other.
+    let first = upload();
+    let (_, dry) = page(&first);
+    assert!(
+        dry.contains("1 rows ready, 1 already hold this badge"),
+        "{dry}"
+    );
+    assert!(dry.contains(held), "{dry}");
+    let (status, _) = admin.post(
+        &node,
+        &format!("{first}/issue"),
+        &[("csrf", admin.csrf.as_str())],
+    );
+    assert_eq!(status, 303);
+    let mut progress = Value::Null;
+    node.poll(std::time::Duration::from_secs(30), || {
+        progress = serde_json::from_str(&page(&format!("{first}/progress")).1).unwrap();
+        match progress["finished"].as_bool() {
+            Some(true) => Ok(()),
+            _ => Err(format!("still issuing: {progress}")),
+        }
+    });
+    assert_eq!(
+        (
+            &progress["total"],
+            &progress["held"],
+            &progress["issued"],
+            &progress["failed"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(0)),
+        "{progress}"
+    );
+    let (_, result) = page(&format!("{first}/result.csv"));
+    let rows: Vec<Vec<&str>> = result
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{result}");
+    assert_eq!((rows[0][0], rows[0][2], rows[0][6]), ("2", held, "held"));
+    assert_eq!((rows[1][0], rows[1][6]), ("3", "issued"));
+    assert_ne!(rows[1][2], held);
+
+    // The same list again: both hold it now, nothing more to issue.
+    let again = upload();
+    let (_, dry) = page(&again);
+    assert!(
+        dry.contains("0 rows ready, 2 already hold this badge"),
+        "{dry}"
+    );
+    assert!(dry.contains("Make the result file"), "{dry}");
+
+    // Rosters past the limit make room by dropping the oldest one that is
+    // not issuing: the first, issued and finished.
+    for _ in 0..63 {
+        upload();
+    }
+    assert_eq!(page(&first).0, 404);
+    assert_eq!(page(&again).0, 200);
 }
 
 #[test]

@@ -205,6 +205,9 @@ pub struct Node {
     pub sessions: crate::sessions::Sessions,
     /// Analytics counted and not yet written.
     pub analytics: crate::analytics::Counter,
+    /// Held while counts move from memory to the store, and while a report
+    /// reads both: a report never sees counts that are in neither.
+    analytics_moving: std::sync::Mutex<()>,
     pub metrics: Arc<Metrics>,
     /// What the pipeline's tasks share with the node.
     pub parts: Arc<crate::pipeline::Parts>,
@@ -322,6 +325,7 @@ impl Node {
             tokens,
             sessions: Default::default(),
             analytics: Default::default(),
+            analytics_moving: Default::default(),
             metrics,
             parts,
             intake: OnceLock::new(),
@@ -653,6 +657,7 @@ impl Node {
     /// Writes the analytics counted so far; after a failed write they wait
     /// for the next one.
     pub fn flush_analytics(&self) {
+        let _moving = self.analytics_moving.lock().expect("analytics lock");
         let counts = self.analytics.take();
         if let Err(e) = self.store.add_counts(&counts) {
             tracing::warn!(error = %e, "analytics not written; they wait for the next write");
@@ -668,6 +673,7 @@ impl Node {
         to: i32,
         handle: Option<&str>,
     ) -> Result<Vec<(crate::analytics::Key, u64)>, StoreError> {
+        let _moving = self.analytics_moving.lock().expect("analytics lock");
         let mut rows = self.store.counts(from, to)?;
         rows.extend(self.analytics.pending(from, to));
         if let Some(h) = handle {

@@ -309,11 +309,14 @@ mod tests {
         }
         let mut roster = ctx.clone();
         roster["id"] = json!("r1");
+        roster["held"] = json!([{"line": 4, "id": "<script>x", "href": "/x"}]);
         let html = console("roster.html", &roster);
         assert!(
             html.contains("line") || html.contains("<td>3</td>"),
             "{html}"
         );
+        assert!(html.contains("1 already hold this badge"), "{html}");
+        assert!(!html.contains("<script>x"), "held rows are escaped");
         roster["progress"] = json!({"total": 2, "done": 1, "failed": 0, "finished": false});
         assert!(console("roster.html", &roster).contains("<progress"));
     }

@@ -178,7 +178,11 @@ fn add(
     };
     let now = chrono::Utc::now().timestamp();
     let mut records = list(data_dir)?;
-    records.retain(|r| r.sign_in_until.is_none() || sign_in_end(r).is_some_and(|t| t > now));
+    // A link's record outlives the link by a session's longest life: while
+    // a session it started may be alive, revoking the link must still end
+    // it, and a link id the node cannot find ends its sessions.
+    let kept = crate::sessions::MAX_AGE.as_secs() as i64;
+    records.retain(|r| r.sign_in_until.is_none() || sign_in_end(r).is_some_and(|t| t + kept > now));
     records.push(record.clone());
     write(data_dir, &records)?;
     Ok((record, token))
@@ -295,11 +299,12 @@ impl Tokens {
         state.live.values().any(|(i, _)| i == id)
     }
 
-    /// Whether the record `id` (a token or a sign-in link) was revoked: a
-    /// console session started with it ends.
-    pub fn is_revoked(&self, id: &str) -> bool {
+    /// Whether the sign-in link `id` is still on file and not revoked (a
+    /// console session started with it ends otherwise). The link may be
+    /// past its time: that ends its use, not the sessions it started.
+    pub fn link_holds(&self, id: &str) -> bool {
         let state = self.fresh(|_| true);
-        state.revoked.contains(id)
+        state.sign_ins.values().any(|(i, ..)| i == id)
     }
 
     /// The sign-in record of `secret`, if it is one and not past its time.
@@ -382,13 +387,31 @@ mod tests {
         assert!(tokens.check_sign_in(&short).is_none(), "past its time");
         let (_, bearer) = create(dir.path(), Role::Admin).unwrap();
         assert!(tokens.check_sign_in(&bearer).is_none());
-        assert!(!tokens.is_revoked(&record.id));
+        assert!(tokens.link_holds(&record.id));
+        assert!(!tokens.link_holds("0a1b2c3d"), "no such link");
         revoke(dir.path(), &record.id).unwrap();
         std::thread::sleep(RELOAD_EVERY + Duration::from_millis(50));
-        assert!(tokens.is_revoked(&record.id));
+        assert!(!tokens.link_holds(&record.id));
         assert!(tokens.check_sign_in(&secret).is_none(), "revoked");
-        // The expired one is gone from the file at the next creation.
-        assert_eq!(list(dir.path()).unwrap().len(), 2);
+
+        // A link past its time stays on file while a session it started
+        // may live; one older than that is gone at the next creation.
+        let mut records = list(dir.path()).unwrap();
+        assert_eq!(records.len(), 3);
+        let mut old = records[0].clone();
+        old.id = "0a1b2c3d".into();
+        old.revoked = None;
+        old.sign_in_until = Some("2026-01-01T00:00:00Z".into());
+        records.push(old);
+        write(dir.path(), &records).unwrap();
+        create(dir.path(), Role::Viewer).unwrap();
+        let ids: Vec<String> = list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        assert!(!ids.contains(&"0a1b2c3d".to_owned()));
     }
 
     #[test]

@@ -453,7 +453,11 @@ fn main() {
                 .json()
                 .await
                 .unwrap();
-            println!("GET /analytics counts {} page views", report["totals"]["pageViews"]);
+            // Counts still in memory are in the report too: it must hold
+            // every view made, no more, no fewer.
+            let counted = report["totals"]["pageViews"].as_u64().unwrap();
+            println!("GET /analytics counts {counted} page views of the {} made", lat.len());
+            assert_eq!(counted, lat.len() as u64, "every badge page view is counted once");
         }
         if args.poison > 0 {
             poison(&node, &client, args.poison).await;

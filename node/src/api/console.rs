@@ -164,10 +164,17 @@ impl FromRequestParts<Arc<Console>> for Staff {
         let node = &console.node;
         let found = cookie_of(&parts.headers)
             .and_then(|cookie| node.sessions.get(&cookie).map(|s| (s, cookie)))
-            // A session ends when what started it is revoked.
-            .filter(|(s, _)| match &s.with {
-                SignedInWith::Token(id) => node.tokens.is_live(id),
-                SignedInWith::Link(id) => !node.tokens.is_revoked(id),
+            // A session ends for good when what started it is revoked (or
+            // gone from the file).
+            .filter(|(s, cookie)| {
+                let holds = match &s.with {
+                    SignedInWith::Token(id) => node.tokens.is_live(id),
+                    SignedInWith::Link(id) => node.tokens.link_holds(id),
+                };
+                if !holds {
+                    node.sessions.end(cookie);
+                }
+                holds
             });
         match found {
             Some((session, cookie)) => Ok(Staff { session, cookie }),
@@ -484,7 +491,15 @@ async fn home(State(console): Desk, staff: Staff) -> Page {
     const COUNTED: usize = 10_000;
     let expiring = node
         .store
-        .expiring(now, now + 90 * 86_400, COUNTED, |_| Ok(true))?;
+        // Only what still stands needs attention: not what was revoked or
+        // suspended, nor what was renewed already.
+        .expiring(now, now + 90 * 86_400, COUNTED, |id| {
+            Ok(node
+                .store
+                .status(id)?
+                .is_none_or(|r| r.status == CredentialStatus::Active)
+                && node.store.renewed_by(id)?.is_none())
+        })?;
     // Past the count, "or more".
     let within = |days: i64| {
         let n = expiring
@@ -821,8 +836,8 @@ struct Draft {
     class_name: String,
     file: String,
     roster: Arc<roster::Roster>,
-    /// SHA-256 of the class and the file: the rows' idempotency key, so
-    /// the same file issued again (after a restart too) replays.
+    /// SHA-256 of the class and the file, the ground of the rows'
+    /// idempotency key ([`roster_key`]).
     digest: String,
     mapping: Mapping,
     created: Instant,
@@ -840,9 +855,35 @@ fn roster_digest(handle: &str, bytes: &[u8]) -> String {
     hex::encode(&digest[..16])
 }
 
+/// The idempotency key of a roster's rows (with each row's line): the
+/// class, the file, its mapping and the day. The same file issued twice
+/// the same day, by two tabs or again after a restart, replays; a later
+/// day's upload of the same file is a new issue (to earners who do not
+/// hold the badge by then: [`held_by`]).
+fn roster_key(digest: &str, mapping: &Mapping, day: i32) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(digest.as_bytes())
+        .chain_update(format!("\0{:?}\0{day}", mapping.0))
+        .finalize();
+    format!("console-roster-{}", hex::encode(&digest[..16]))
+}
+
+/// A roster's dry run, from one look at its draft: what it would issue
+/// under `key`.
+struct Checked {
+    ready: Vec<roster::Row>,
+    /// Rows whose earner holds an active credential of the class already:
+    /// not issued again; the result names that credential.
+    held: Vec<(roster::Row, String)>,
+    bad: Vec<roster::BadRow>,
+    key: String,
+}
+
 /// A roster being issued: its progress, and each row's outcome.
 struct Job {
     total: usize,
+    held: usize,
     done: AtomicUsize,
     failed: AtomicUsize,
     finished: AtomicBool,
@@ -851,6 +892,7 @@ struct Job {
 
 struct Outcome {
     line: u64,
+    held: bool,
     recipient: String,
     credential: Option<String>,
     claim: Option<String>,
@@ -864,7 +906,8 @@ impl Job {
             self.done.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
         );
-        json!({"total": self.total, "done": done, "failed": failed, "issued": done - failed.min(done),
+        json!({"total": self.total, "done": done, "failed": failed, "held": self.held,
+               "issued": done.saturating_sub(failed + self.held),
                "finished": self.finished.load(Ordering::Acquire)})
     }
 }
@@ -906,11 +949,33 @@ impl Console {
                 .unwrap_or(false)
         });
         if rosters.len() >= MAX_ROSTERS {
-            return Err(Refusal(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too-many-rosters",
-                format!("{MAX_ROSTERS} rosters are open; try again later"),
-            )));
+            // The oldest roster not issuing makes room: its rows, if
+            // issued, are stored, and the same file uploaded again shows
+            // them (held already) in a new result.
+            let oldest = rosters
+                .iter()
+                .filter_map(|(id, d)| {
+                    let d = d.lock().ok()?;
+                    let running = d
+                        .job
+                        .as_ref()
+                        .is_some_and(|j| !j.finished.load(Ordering::Acquire));
+                    (!running).then_some((d.created, id.clone()))
+                })
+                .min()
+                .map(|(_, id)| id);
+            match oldest {
+                Some(id) => {
+                    rosters.remove(&id);
+                }
+                None => {
+                    return Err(Refusal(Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too-many-rosters",
+                        format!("{MAX_ROSTERS} rosters are issuing; try again when one ends"),
+                    )))
+                }
+            }
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         rosters.insert(id.clone(), Arc::new(Mutex::new(draft)));
@@ -988,21 +1053,26 @@ async fn upload_roster(
 }
 
 /// A roster's dry run: each bad row with its line and reason, from the
-/// row's own rules and the badge class's.
+/// row's own rules and the badge class's, and each earner who holds the
+/// badge already.
 /// Run off the async threads (up to 10,000 rows), from a copy of the
-/// draft taken under its lock.
-async fn dry_run(
-    node: &Shared,
-    draft: &Mutex<Draft>,
-) -> Result<(Vec<roster::Row>, Vec<roster::BadRow>), Refusal> {
-    let (roster, mapping, handle) = {
+/// draft taken under its lock: what is issued is what was checked, under
+/// the key of that file and mapping, whatever another tab changes
+/// meanwhile.
+async fn dry_run(node: &Shared, draft: &Mutex<Draft>) -> Result<Checked, Refusal> {
+    let (roster, mapping, handle, digest) = {
         let d = draft.lock().expect("roster lock");
-        (d.roster.clone(), d.mapping.clone(), d.handle.clone())
+        (
+            d.roster.clone(),
+            d.mapping.clone(),
+            d.handle.clone(),
+            d.digest.clone(),
+        )
     };
     let node = node.clone();
-    tokio::task::spawn_blocking(move || check_rows(&node, &handle, &roster, &mapping))
+    tokio::task::spawn_blocking(move || check_rows(&node, &handle, &roster, &mapping, &digest))
         .await
-        .map_err(|e| Refusal(Problem::internal(format!("checking the roster: {e}"))))
+        .map_err(|e| Refusal(Problem::internal(format!("checking the roster: {e}"))))?
 }
 
 fn check_rows(
@@ -1010,23 +1080,64 @@ fn check_rows(
     handle: &str,
     roster: &roster::Roster,
     mapping: &Mapping,
-) -> (Vec<roster::Row>, Vec<roster::BadRow>) {
+    digest: &str,
+) -> Result<Checked, Refusal> {
+    let now = chrono::Utc::now().timestamp();
     let (good, mut bad) = roster::check(roster, mapping);
-    let mut ok = Vec::with_capacity(good.len());
+    let mut ready = Vec::with_capacity(good.len());
+    let mut held = Vec::new();
     for row in good {
-        match super::class_credential(node, handle, row.credential(), "") {
-            Ok(_) => ok.push(row),
-            Err(p) => bad.push(roster::BadRow {
+        if let Err(p) = super::class_credential(node, handle, row.credential(), "") {
+            bad.push(roster::BadRow {
                 line: row.line,
                 reason: match p.field {
                     Some(f) => format!("{f}: {}", p.detail),
                     None => p.detail,
                 },
-            }),
+            });
+        } else if let Some(id) = held_by(node, handle, &row, now)? {
+            held.push((row, id));
+        } else {
+            ready.push(row);
         }
     }
     bad.sort_by_key(|b| b.line);
-    (ok, bad)
+    Ok(Checked {
+        ready,
+        held,
+        bad,
+        key: roster_key(digest, mapping, crate::analytics::day_of(now)),
+    })
+}
+
+/// The active credential of the badge class `handle` that the row's earner
+/// holds already, if any: a list sent again with late additions issues to
+/// the additions only.
+fn held_by(
+    node: &Node,
+    handle: &str,
+    row: &roster::Row,
+    now: i64,
+) -> Result<Option<String>, Problem> {
+    // The earner as the node indexes them: the DID, else the address the
+    // credential is delivered to.
+    let earner = match (&row.recipient, &row.email) {
+        (cairn_verifier::credential::Recipient::Did(d), _) => d.clone(),
+        (_, Some(email)) => format!("mailto:{}", email.to_lowercase()),
+        (_, None) => return Ok(None),
+    };
+    for id in node.store.earner_credentials(&earner, 100)? {
+        let Some(vc) = node.store.credential(&id)? else {
+            continue;
+        };
+        if node.class_of(&vc) == handle
+            && status_of(node, &id, &vc, now)? == "active"
+            && node.store.renewed_by(&id)?.is_none()
+        {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// `GET /console/roster/{id}`: the mapping and the dry run, or the
@@ -1037,10 +1148,13 @@ async fn roster_view(State(console): Desk, staff: Staff, Param(id): Param) -> Pa
     let draft = console.draft(&id)?;
     // Once issuing, the progress is all there is to show.
     let issuing = draft.lock().expect("roster lock").job.is_some();
-    let (good, bad) = match issuing {
-        true => (Vec::new(), Vec::new()),
-        false => dry_run(node, &draft).await?,
+    let checked = match issuing {
+        true => None,
+        false => Some(dry_run(node, &draft).await?),
     };
+    let (good, held, bad) = checked.as_ref().map_or((0, &[][..], &[][..]), |c| {
+        (c.ready.len(), &c.held[..], &c.bad[..])
+    });
     let draft = draft.lock().expect("roster lock");
     let columns: Vec<Value> = draft
         .roster
@@ -1062,7 +1176,9 @@ async fn roster_view(State(console): Desk, staff: Staff, Param(id): Param) -> Pa
         json!({
             "title": format!("Roster: {}", draft.file),
             "id": id, "file": draft.file, "class": draft.class_name, "handle": draft.handle,
-            "rows": draft.roster.rows.len(), "good": good.len(), "bad": bad.iter().map(|b| json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
+            "rows": draft.roster.rows.len(), "good": good,
+            "held": held.iter().map(|(row, id)| json!({"line": row.line, "id": id, "href": credential_path(id)})).collect::<Vec<_>>(),
+            "bad": bad.iter().map(|b| json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
             "columns": columns, "fields": fields, "sample": sample,
             "progress": draft.job.as_ref().map(|j| j.progress()),
         }),
@@ -1134,35 +1250,42 @@ async fn roster_issue(
     posted_form(&console.node, &staff, Role::Issuer, &headers, body).await?;
     let node = console.node.clone();
     let draft = console.draft(&id)?;
-    let (good, bad) = dry_run(&node, &draft).await?;
-    if !bad.is_empty() {
-        return Err(bad_rows(&bad));
+    let checked = dry_run(&node, &draft).await?;
+    if !checked.bad.is_empty() {
+        return Err(bad_rows(&checked.bad));
     }
-    let (rows, handle, key, job) = {
+    let (handle, job) = {
         let mut draft = draft.lock().expect("roster lock");
         if draft.job.is_some() {
             return Ok(see(&format!("/console/roster/{id}")));
         }
         let job = Arc::new(Job {
-            total: good.len(),
+            total: checked.ready.len() + checked.held.len(),
+            held: checked.held.len(),
             done: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
             outcomes: Mutex::new(Vec::new()),
         });
         draft.job = Some(job.clone());
-        let key: Arc<str> = format!("console-roster-{}", draft.digest).into();
-        (good, draft.handle.clone(), key, job)
+        (draft.handle.clone(), job)
     };
-    tracing::info!(roster = %id, rows = rows.len(), by = %staff.session.with.id(), "console roster issuing");
+    tracing::info!(roster = %id, rows = checked.ready.len(), held = checked.held.len(),
+        by = %staff.session.with.id(), "console roster issuing");
+    let key: Arc<str> = checked.key.into();
+    let rows = checked
+        .held
+        .into_iter()
+        .map(|(row, id)| (row, Some(id)))
+        .chain(checked.ready.into_iter().map(|row| (row, None)));
     tokio::spawn(async move {
         let finish = Finish(job.clone());
         futures_util::stream::iter(rows)
-            .for_each_concurrent(8, |row| {
+            .for_each_concurrent(8, |(row, held)| {
                 let (node, job, key, handle) =
                     (node.clone(), job.clone(), key.clone(), handle.clone());
                 async move {
-                    let outcome = issue_row(&node, &handle, &key, &row).await;
+                    let outcome = issue_row(&node, &handle, &key, &row, held).await;
                     if outcome.error.is_some() {
                         job.failed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1194,13 +1317,25 @@ fn bad_rows(bad: &[roster::BadRow]) -> Refusal {
 
 /// Issues one roster row as `POST /credentials/issue` would, with the
 /// class, the earner's address and a claim link, under the roster's key
-/// and the row's line.
-async fn issue_row(node: &Shared, handle: &str, key: &str, row: &roster::Row) -> Outcome {
+/// and the row's line; or, for an earner who holds the badge already
+/// (`held`), tells that credential.
+async fn issue_row(
+    node: &Shared,
+    handle: &str,
+    key: &str,
+    row: &roster::Row,
+    held: Option<String>,
+) -> Outcome {
     let recipient = match &row.recipient {
         cairn_verifier::credential::Recipient::Did(d) => d.clone(),
         cairn_verifier::credential::Recipient::Email(e) => e.clone(),
     };
+    let was_held = held.is_some();
     let issued = async {
+        if let Some(id) = held {
+            let award = super::award_members(node, &id, None)?;
+            return Ok::<_, Problem>((id, award));
+        }
         let request = super::IssueRequest {
             credential: row.credential(),
             achievement: Some(handle.to_owned()),
@@ -1233,6 +1368,7 @@ async fn issue_row(node: &Shared, handle: &str, key: &str, row: &roster::Row) ->
     match issued {
         Ok((id, award)) => Outcome {
             line: row.line,
+            held: was_held,
             recipient,
             share: Some(node.share_url(&id)),
             claim: award["claimUrl"].as_str().map(str::to_owned),
@@ -1241,6 +1377,7 @@ async fn issue_row(node: &Shared, handle: &str, key: &str, row: &roster::Row) ->
         },
         Err(p) => Outcome {
             line: row.line,
+            held: was_held,
             recipient,
             credential: None,
             claim: None,
@@ -1293,12 +1430,18 @@ async fn roster_result(State(console): Desk, staff: Staff, Param(id): Param) -> 
                     o.claim.clone().unwrap_or_default(),
                     o.share.clone().unwrap_or_default(),
                     o.error.clone().unwrap_or_default(),
+                    match (o.held, &o.error) {
+                        (_, Some(_)) => "failed",
+                        (true, None) => "held",
+                        (false, None) => "issued",
+                    }
+                    .to_owned(),
                 ],
             )
         })
         .collect();
     outcomes.sort_by_key(|(line, _)| *line);
-    let mut text = String::from("line,recipient,credentialId,claimUrl,shareUrl,error\n");
+    let mut text = String::from("line,recipient,credentialId,claimUrl,shareUrl,error,outcome\n");
     for (_, cells) in outcomes {
         let cells: Vec<String> = cells
             .iter()

@@ -628,7 +628,8 @@ async fn claim(node: &Shared, award: &Award, holder: &str) -> Result<Value, Prob
     use protocol::ClaimError;
     let claimed = node.claim(award, holder).await;
     if claimed.is_ok() {
-        if let Some(vc) = node.store.credential(&award.credential)? {
+        // A count never turns a claim made into a failure.
+        if let Ok(Some(vc)) = node.store.credential(&award.credential) {
             // The earner's own act, not a reader's: counted per credential.
             node.count(crate::analytics::Event::Claim, &vc, true);
         }

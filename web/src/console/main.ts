@@ -50,6 +50,7 @@ interface Progress {
   total: number;
   done: number;
   failed: number;
+  held: number;
   issued: number;
   finished: boolean;
 }
@@ -76,7 +77,10 @@ function rosterProgress(): void {
     bar.value = p.done;
     bar.textContent = `${p.done} of ${p.total}`;
     if (p.finished) {
-      text.textContent = `Done: ${p.issued} issued` + (p.failed ? `, ${p.failed} failed.` : ".");
+      text.textContent =
+        `Done: ${p.issued} issued` +
+        (p.held ? `, ${p.held} held already` : "") +
+        (p.failed ? `, ${p.failed} failed.` : ".");
       result.hidden = false;
       job?.setAttribute("data-finished", "true");
     } else {
