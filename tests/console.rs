@@ -283,6 +283,38 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
         &token,
     ]));
     assert!(refused.one_line_error().contains("from"), "{refused:#?}");
+
+    // The page's picture and its link preview (og:image) ask with
+    // ?preview: shown, no download; the same file without it is one.
+    let page = Client::new()
+        .get(result[2][4])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let og_image = page
+        .lines()
+        .find(|l| l.starts_with("<meta property=\"og:image\""))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        og_image.ends_with("&#x2f;badge.png?preview\">"),
+        "{og_image}"
+    );
+    for query in ["?preview", ""] {
+        let r = Client::new()
+            .get(format!("{}/badge.png{query}", result[2][4]))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{query}");
+    }
+    let report: Value = Client::new()
+        .get(format!("{}/analytics?achievement={handle}", node.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["credentials"][0]["downloadsPng"], 2, "{report:#}");
 }
 
 /// A badge class named `name` and a credential issued from it to

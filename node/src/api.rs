@@ -1778,9 +1778,14 @@ async fn badge_page_file(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, Problem> {
     let Path((share, file)) = path.map_err(|e| Problem::bad("path", e.body_text()))?;
+    // The page's own picture and its link preview (`og:image`, which
+    // LinkedIn's and others' crawlers fetch when the link is shared) ask
+    // with `?preview`: shown, not downloaded.
+    let shown = query.as_deref() == Some(crate::published::PREVIEW) || fetched_as_image(&headers);
     // The file alone: no page rendered to find it.
     let id = crate::published::published_id(&node.store, node.base_url(), &share)?
         .ok_or_else(unknown_page)?;
@@ -1808,8 +1813,8 @@ async fn badge_page_file(
                 )),
             }
         }
-        "badge.png" => baked(node, client, &headers, id, ImageKind::Png).await,
-        "badge.svg" => baked(node, client, &headers, id, ImageKind::Svg).await,
+        "badge.png" => baked(node, client, &headers, id, ImageKind::Png, shown).await,
+        "badge.svg" => baked(node, client, &headers, id, ImageKind::Svg, shown).await,
         _ => Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such file").field("file")),
     }
 }
@@ -2178,12 +2183,23 @@ async fn issuer_image(State(node): State<Shared>) -> Result<Response, Problem> {
     Ok(image_response(kind, bytes, None))
 }
 
+/// Whether a browser fetched this for an `<img>` (`Sec-Fetch-Dest:
+/// image`): shown, not downloaded.
+fn fetched_as_image(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-dest")
+        .is_some_and(|d| d.as_bytes() == b"image")
+}
+
+/// The credential's badge image, baked; counted as a download unless it
+/// was fetched to be `shown`.
 async fn baked(
     node: Shared,
     client: std::net::SocketAddr,
     headers: &HeaderMap,
     id: String,
     want: ImageKind,
+    shown: bool,
 ) -> Result<Response, Problem> {
     let _slot = node.clients.enter(client.ip())?;
     let vc = node
@@ -2209,12 +2225,7 @@ async fn baked(
     // baking only splices (docs/performance.md).
     let baked = cairn_verifier::image::bake_checked(&image, &vc)
         .map_err(|e| Problem::internal(format!("baking: {e}")))?;
-    // The badge page shows this image too: a browser fetching it for an
-    // `<img>` says so (`Sec-Fetch-Dest: image`), and that is no download.
-    if headers
-        .get("sec-fetch-dest")
-        .is_none_or(|d| d.as_bytes() != b"image")
-    {
+    if !shown {
         let event = match want {
             ImageKind::Png => Event::DownloadPng,
             ImageKind::Svg => Event::DownloadSvg,
@@ -2244,7 +2255,15 @@ async fn baked_png(
     headers: HeaderMap,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(node, client, &headers, id, ImageKind::Png).await
+    baked(
+        node,
+        client,
+        &headers,
+        id,
+        ImageKind::Png,
+        fetched_as_image(&headers),
+    )
+    .await
 }
 
 /// `GET /credentials/{id}/badge.svg`
@@ -2254,7 +2273,15 @@ async fn baked_svg(
     headers: HeaderMap,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(node, client, &headers, id, ImageKind::Svg).await
+    baked(
+        node,
+        client,
+        &headers,
+        id,
+        ImageKind::Svg,
+        fetched_as_image(&headers),
+    )
+    .await
 }
 
 fn unknown_credential(id: &str) -> Problem {

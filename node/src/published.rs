@@ -123,6 +123,11 @@ pub struct PageChain {
     pub dev: bool,
 }
 
+/// The query a badge image's URL carries where it is shown rather than
+/// downloaded (the page's picture, its link preview): the node counts no
+/// download for it, and a static server ignores it.
+pub const PREVIEW: &str = "preview";
+
 /// A badge page's downloads, as paths under the node (and the exported
 /// site). Part of [`PageData`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -343,7 +348,7 @@ fn head_of(credential: &Value, url: &str, base_url: &str, downloads: &Downloads)
         image: downloads
             .png
             .as_ref()
-            .map(|p| format!("{base_url}{p}"))
+            .map(|p| format!("{base_url}{p}?{PREVIEW}"))
             .unwrap_or_default(),
         lang: lang.to_owned(),
     }
@@ -428,6 +433,6 @@ mod tests {
             (head.lang.as_str(), head.description.as_str()),
             ("fr", "Licensed.")
         );
-        assert_eq!(head.image, "https://n/b/s/badge.png");
+        assert_eq!(head.image, "https://n/b/s/badge.png?preview");
     }
 }
