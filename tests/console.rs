@@ -362,12 +362,55 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// The form token in a console page.
+fn form_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no form token: {page}"))
+        .to_owned()
+}
+
+/// A sign-in page at `url` (the token form or a link's button): the cookie
+/// its form token goes with, that token, and the page.
+struct SignInForm {
+    cookie: String,
+    csrf: String,
+    page: String,
+}
+
+impl SignInForm {
+    fn open(url: &str) -> SignInForm {
+        let r = client().get(url).send().unwrap();
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console/sign-in"] {
+            assert!(set.contains(attribute), "{set}");
+        }
+        let cookie = set.split(';').next().unwrap().to_owned();
+        let page = r.text().unwrap();
+        SignInForm {
+            cookie,
+            csrf: form_token(&page),
+            page,
+        }
+    }
+
+    /// Posts the form to `url` with its token and `fields`.
+    fn post(&self, url: &str, fields: &[(&str, &str)]) -> reqwest::blocking::Response {
+        let mut form = fields.to_vec();
+        form.push(("csrf", &self.csrf));
+        client()
+            .post(url)
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .unwrap()
+    }
+}
+
 fn sign_in(node: &NodeProcess, token: &str) -> Session {
-    let r = client()
-        .post(format!("{}/console/sign-in", node.url))
-        .form(&[("token", token)])
-        .send()
-        .unwrap();
+    let url = format!("{}/console/sign-in", node.url);
+    let r = SignInForm::open(&url).post(&url, &[("token", token)]);
     assert_eq!(r.status(), 303);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
@@ -381,13 +424,10 @@ fn sign_in(node: &NodeProcess, token: &str) -> Session {
         .unwrap()
         .text()
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
-    Session { cookie, csrf }
+    Session {
+        cookie,
+        csrf: form_token(&page),
+    }
 }
 
 impl Session {
@@ -610,22 +650,31 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let r = client()
-        .post(format!("{}/console/sign-in", node.url))
-        .form(&[("token", "cairn_guess")])
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let url = format!("{}/console/sign-in", node.url);
+    let form = SignInForm::open(&url);
+    assert_eq!(form.post(&url, &[("token", "cairn_guess")]).status(), 401);
+    // A sign-in form without its token, or whose token is not its
+    // cookie's, is refused before the token is looked at.
+    for (cookie, csrf) in [
+        ("", form.csrf.as_str()),
+        (form.cookie.as_str(), ""),
+        (form.cookie.as_str(), "other"),
+    ] {
+        let r = client()
+            .post(&url)
+            .header("cookie", cookie)
+            .form(&[("token", admin_token.as_str()), ("csrf", csrf)])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "cookie {cookie:?}, token {csrf:?}");
+        assert!(r.headers().get("set-cookie").is_none());
+    }
 
     // A sign-in link works once, and its session ends when it is revoked.
     let (link, link_id) = console_link_and_id(&data, "issuer");
-    let page = client().get(&link).send().unwrap().text().unwrap();
-    assert!(page.contains("issuer"), "{page}");
-    let first = client()
-        .post(&link)
-        .header("origin", &node.url)
-        .send()
-        .unwrap();
+    let form = SignInForm::open(&link);
+    assert!(form.page.contains("issuer"), "{}", form.page);
+    let first = form.post(&link, &[]);
     assert_eq!(first.status(), 303);
     let link_cookie = first.headers()["set-cookie"].to_str().unwrap();
     let link_cookie = link_cookie.split(';').next().unwrap().to_owned();
@@ -639,16 +688,8 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
             .as_u16()
     };
     assert_eq!(console_with(&link_cookie), 200);
-    let second = client()
-        .post(&link)
-        .header("origin", &node.url)
-        .send()
-        .unwrap();
-    assert_eq!(second.status(), 410);
-    let bogus = client()
-        .post(format!("{}/console/sign-in/cairn_nothing", node.url))
-        .send()
-        .unwrap();
+    assert_eq!(form.post(&link, &[]).status(), 410);
+    let bogus = form.post(&format!("{}/console/sign-in/cairn_nothing", node.url), &[]);
     assert_eq!(bogus.status(), 410);
     revoke_token(&data, &link_id);
     node.poll(std::time::Duration::from_secs(10), || {

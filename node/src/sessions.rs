@@ -54,9 +54,7 @@ pub struct Session {
 impl Session {
     /// Whether `token` is this session's form token.
     pub fn csrf_matches(&self, token: &str) -> bool {
-        // Compared as digests, so the time taken says nothing about the
-        // token's prefix.
-        Sha256::digest(token.as_bytes()) == Sha256::digest(self.csrf.as_bytes())
+        same_secret(token, &self.csrf)
     }
 
     fn live(&self, now: Instant) -> bool {
@@ -69,7 +67,14 @@ pub struct Sessions {
     live: Mutex<HashMap<[u8; 32], Session>>,
 }
 
-fn random() -> String {
+/// Whether two secrets are the same. Compared as digests, so the time
+/// taken says nothing about a guess's prefix.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
+}
+
+/// 32 random bytes, base64url: a cookie's or a form token's value.
+pub fn random() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

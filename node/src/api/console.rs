@@ -31,6 +31,10 @@ use crate::store::{Contact, CredentialStatus};
 use crate::tokens::Role;
 
 const COOKIE: &str = "cairn_session";
+/// The sign-in forms' token, before there is a session: the form carries
+/// the same value as this cookie (so another site cannot sign a browser in
+/// as someone else).
+const SIGN_IN_COOKIE: &str = "cairn_sign_in";
 /// A console form, a class image or a roster at most.
 const MAX_FORM: usize = 4 << 20;
 /// Rosters held at once (uploaded, checked or issuing).
@@ -144,13 +148,17 @@ struct Staff {
 }
 
 fn cookie_of(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, COOKIE)
+}
+
+fn cookie_named(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -373,12 +381,47 @@ fn credential_path(id: &str) -> String {
 // --- Sign-in ------------------------------------------------------------------
 
 fn session_cookie(node: &Node, value: &str, max_age: u64) -> String {
+    cookie(node, COOKIE, value, "/console", max_age)
+}
+
+fn cookie(node: &Node, name: &str, value: &str, path: &str, max_age: u64) -> String {
     let secure = if node.base_url().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    format!("{COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// A sign-in page (the token form, or a link's button) with a fresh form
+/// token in the form and in a cookie.
+fn sign_in_form(node: &Node, mut ctx: Value, status: StatusCode) -> Response {
+    let token = crate::sessions::random();
+    ctx["csrf"] = json!(token);
+    let mut page = public_page("sign-in.html", ctx);
+    *page.status_mut() = status;
+    page.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(node, SIGN_IN_COOKIE, &token, "/console/sign-in", 3600)
+            .parse()
+            .expect("a cookie is a header value"),
+    );
+    page
+}
+
+/// Checks a sign-in form's token against its cookie.
+fn check_sign_in_form(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), Refusal> {
+    match (cookie_named(headers, SIGN_IN_COOKIE), form.get("csrf")) {
+        (Some(c), Some(f)) if crate::sessions::same_secret(&c, f) => Ok(()),
+        _ => Err(Refusal(
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                "bad-form-token",
+                "the sign-in form's token is missing or stale: open the sign-in page again",
+            )
+            .field("csrf"),
+        )),
+    }
 }
 
 fn signed_in(node: &Node, role: Role, with: SignedInWith) -> Response {
@@ -401,25 +444,23 @@ fn public_page(template: &str, ctx: Value) -> Response {
 }
 
 /// `GET /console/sign-in`
-async fn sign_in_page() -> Response {
-    public_page("sign-in.html", json!({"title": "Sign in"}))
+async fn sign_in_page(State(console): Desk) -> Response {
+    sign_in_form(&console.node, json!({"title": "Sign in"}), StatusCode::OK)
 }
 
 /// `POST /console/sign-in` with `token`: a bearer token starts a session
 /// with its role.
 async fn sign_in(State(console): Desk, headers: HeaderMap, body: Body) -> Page {
     let form = form(&console.node, &headers, body).await?;
+    check_sign_in_form(&headers, &form)?;
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     match console.node.tokens.check(token) {
         Some((id, role)) => Ok(signed_in(&console.node, role, SignedInWith::Token(id))),
-        None => {
-            let mut page = public_page(
-                "sign-in.html",
-                json!({"title": "Sign in", "error": "That token is unknown or revoked."}),
-            );
-            *page.status_mut() = StatusCode::UNAUTHORIZED;
-            Ok(page)
-        }
+        None => Ok(sign_in_form(
+            &console.node,
+            json!({"title": "Sign in", "error": "That token is unknown or revoked."}),
+            StatusCode::UNAUTHORIZED,
+        )),
     }
 }
 
@@ -432,7 +473,7 @@ async fn link_page(State(console): Desk, Param(secret): Param) -> Response {
         None => json!({"title": "Sign in",
             "error": "This sign-in link is unknown or past its time: ask for a new one (cairn-node console-link)."}),
     };
-    public_page("sign-in.html", ctx)
+    sign_in_form(&console.node, ctx, StatusCode::OK)
 }
 
 /// `POST /console/sign-in/{secret}`: uses the one-time link.
@@ -442,7 +483,8 @@ async fn link_sign_in(
     Param(secret): Param,
     body: Body,
 ) -> Page {
-    let _ = form(&console.node, &headers, body).await?;
+    let form = form(&console.node, &headers, body).await?;
+    check_sign_in_form(&headers, &form)?;
     let node = &console.node;
     let gone = || {
         Refusal(
