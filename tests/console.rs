@@ -300,12 +300,17 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
         og_image.ends_with("&#x2f;badge.png?preview\">"),
         "{og_image}"
     );
-    for query in ["?preview", ""] {
-        let r = Client::new()
-            .get(format!("{}/badge.png{query}", result[2][4]))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "{query}");
+    for url in [
+        format!("{}/badge.png?preview", result[2][4]),
+        format!(
+            "{}/credentials/{}/badge.png?preview",
+            node.url,
+            cairn_tests::encode(grace)
+        ),
+        format!("{}/badge.png", result[2][4]),
+    ] {
+        let r = Client::new().get(&url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
     }
     let report: Value = Client::new()
         .get(format!("{}/analytics?achievement={handle}", node.url))
@@ -740,7 +745,7 @@ fn a_roster_sent_again_issues_to_the_additions_only() {
     let held = issued["verifiableCredential"]["id"].as_str().unwrap();
     let admin = sign_in(&node, &token);
     let file = "recipient,name\ndid:example:earner,Ada\ndid:example:late,Bob\n";
-    let upload = || {
+    let upload_file = |file: &str| {
         let r = client()
             .post(format!("{}/console/roster", node.url))
             .header("cookie", &admin.cookie)
@@ -759,6 +764,7 @@ fn a_roster_sent_again_issues_to_the_additions_only() {
         assert_eq!(r.status(), 303);
         r.headers()["location"].to_str().unwrap().to_owned()
     };
+    let upload = || upload_file(file);
     let page = |path: &str| {
         let r = client()
             .get(format!("{}{path}", node.url))
@@ -820,9 +826,39 @@ fn a_roster_sent_again_issues_to_the_additions_only() {
     );
     assert!(dry.contains("Make the result file"), "{dry}");
 
+    // An earner twice in one file (an address in another case is the same
+    // address) is a bad row, and so is one whose badge is suspended: a
+    // list sent again never undoes a suspension.
+    let (_, dry) = page(&upload_file(
+        "recipient,name\nann@example.org,Ann\nAnn@Example.org,Ann\ndid:example:late,Bob\n",
+    ));
+    assert!(
+        dry.contains("1 rows ready, 1 already hold this badge, <strong>1 with problems"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("<td>3</td><td>the same earner as line 2"),
+        "{dry}"
+    );
+    let r = Client::new()
+        .post(format!("{}/credentials/status", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"credentialId": held, "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "suspended"}]}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let (_, dry) = page(&upload());
+    assert!(
+        dry.contains(&format!(
+            "<td>2</td><td>this earner&#x27;s credential {held} of this class is suspended"
+        )),
+        "{dry}"
+    );
+    assert!(!dry.contains("id=\"issue\""), "{dry}");
+
     // Rosters past the limit make room by dropping the oldest one that is
     // not issuing: the first, issued and finished.
-    for _ in 0..63 {
+    for _ in 0..61 {
         upload();
     }
     assert_eq!(page(&first).0, 404);

@@ -1785,7 +1785,7 @@ async fn badge_page_file(
     // The page's own picture and its link preview (`og:image`, which
     // LinkedIn's and others' crawlers fetch when the link is shared) ask
     // with `?preview`: shown, not downloaded.
-    let shown = query.as_deref() == Some(crate::published::PREVIEW) || fetched_as_image(&headers);
+    let shown = shown(query.as_deref(), &headers);
     // The file alone: no page rendered to find it.
     let id = crate::published::published_id(&node.store, node.base_url(), &share)?
         .ok_or_else(unknown_page)?;
@@ -2183,12 +2183,14 @@ async fn issuer_image(State(node): State<Shared>) -> Result<Response, Problem> {
     Ok(image_response(kind, bytes, None))
 }
 
-/// Whether a browser fetched this for an `<img>` (`Sec-Fetch-Dest:
-/// image`): shown, not downloaded.
-fn fetched_as_image(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-dest")
-        .is_some_and(|d| d.as_bytes() == b"image")
+/// Whether a badge image was fetched to be shown, not downloaded: asked
+/// for with `?preview`, or by a browser for an `<img>` (`Sec-Fetch-Dest:
+/// image`).
+fn shown(query: Option<&str>, headers: &HeaderMap) -> bool {
+    query == Some(crate::published::PREVIEW)
+        || headers
+            .get("sec-fetch-dest")
+            .is_some_and(|d| d.as_bytes() == b"image")
 }
 
 /// The credential's badge image, baked; counted as a download unless it
@@ -2253,17 +2255,11 @@ async fn baked_png(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(
-        node,
-        client,
-        &headers,
-        id,
-        ImageKind::Png,
-        fetched_as_image(&headers),
-    )
-    .await
+    let shown = shown(query.as_deref(), &headers);
+    baked(node, client, &headers, id, ImageKind::Png, shown).await
 }
 
 /// `GET /credentials/{id}/badge.svg`
@@ -2271,17 +2267,11 @@ async fn baked_svg(
     State(node): State<Shared>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     Param(id): Param,
 ) -> Result<Response, Problem> {
-    baked(
-        node,
-        client,
-        &headers,
-        id,
-        ImageKind::Svg,
-        fetched_as_image(&headers),
-    )
-    .await
+    let shown = shown(query.as_deref(), &headers);
+    baked(node, client, &headers, id, ImageKind::Svg, shown).await
 }
 
 fn unknown_credential(id: &str) -> Problem {

@@ -530,25 +530,38 @@ async fn sign_out(State(console): Desk, staff: Staff, headers: HeaderMap, body: 
 async fn home(State(console): Desk, staff: Staff) -> Page {
     let node = &console.node;
     let now = chrono::Utc::now().timestamp();
-    const COUNTED: usize = 10_000;
-    let expiring = node
-        .store
-        // Only what still stands needs attention: not what was revoked or
-        // suspended, nor what was renewed already.
-        .expiring(now, now + 90 * 86_400, COUNTED, |id| {
-            Ok(node
+    // At most this many of the 90 days' expiry entries are read (each
+    // costs two more reads to leave out what was revoked, suspended or
+    // renewed), off the async threads.
+    const SCANNED: usize = 10_000;
+    let (expiring, cut) = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+            let scanned = node
                 .store
-                .status(id)?
-                .is_none_or(|r| r.status == CredentialStatus::Active)
-                && node.store.renewed_by(id)?.is_none())
-        })?;
-    // Past the count, "or more".
+                .expiring(now, now + 90 * 86_400, SCANNED, |_| Ok(true))?;
+            let cut = (scanned.len() == SCANNED).then(|| scanned[SCANNED - 1].0);
+            let mut standing = Vec::new();
+            for (until, id) in scanned {
+                if node
+                    .store
+                    .status(&id)?
+                    .is_none_or(|r| r.status == CredentialStatus::Active)
+                    && node.store.renewed_by(&id)?.is_none()
+                {
+                    standing.push((until, id));
+                }
+            }
+            Ok((standing, cut))
+        })
+        .await
+        .map_err(|e| Problem::internal(format!("reading what expires: {e}")))??
+    };
+    // Past what was read, "or more".
     let within = |days: i64| {
-        let n = expiring
-            .iter()
-            .filter(|(t, _)| *t <= now + days * 86_400)
-            .count();
-        match n == COUNTED {
+        let bound = now + days * 86_400;
+        let n = expiring.iter().filter(|(t, _)| *t <= bound).count();
+        match cut.is_some_and(|last| last <= bound) {
             true => format!("{n} or more"),
             false => n.to_string(),
         }
@@ -925,7 +938,8 @@ struct Checked {
 /// A roster being issued: its progress, and each row's outcome.
 struct Job {
     total: usize,
-    held: usize,
+    /// Rows whose earner held the badge already, and got its link.
+    held: AtomicUsize,
     done: AtomicUsize,
     failed: AtomicUsize,
     finished: AtomicBool,
@@ -948,8 +962,9 @@ impl Job {
             self.done.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
         );
-        json!({"total": self.total, "done": done, "failed": failed, "held": self.held,
-               "issued": done.saturating_sub(failed + self.held),
+        let held = self.held.load(Ordering::Relaxed);
+        json!({"total": self.total, "done": done, "failed": failed, "held": held,
+               "issued": done.saturating_sub(failed + held),
                "finished": self.finished.load(Ordering::Acquire)})
     }
 }
@@ -1128,19 +1143,35 @@ fn check_rows(
     let (good, mut bad) = roster::check(roster, mapping);
     let mut ready = Vec::with_capacity(good.len());
     let mut held = Vec::new();
+    // Each earner once a roster: the line that named them first.
+    let mut seen: HashMap<String, u64> = HashMap::new();
     for row in good {
+        let earner = earner_of(&row);
+        let refuse = |reason: String| roster::BadRow {
+            line: row.line,
+            reason,
+        };
+        if let Some(first) = seen.get(&earner) {
+            bad.push(refuse(format!(
+                "the same earner as line {first}: each earner once a roster"
+            )));
+            continue;
+        }
+        seen.insert(earner.clone(), row.line);
         if let Err(p) = super::class_credential(node, handle, row.credential(), "") {
-            bad.push(roster::BadRow {
-                line: row.line,
-                reason: match p.field {
-                    Some(f) => format!("{f}: {}", p.detail),
-                    None => p.detail,
-                },
-            });
-        } else if let Some(id) = held_by(node, handle, &row, now)? {
-            held.push((row, id));
-        } else {
-            ready.push(row);
+            bad.push(refuse(match p.field {
+                Some(f) => format!("{f}: {}", p.detail),
+                None => p.detail,
+            }));
+            continue;
+        }
+        match holding(node, handle, &earner, now)? {
+            Holding::Active(id) => held.push((row, id)),
+            Holding::Stopped(id, status) => bad.push(refuse(format!(
+                "this earner's credential {id} of this class is {status}: a roster issues none over it \
+                 (reinstate it, or remove the row and issue to them alone if that is meant)"
+            ))),
+            Holding::None => ready.push(row),
         }
     }
     bad.sort_by_key(|b| b.line);
@@ -1152,34 +1183,48 @@ fn check_rows(
     })
 }
 
-/// The active credential of the badge class `handle` that the row's earner
-/// holds already, if any: a list sent again with late additions issues to
-/// the additions only.
-fn held_by(
-    node: &Node,
-    handle: &str,
-    row: &roster::Row,
-    now: i64,
-) -> Result<Option<String>, Problem> {
-    // The earner as the node indexes them: the DID, else the address the
-    // credential is delivered to.
-    let earner = match (&row.recipient, &row.email) {
-        (cairn_verifier::credential::Recipient::Did(d), _) => d.clone(),
-        (_, Some(email)) => format!("mailto:{}", email.to_lowercase()),
-        (_, None) => return Ok(None),
-    };
-    for id in node.store.earner_credentials(&earner, 100)? {
+/// A roster row's earner as the node indexes earners: the DID, else the
+/// address the credential is delivered to.
+fn earner_of(row: &roster::Row) -> String {
+    use cairn_verifier::credential::Recipient;
+    match (&row.recipient, &row.email) {
+        (Recipient::Did(d), _) => d.clone(),
+        (_, Some(email)) | (Recipient::Email(email), None) => {
+            format!("mailto:{}", email.to_lowercase())
+        }
+    }
+}
+
+/// What an earner holds of a badge class already.
+enum Holding {
+    None,
+    /// An active credential (not renewed): a list sent again with late
+    /// additions issues to the additions only.
+    Active(String),
+    /// A suspended or revoked one: a list sent again must not undo that
+    /// quietly.
+    Stopped(String, &'static str),
+}
+
+/// Credentials of one earner a roster's check reads at most.
+const EARNER_READS: usize = 1_000;
+
+fn holding(node: &Node, handle: &str, earner: &str, now: i64) -> Result<Holding, Problem> {
+    let mut found = Holding::None;
+    for id in node.store.earner_credentials(earner, EARNER_READS)? {
         let Some(vc) = node.store.credential(&id)? else {
             continue;
         };
-        if node.class_of(&vc) == handle
-            && status_of(node, &id, &vc, now)? == "active"
-            && node.store.renewed_by(&id)?.is_none()
-        {
-            return Ok(Some(id));
+        if node.class_of(&vc) != handle || node.store.renewed_by(&id)?.is_some() {
+            continue;
+        }
+        match status_of(node, &id, &vc, now)? {
+            "active" => return Ok(Holding::Active(id)),
+            s @ ("suspended" | "revoked") => found = Holding::Stopped(id, s),
+            _ => {}
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// `GET /console/roster/{id}`: the mapping and the dry run, or the
@@ -1303,7 +1348,7 @@ async fn roster_issue(
         }
         let job = Arc::new(Job {
             total: checked.ready.len() + checked.held.len(),
-            held: checked.held.len(),
+            held: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
@@ -1312,6 +1357,14 @@ async fn roster_issue(
         draft.job = Some(job.clone());
         (draft.handle.clone(), job)
     };
+    // Dropped to make room for a newer upload while it was checked: put
+    // back, so its page follows the job.
+    console
+        .rosters
+        .lock()
+        .expect("rosters lock")
+        .entry(id.clone())
+        .or_insert_with(|| draft.clone());
     tracing::info!(roster = %id, rows = checked.ready.len(), held = checked.held.len(),
         by = %staff.session.with.id(), "console roster issuing");
     let key: Arc<str> = checked.key.into();
@@ -1330,6 +1383,8 @@ async fn roster_issue(
                     let outcome = issue_row(&node, &handle, &key, &row, held).await;
                     if outcome.error.is_some() {
                         job.failed.fetch_add(1, Ordering::Relaxed);
+                    } else if outcome.held {
+                        job.held.fetch_add(1, Ordering::Relaxed);
                     }
                     job.outcomes.lock().expect("outcomes lock").push(outcome);
                     job.done.fetch_add(1, Ordering::Relaxed);
