@@ -367,6 +367,13 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// `form` with the form token `csrf`.
+fn with_token<'a>(form: &[(&'a str, &'a str)], csrf: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut form = form.to_vec();
+    form.push(("csrf", csrf));
+    form
+}
+
 /// The form token in a console page.
 fn form_token(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
@@ -568,20 +575,10 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
     let (status, body) = admin.post(&node, &format!("{path}/status"), &suspend);
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("csrf"), "{body}");
-    let with = |csrf: &str| {
-        let mut f = suspend.to_vec();
-        f.push(("csrf", csrf));
-        f.into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect::<Vec<_>>()
-    };
     let (status, _) = admin.post(
         &node,
         &format!("{path}/status"),
-        &with(&viewer.csrf)
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect::<Vec<_>>(),
+        &with_token(&suspend, &viewer.csrf),
     );
     assert_eq!(status, 403, "another session's token");
     for (header, value) in [
@@ -592,7 +589,7 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
             .post(format!("{}{path}/status", node.url))
             .header("cookie", &admin.cookie)
             .header(header, value)
-            .form(&with(&admin.csrf))
+            .form(&with_token(&suspend, &admin.csrf))
             .send()
             .unwrap();
         assert_eq!(r.status(), 403, "{header}: {value}");
@@ -605,10 +602,7 @@ fn a_console_session_changes_only_what_its_role_its_form_token_and_its_origin_al
     let (status, body) = admin.post(
         &node,
         &format!("{path}/status"),
-        &with(&admin.csrf)
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect::<Vec<_>>(),
+        &with_token(&suspend, &admin.csrf),
     );
     assert_eq!(status, 303, "{body}");
     assert_eq!(

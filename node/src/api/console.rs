@@ -998,6 +998,11 @@ impl Console {
             })
     }
 
+    /// The roster `id`'s issuing job, once it has one.
+    fn job(&self, id: &str) -> Result<Option<Arc<Job>>, Refusal> {
+        Ok(self.draft(id)?.lock().expect("roster lock").job.clone())
+    }
+
     fn keep(&self, draft: Draft) -> Result<String, Refusal> {
         let mut rosters = self.rosters.lock().expect("rosters lock");
         rosters.retain(|_, d| {
@@ -1487,30 +1492,19 @@ async fn issue_row(
 /// `GET /console/roster/{id}/progress`: the progress bar's JSON.
 async fn roster_progress(State(console): Desk, staff: Staff, Param(id): Param) -> Page {
     staff.may(Role::Issuer)?;
-    let draft = console.draft(&id)?;
-    let progress = draft
-        .lock()
-        .expect("roster lock")
-        .job
-        .as_ref()
-        .map(|j| j.progress());
-    Ok(axum::Json(
-        progress
-            .unwrap_or(json!({"total": 0, "done": 0, "failed": 0, "issued": 0, "finished": false})),
-    )
-    .into_response())
+    let progress = console.job(&id)?.map(|j| j.progress()).unwrap_or(
+        json!({"total": 0, "done": 0, "failed": 0, "held": 0, "issued": 0, "finished": false}),
+    );
+    Ok(axum::Json(progress).into_response())
 }
 
 /// `GET /console/roster/{id}/result.csv`: each row's line, recipient,
-/// credential id, claim link and badge page, or why it failed.
+/// credential id, claim link and badge page, or why it failed, and the
+/// outcome (issued, held or failed).
 async fn roster_result(State(console): Desk, staff: Staff, Param(id): Param) -> Page {
     staff.may(Role::Issuer)?;
-    let draft = console.draft(&id)?;
-    let job = draft
-        .lock()
-        .expect("roster lock")
-        .job
-        .clone()
+    let job = console
+        .job(&id)?
         .ok_or_else(|| bad("id", "this roster is not issued yet"))?;
     let mut outcomes: Vec<(u64, Vec<String>)> = job
         .outcomes
