@@ -236,13 +236,16 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
 
     // The same figures through the API and the CLI.
     let grace = result[2][2];
-    let report: Value = Client::new()
-        .get(format!("{}/analytics?achievement={handle}", node.url))
-        .bearer_auth(&token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let class_report = || -> Value {
+        Client::new()
+            .get(format!("{}/analytics?achievement={handle}", node.url))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let report = class_report();
     assert_eq!(report["totals"]["pageViews"], 1, "{report:#}");
     assert_eq!(report["credentials"][0]["credential"], grace);
     assert_eq!(report["credentials"][0]["downloadsPng"], 1);
@@ -312,13 +315,7 @@ fn a_registrar_designs_issues_revokes_and_reads_the_figures_in_the_browser() {
         let r = Client::new().get(&url).send().unwrap();
         assert_eq!(r.status(), 200, "{url}");
     }
-    let report: Value = Client::new()
-        .get(format!("{}/analytics?achievement={handle}", node.url))
-        .bearer_auth(&token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let report = class_report();
     assert_eq!(report["credentials"][0]["downloadsPng"], 2, "{report:#}");
 }
 

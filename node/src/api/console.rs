@@ -1839,6 +1839,15 @@ async fn credential_renew(
 
 // --- Analytics ------------------------------------------------------------------------
 
+/// A report's days and badge class from the page's query.
+fn range_of(
+    node: &Node,
+    q: &HashMap<String, String>,
+) -> Result<(i32, i32, Option<String>), Problem> {
+    let get = |k: &str| q.get(k).map(String::as_str);
+    super::report_range(node, get("from"), get("to"), get("achievement"))
+}
+
 /// `GET /console/analytics?from=&to=&achievement=`: the report, with a
 /// chart of each day.
 async fn analytics_page(
@@ -1847,8 +1856,7 @@ async fn analytics_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Page {
     let node = &console.node;
-    let get = |k: &str| q.get(k).map(String::as_str);
-    let (from, to, handle) = super::report_range(node, get("from"), get("to"), get("achievement"))?;
+    let (from, to, handle) = range_of(node, &q)?;
     let report = super::report(node, from, to, handle)?;
     // Bars of page views and downloads per day, scaled to the busiest.
     let peak = report
@@ -1899,7 +1907,6 @@ async fn analytics_csv(
     Query(q): Query<HashMap<String, String>>,
 ) -> Page {
     let node = &console.node;
-    let get = |k: &str| q.get(k).map(String::as_str);
-    let (from, to, handle) = super::report_range(node, get("from"), get("to"), get("achievement"))?;
+    let (from, to, handle) = range_of(node, &q)?;
     Ok(super::analytics_csv(node, from, to, handle.as_deref())?)
 }
