@@ -316,6 +316,51 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, reading and checking a roster ends, and
+        /// every row read comes out either good or bad, by its line.
+        #[test]
+        fn any_file_gives_each_row_one_verdict(bytes in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(b'@'), Just(b':'),
+                        Just(b' '), Just(0xef), Just(0xbb), b'a'..=b'e', b'0'..=b'3'],
+            0..200,
+        )) {
+            if let Ok(roster) = parse(&bytes) {
+                let (good, bad) = check(&roster, &guess(&roster.headers));
+                prop_assert_eq!(good.len() + bad.len(), roster.rows.len());
+                let mut lines: Vec<u64> = good.iter().map(|r| r.line).chain(bad.iter().map(|b| b.line)).collect();
+                lines.sort_unstable();
+                let read: Vec<u64> = roster.rows.iter().map(|(l, _)| *l).collect();
+                prop_assert_eq!(lines, read);
+            }
+        }
+
+        /// A row's line is the line it stands on in the file, blank lines
+        /// and Windows line ends included.
+        #[test]
+        fn rows_keep_their_lines(blanks in proptest::collection::vec(any::<bool>(), 1..40), crlf in any::<bool>()) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("recipient,name{end}");
+            let mut expected = Vec::new();
+            for (i, blank) in blanks.iter().enumerate() {
+                if !blank {
+                    text.push_str(&format!("e{i}@example.org,Earner {i}"));
+                    expected.push(i as u64 + 2);
+                }
+                text.push_str(end);
+            }
+            if expected.is_empty() {
+                prop_assert!(parse(text.as_bytes()).is_err(), "a roster of no rows");
+                return Ok(());
+            }
+            let roster = parse(text.as_bytes()).unwrap();
+            let (good, bad) = check(&roster, &guess(&roster.headers));
+            prop_assert!(bad.is_empty(), "{:?}", bad);
+            prop_assert_eq!(good.iter().map(|r| r.line).collect::<Vec<_>>(), expected);
+        }
+    }
 
     #[test]
     fn headers_are_guessed_and_rows_checked_by_line() {
