@@ -147,10 +147,6 @@ struct Staff {
     cookie: String,
 }
 
-fn cookie_of(headers: &HeaderMap) -> Option<String> {
-    cookie_named(headers, COOKIE)
-}
-
 fn cookie_named(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -170,7 +166,7 @@ impl FromRequestParts<Arc<Console>> for Staff {
         console: &Arc<Console>,
     ) -> Result<Self, Response> {
         let node = &console.node;
-        let found = cookie_of(&parts.headers)
+        let found = cookie_named(&parts.headers, COOKIE)
             .and_then(|cookie| node.sessions.get(&cookie).map(|s| (s, cookie)))
             // A session ends for good when what started it is revoked (or
             // gone from the file).
@@ -1188,16 +1184,18 @@ fn check_rows(
     })
 }
 
-/// A roster row's earner as the node indexes earners: the DID, else the
-/// address the credential is delivered to.
+/// A roster row's earner as the node indexes earners
+/// ([`crate::node::earner_key`]): the DID, else the address the credential
+/// is delivered to.
 fn earner_of(row: &roster::Row) -> String {
     use cairn_verifier::credential::Recipient;
-    match (&row.recipient, &row.email) {
-        (Recipient::Did(d), _) => d.clone(),
-        (_, Some(email)) | (Recipient::Email(email), None) => {
-            format!("mailto:{}", email.to_lowercase())
-        }
-    }
+    let named = match (&row.recipient, &row.email) {
+        (Recipient::Did(d), _) => d,
+        (_, Some(email)) | (Recipient::Email(email), None) => email,
+    };
+    // A row's DID or address was checked already; were it refused here,
+    // it would name only itself.
+    crate::node::earner_key(named).unwrap_or_else(|_| named.clone())
 }
 
 /// What an earner holds of a badge class already.
