@@ -285,6 +285,11 @@ fn badge_pages_verify_in_the_browser_and_outlive_the_node() {
         "{html}"
     );
     assert!(html.contains(&format!("{share}/badge.png")));
+    // The page shows its picture asked for as shown, not downloaded.
+    assert!(
+        html.contains(&format!("\"picture\":\"{share}/badge.png?preview\"")),
+        "{html}"
+    );
 
     // The pages' code, gzipped for browsers that take it (all of them).
     let js = reqwest::blocking::Client::new()

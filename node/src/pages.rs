@@ -332,6 +332,7 @@ mod tests {
                 svg: None,
                 json: "/b/s/credential.json".into(),
                 bundle: None,
+                picture: None,
             },
             endorsements: vec![],
         };
@@ -365,6 +366,7 @@ mod tests {
                 svg: None,
                 json: String::new(),
                 bundle: None,
+                picture: None,
             },
             endorsements: vec![],
         };

@@ -128,6 +128,11 @@ pub struct PageChain {
 /// download for it, and a static server ignores it.
 pub const PREVIEW: &str = "preview";
 
+/// `path` as asked for to be shown, not downloaded.
+fn shown(path: &str) -> String {
+    format!("{path}?{PREVIEW}")
+}
+
 /// A badge page's downloads, as paths under the node (and the exported
 /// site). Part of [`PageData`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -139,6 +144,10 @@ pub struct Downloads {
     pub json: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The badge image to show on the page: the PNG's or the SVG's path,
+    /// asked for with [`PREVIEW`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
 }
 
 /// What a page's browser code renders from (`web/src/page-data.ts` is the
@@ -278,6 +287,7 @@ pub fn badge_page(
         svg: (image == Some(ImageKind::Svg)).then(|| format!("{path}/badge.svg")),
         json: format!("{path}/credential.json"),
         bundle: (anchored && bundle_ready).then(|| format!("{path}/bundle.json")),
+        picture: image.map(|kind| shown(&format!("{path}/badge.{}", kind.extension()))),
     };
     let share_url = format!("{}{path}", site.base_url);
     let head = head_of(&credential, &share_url, &site.base_url, &downloads);
@@ -348,7 +358,7 @@ fn head_of(credential: &Value, url: &str, base_url: &str, downloads: &Downloads)
         image: downloads
             .png
             .as_ref()
-            .map(|p| format!("{base_url}{p}?{PREVIEW}"))
+            .map(|p| format!("{base_url}{}", shown(p)))
             .unwrap_or_default(),
         lang: lang.to_owned(),
     }
@@ -397,6 +407,7 @@ mod tests {
                 svg: None,
                 json: "/b/x/credential.json".into(),
                 bundle: None,
+                picture: None,
             },
             endorsements: vec![],
         };
@@ -426,6 +437,7 @@ mod tests {
             svg: None,
             json: String::new(),
             bundle: None,
+            picture: None,
         };
         let head = head_of(&vc, "https://n/b/s", "https://n", &d);
         assert_eq!(head.title, "Infirmière — Board of Nursing");

@@ -23,6 +23,8 @@ export interface Downloads {
   json: string;
   /** `{"verifiableCredential", "anchorBundle"}`, once anchored. */
   bundle?: string;
+  /** The badge image to show on the page (PNG or SVG), asked for so that showing it counts no download. */
+  picture?: string;
 }
 
 export interface BadgePageData {

@@ -254,6 +254,7 @@ fn render_claim(node: &crate::node::Node, award: &Award, token: &str) -> Result<
                     cairn_verifier::credential::path_segment(id)
                 ),
                 bundle: None,
+                picture: None,
             };
             (credential, downloads, crate::published::Head::default())
         }

@@ -7,7 +7,7 @@ import { obj, partyOf, titleOf } from "./credential";
 import { achievementDetails, credentialHeader } from "./credential-view";
 import { rpcUrls, verificationPanel } from "./verification-panel";
 import { endorsementsSection } from "./endorsements";
-import { downloadsSection, pictureOf } from "./downloads";
+import { downloadsSection } from "./downloads";
 import { shareSection } from "./share";
 import { pageFooter, topBar } from "./layout";
 import { tell } from "./events";
@@ -16,7 +16,7 @@ export function renderBadgePage(root: HTMLElement, data: BadgePageData, i18n: I1
   const cred = obj(data.credential) ?? {};
   const panel = verificationPanel(data.chain, i18n, { devNotice: true });
   const endorsements = endorsementsSection(Array.isArray(data.endorsements) ? data.endorsements : [], i18n);
-  const image = pictureOf(data.downloads);
+  const image = data.downloads?.picture;
   replaceChildren(
     root,
     topBar(i18n),

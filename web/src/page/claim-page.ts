@@ -7,7 +7,7 @@ import { h, imageUrl, replaceChildren, type Child } from "./dom";
 import type { I18n } from "./i18n";
 import { obj, titleOf } from "./credential";
 import { credentialHeader } from "./credential-view";
-import { downloadsSection, pictureOf } from "./downloads";
+import { downloadsSection } from "./downloads";
 import { pageFooter, topBar } from "./layout";
 
 const STATES: readonly ClaimState[] = ["open", "claimed", "expired", "locked", "withdrawn"];
@@ -106,7 +106,7 @@ export function renderClaimPage(root: HTMLElement, data: ClaimPageData, i18n: I1
   if (!STATES.includes(data.state)) throw new Error(`unknown claim state ${String(data.state)}`);
   const state = data.state;
   const cred = obj(data.credential) ?? {};
-  const image = pictureOf(data.downloads);
+  const image = data.downloads?.picture;
   const open = state === "open";
   replaceChildren(
     root,

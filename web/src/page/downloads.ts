@@ -6,15 +6,6 @@ import type { I18n } from "./i18n";
 
 const KINDS = ["png", "svg", "json", "bundle"] as const;
 
-/**
- * The badge image to show on a page: the download's URL with `?preview`
- * (the node's `published::PREVIEW`), so showing it counts no download.
- */
-export function pictureOf(downloads: Downloads | undefined): string | undefined {
-  const path = downloads?.png ?? downloads?.svg;
-  return typeof path === "string" ? `${path}?preview` : undefined;
-}
-
 /** A file name for a download: the path's last segment, else `badge.{kind}`. */
 function fileName(url: string, kind: (typeof KINDS)[number]): string {
   const last = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
